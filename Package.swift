@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies run one way: bale → BaleCLI → Bale → BaleIO → BaleCore.
+// C types appear only in BaleIO (through the three system-library targets).
+let package = Package(
+    name: "bale",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "bale", targets: ["bale"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
+                       providers: [.apt(["libarchive-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLzma", path: "Sources/CLzma", pkgConfig: "liblzma",
+                       providers: [.apt(["liblzma-dev"])]),
+
+        .target(name: "BaleCore"),
+        .target(name: "BaleIO", dependencies: [
+            "BaleCore", "CArchive", "CZlib", "CLzma",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "Bale", dependencies: ["BaleCore", "BaleIO"]),
+        .target(name: "BaleCLI", dependencies: [
+            "Bale", "BaleCore", "BaleIO",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "bale", dependencies: ["BaleCLI"]),
+
+        .testTarget(name: "BaleCoreTests", dependencies: ["BaleCore"]),
+        .testTarget(name: "BaleIOTests", dependencies: ["BaleIO", "BaleCore"]),
+        .testTarget(name: "BaleTests", dependencies: ["Bale", "BaleIO", "BaleCore"]),
+        .testTarget(name: "BaleCLITests", dependencies: ["BaleCLI", "Bale", "BaleCore"]),
+        .testTarget(name: "InteropTests", dependencies: ["Bale", "BaleIO", "BaleCore"]),
+    ]
+)

@@ -1,0 +1,1 @@
+public enum BaleMain { public static func main() {} }

@@ -1,0 +1,68 @@
+import Foundation
+
+/// The one error type of bale: a code callers can branch on, a message that names the location and the
+/// digest, and an optional cause. Rendered as one line per link of the cause chain.
+public struct BaleError: Error, Sendable, CustomStringConvertible, LocalizedError {
+    /// What kind of failure this is; decides the exit status of the command.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        fileprivate enum Kind: String, Sendable { case usage, notFound, invalidReference, invalidInput,
+            integrity, conflict, io, unsupported, interrupted, `internal` }
+        fileprivate let kind: Kind
+        /// Bad command-line usage.
+        public static let usage = Code(kind: .usage)
+        /// An image, blob or file that is not there.
+        public static let notFound = Code(kind: .notFound)
+        /// A reference (name, tag, digest) that does not parse.
+        public static let invalidReference = Code(kind: .invalidReference)
+        /// Malformed input: bad JSON, bad archive, unsafe paths.
+        public static let invalidInput = Code(kind: .invalidInput)
+        /// Bytes that do not match their digest or size.
+        public static let integrity = Code(kind: .integrity)
+        /// The operation conflicts with the state (e.g. an ID shared by several tags without `-f`).
+        public static let conflict = Code(kind: .conflict)
+        /// A system call failed.
+        public static let io = Code(kind: .io)
+        /// Something valid that bale does not handle.
+        public static let unsupported = Code(kind: .unsupported)
+        /// Cancelled by a signal or by another error.
+        public static let interrupted = Code(kind: .interrupted)
+        /// A bug in bale.
+        public static let `internal` = Code(kind: .internal)
+        public var description: String { kind.rawValue }
+    }
+
+    public var code: Code
+    public var message: String
+    public var cause: (any Error & Sendable)?
+
+    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    /// The message followed by each cause on its own line, indented.
+    public var description: String {
+        var lines = [message]
+        var next: (any Error)? = cause
+        while let error = next {
+            if let bale = error as? BaleError {
+                lines.append("  caused by: " + bale.message)
+                next = bale.cause
+            } else {
+                lines.append("  caused by: " + String(describing: error))
+                next = nil
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    public var errorDescription: String? { description }
+}
+
+extension BaleError {
+    /// An `io` error from `errno`, naming the path.
+    public static func posix(_ what: String, path: String, errno code: Int32 = errno) -> BaleError {
+        BaleError(.io, "\(path): \(what): \(String(cString: strerror(code)))")
+    }
+}

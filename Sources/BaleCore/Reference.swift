@@ -1,0 +1,1 @@
+// Placeholder: the Reference type (distribution grammar + docker normalisation) is being written.

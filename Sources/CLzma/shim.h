@@ -1,0 +1,2 @@
+// liblzma: the multithreaded xz encoder.
+#include <lzma.h>

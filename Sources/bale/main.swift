@@ -1,0 +1,2 @@
+import BaleCLI
+BaleMain.main()
