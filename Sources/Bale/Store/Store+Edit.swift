@@ -107,3 +107,56 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Records an image whose blobs are already in the store under `names` (tags default to latest);
+    /// with no names it is kept untagged. Checks first that every blob the image needs is present, so
+    /// index.json never names a missing blob. Returns, for each name that moved, the digest it left.
+    @discardableResult
+    public func addImage(_ descriptor: Descriptor, names: [Reference]) throws -> [Reference: Digest] {
+        try withLock(exclusive: true) { try addImageLocked(descriptor, names: names) }
+    }
+
+    /// `addImage` for callers that already hold the exclusive lock.
+    public func addImageLocked(_ descriptor: Descriptor, names: [Reference]) throws -> [Reference: Digest] {
+        try checkComplete(descriptor)
+        var index = try loadIndex()
+        var moved: [Reference: Digest] = [:]
+        for name in names {
+            guard name.digest == nil else {
+                throw BaleError(.invalidReference, "\(name): a stored name cannot carry a digest")
+            }
+            let tagged = name.withDefaultTag()
+            if let previous = index.setName(tagged, to: descriptor) { moved[tagged] = previous }
+        }
+        if names.isEmpty { index.addUnnamed(descriptor) }
+        try saveIndex(index)
+        return moved
+    }
+
+    /// Throws `notFound` naming the first blob of the image graph that is not in the store. In an
+    /// index, entries whose manifest is absent are allowed (a layout may hold only some platforms), but
+    /// at least one must be present.
+    func checkComplete(_ descriptor: Descriptor) throws {
+        let bytes = try readDocument(descriptor)
+        switch try Self.kind(of: descriptor, bytes: bytes) {
+        case .index:
+            let index = try JSON.decode(Index.self, from: bytes, what: "index \(descriptor.digest)")
+            let present = index.manifests.filter { hasBlob($0.digest) }
+            guard !present.isEmpty || index.manifests.isEmpty else {
+                throw BaleError(.notFound, "index \(descriptor.digest): none of its \(index.manifests.count) manifests is in the store")
+            }
+            for child in present { try checkComplete(child) }
+        case .manifest:
+            let manifest = try JSON.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest)")
+            for blob in [manifest.config] + manifest.layers {
+                guard let size = blobSize(blob.digest) else {
+                    throw BaleError(.notFound, "manifest \(descriptor.digest): blob \(blob.digest) is not in the store")
+                }
+                guard size == blob.size else {
+                    throw BaleError(.integrity, "manifest \(descriptor.digest): blob \(blob.digest) has \(size) bytes, the manifest says \(blob.size)")
+                }
+            }
+        }
+    }
+}
