@@ -100,13 +100,8 @@ public final class Store: @unchecked Sendable {
     /// Runs `body` holding the store's flock: exclusive for writers, shared for readers, so a reader
     /// never sees a writer's half state and two writers never interleave.
     public func withLock<T>(exclusive: Bool, _ body: () throws -> T) throws -> T {
-        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw BaleError.posix("cannot open lock file", path: lockPath) }
-        defer { close(fd) }
-        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
-            if errno != EINTR { throw BaleError.posix("cannot lock the store", path: lockPath) }
-        }
-        defer { _ = flock(fd, LOCK_UN) }
+        let lock = try StoreLock(path: lockPath, exclusive: exclusive)
+        defer { lock.release() }
         return try body()
     }
 
@@ -213,4 +208,32 @@ public final class Store: @unchecked Sendable {
             close(dfd)
         }
     }
+}
+
+/// The store's flock, held from `init` until `release` (or deinit). A writer holds it exclusively for its
+/// whole run, so whatever is in `ingest/` while the lock is free belongs to a command that died.
+final class StoreLock: @unchecked Sendable {
+    // Sendable: `fd` is written once in init and in release, which the owner calls once.
+    private var fd: Int32
+
+    init(path: String, exclusive: Bool) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BaleError.posix("cannot open lock file", path: path) }
+        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+            if errno != EINTR {
+                let error = BaleError.posix("cannot lock the store", path: path)
+                close(fd)
+                throw error
+            }
+        }
+    }
+
+    func release() {
+        guard fd >= 0 else { return }
+        _ = flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
 }
