@@ -10,49 +10,11 @@ extension Store {
     /// compared with `expected` (digest and size) when given, fsynced, then renamed into `blobs/`. On any
     /// error the temp file is removed and nothing else changes. Callers hold the exclusive lock.
     public func ingest(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64) {
-        let tmp = "\(ingestDir)/\(expected?.digest.encoded ?? "stream")-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw BaleError.posix("cannot create ingest file", path: tmp) }
-        var keep = false
-        defer { if !keep { unlink(tmp) } }
-        var hasher = SHA256Hasher()
-        var size: Int64 = 0
-        do {
-            defer { close(fd) }
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-            defer { buffer.deallocate() }
-            while true {
-                let n = try reader.read(into: buffer)
-                if n == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                hasher.update(chunk)
-                size += Int64(n)
-                if let expected, size > expected.size {
-                    throw BaleError(.integrity, "\(expected.digest): more than the \(expected.size) bytes its descriptor gives")
-                }
-                try Self.writeAll(fd, chunk, path: tmp)
-            }
-            guard fsync(fd) == 0 else { throw BaleError.posix("fsync failed", path: tmp) }
-        }
-        let digest = hasher.finalize()
-        if let expected {
-            guard size == expected.size else {
-                throw BaleError(.integrity, "\(expected.digest): \(size) bytes, its descriptor gives \(expected.size)")
-            }
-            guard digest == expected.digest else {
-                throw BaleError(.integrity, "\(expected.digest): content does not match the digest (it hashes to \(digest))")
-            }
-        }
-        if hasBlob(digest) { return (digest, size) }
-        guard rename(tmp, blobPath(digest)) == 0 else {
-            throw BaleError.posix("cannot move \(tmp) into place", path: blobPath(digest))
-        }
-        keep = true
-        return (digest, size)
+        try BlobFile.write(reader, expected: expected, temporaryDirectory: ingestDir) { blobPath($0) }
     }
 
     /// Writes all of `bytes` to `fd`, retrying short writes.
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var offset = 0
         while offset < bytes.count {
             let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -71,6 +33,82 @@ extension Store {
         let keep = try reachableBlobs(loadIndex())
         for digest in candidates where !keep.contains(digest) {
             unlink(blobPath(digest))
+        }
+    }
+}
+
+/// Writing a blob file safely: the one place where bytes become a file named by their digest.
+public enum BlobFile {
+    /// Streams `reader` into a temp file in `temporaryDirectory`, hashing and counting; checks `expected`
+    /// (size and digest) when given; fsyncs; renames to `finalPath(digest)` unless that exists. On any
+    /// error the temp file is removed.
+    public static func write(_ reader: any BlobReader, expected: Descriptor?, temporaryDirectory: String,
+                             finalPath: (Digest) -> String) throws -> (digest: Digest, size: Int64) {
+        let tmp = "\(temporaryDirectory)/.tmp-\(expected?.digest.encoded ?? "stream")-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BaleError.posix("cannot create temp file", path: tmp) }
+        var keep = false
+        defer { if !keep { unlink(tmp) } }
+        var hasher = SHA256Hasher()
+        var size: Int64 = 0
+        do {
+            defer { close(fd) }
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            while true {
+                let n = try reader.read(into: buffer)
+                if n == 0 { break }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                hasher.update(chunk)
+                size += Int64(n)
+                if let expected, size > expected.size {
+                    throw BaleError(.integrity, "\(expected.digest): more than the \(expected.size) bytes its descriptor gives")
+                }
+                try Store.writeAll(fd, chunk, path: tmp)
+            }
+            guard fsync(fd) == 0 else { throw BaleError.posix("fsync failed", path: tmp) }
+        }
+        let digest = hasher.finalize()
+        if let expected {
+            guard size == expected.size else {
+                throw BaleError(.integrity, "\(expected.digest): \(size) bytes, its descriptor gives \(expected.size)")
+            }
+            guard digest == expected.digest else {
+                throw BaleError(.integrity, "\(expected.digest): content does not match the digest (it hashes to \(digest))")
+            }
+        }
+        let path = finalPath(digest)
+        if access(path, F_OK) == 0 { return (digest, size) }
+        guard rename(tmp, path) == 0 else { throw BaleError.posix("cannot move \(tmp) into place", path: path) }
+        keep = true
+        return (digest, size)
+    }
+}
+
+extension BlobFile {
+    /// Writes `data` to a temp file, fsyncs it, renames it over `path` and fsyncs the directory: readers
+    /// see the old bytes or the new, never a mix.
+    public static func replace(_ path: String, with data: Data, temporaryDirectory tempDirectory: String? = nil) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmpDir = tempDirectory ?? dir
+        let tmp = "\(tmpDir)/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BaleError.posix("cannot create temp file", path: tmp) }
+        var ok = false
+        defer {
+            if !ok { unlink(tmp) }
+        }
+        do {
+            defer { close(fd) }
+            try data.withUnsafeBytes { try Store.writeAll(fd, $0, path: tmp) }
+            guard fsync(fd) == 0 else { throw BaleError.posix("fsync failed", path: tmp) }
+        }
+        guard rename(tmp, path) == 0 else { throw BaleError.posix("cannot rename \(tmp) into place", path: path) }
+        ok = true
+        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            _ = fsync(dfd)
+            close(dfd)
         }
     }
 }

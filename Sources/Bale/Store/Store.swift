@@ -173,40 +173,9 @@ public final class Store: @unchecked Sendable {
         return data
     }
 
-    /// Writes `data` to a temp file, fsyncs it, renames it over `path` and fsyncs the directory: readers
-    /// see the old bytes or the new, never a mix.
+    /// Replaces a file atomically (see `BlobFile.replace`), its temp file in `tempDirectory`.
     func writeAtomically(_ data: Data, to path: String, tempDirectory: String? = nil) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmpDir = tempDirectory ?? dir
-        let tmp = "\(tmpDir)/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw BaleError.posix("cannot create temp file", path: tmp) }
-        var ok = false
-        defer {
-            if !ok { unlink(tmp) }
-        }
-        do {
-            defer { close(fd) }
-            try data.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw BaleError.posix("write failed", path: tmp)
-                    }
-                    offset += n
-                }
-            }
-            guard fsync(fd) == 0 else { throw BaleError.posix("fsync failed", path: tmp) }
-        }
-        guard rename(tmp, path) == 0 else { throw BaleError.posix("cannot rename \(tmp) into place", path: path) }
-        ok = true
-        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            _ = fsync(dfd)
-            close(dfd)
-        }
+        try BlobFile.replace(path, with: data, temporaryDirectory: tempDirectory)
     }
 }
 

@@ -1,0 +1,109 @@
+import BaleCore
+import BaleIO
+import Foundation
+
+/// An OCI image layout directory as a source (`oci:DIR[:REF]`; image-spec image-layout.md):
+///
+/// ```
+/// DIR/oci-layout          {"imageLayoutVersion":"1.0.0"}
+/// DIR/index.json          entry point: one descriptor per image or tag
+/// DIR/blobs/<alg>/<hex>   content
+/// ```
+public final class OCILayoutSource: ImageSource, @unchecked Sendable {
+    // Sendable: immutable after init.
+    let root: String
+    private let selected: [SourceImage]
+    public let name: String
+
+    /// Opens the layout at `root`; `reference` selects entries (see `OCILayoutNames.matches`) or, as `@N`,
+    /// the N-th image (0-based, as skopeo).
+    public init(root: String, reference: String?, name: String? = nil) throws {
+        self.root = root
+        self.name = name ?? "oci:\(root)"
+        let layoutBytes = try Self.read(root + "/oci-layout", what: "\(self.name): oci-layout")
+        struct Layout: Decodable { let imageLayoutVersion: String }
+        let layout = try JSON.decode(Layout.self, from: layoutBytes, what: "\(self.name): oci-layout")
+        guard layout.imageLayoutVersion == "1.0.0" else {
+            throw BaleError(.unsupported, "\(self.name): image layout version \(layout.imageLayoutVersion), expected 1.0.0")
+        }
+        let index = try JSON.decode(Index.self, from: try Self.read(root + "/index.json", what: "\(self.name): index.json"),
+                                    what: "\(self.name): index.json")
+        selected = try Self.select(index.manifests, reference: reference, location: self.name)
+    }
+
+    /// Groups index entries into images (one per digest, names merged, in first-seen order) and applies
+    /// the location's selector.
+    static func select(_ entries: [Descriptor], reference: String?, location: String) throws -> [SourceImage] {
+        var images: [SourceImage] = []
+        var candidates = entries.filter { !Index.isAttestation($0) && $0.annotations?["io.containerd.manifest.subject"] == nil }
+        if let reference, reference.hasPrefix("@") {
+            guard let n = Int(reference.dropFirst()) else {
+                throw BaleError(.usage, "\(location): \"\(reference)\" is not an image position (@0, @1, …)")
+            }
+            let digests = candidates.map(\.digest).reduce(into: [Digest]()) { if !$0.contains($1) { $0.append($1) } }
+            guard digests.indices.contains(n) else {
+                throw BaleError(.notFound, "\(location): no image at position \(n) (it holds \(digests.count))")
+            }
+            candidates = candidates.filter { $0.digest == digests[n] }
+        } else if let reference {
+            candidates = candidates.filter { OCILayoutNames.matches($0, ref: reference) }
+            guard !candidates.isEmpty else { throw BaleError(.notFound, "\(location): no image named \"\(reference)\"") }
+        }
+        for entry in candidates {
+            let names = OCILayoutNames.names(of: entry)
+            if let i = images.firstIndex(where: { $0.descriptor.digest == entry.digest }) {
+                images[i].names = Array(Set(images[i].names + names)).sorted()
+            } else {
+                images.append(SourceImage(descriptor: StoreIndex.bare(entry), names: names))
+            }
+        }
+        return images
+    }
+
+    public func images() throws -> [SourceImage] { selected }
+
+    func path(_ digest: Digest) -> String { "\(root)/blobs/\(digest.algorithm.rawValue)/\(digest.encoded)" }
+
+    public func document(_ descriptor: Descriptor) throws -> Data {
+        try Self.verifiedDocument(descriptor, at: path(descriptor.digest), location: name)
+    }
+
+    public func openBlob(_ descriptor: Descriptor) throws -> any BlobReader {
+        let p = path(descriptor.digest)
+        guard access(p, F_OK) == 0 else {
+            throw BaleError(.notFound, "\(name): blob \(descriptor.digest) is missing (\(p))")
+        }
+        return try FileBlobReader(path: p)
+    }
+
+    public func close() {}
+
+    /// Reads a small file, capped.
+    static func read(_ path: String, what: String) throws -> Data {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw BaleError(.notFound, "\(what): cannot open \(path)")
+        }
+        defer { try? handle.close() }
+        let data = (try? handle.read(upToCount: JSON.maxDocumentSize + 1)) ?? Data()
+        guard data.count <= JSON.maxDocumentSize else {
+            throw BaleError(.invalidInput, "\(what): over the \(JSON.maxDocumentSize)-byte limit for JSON documents")
+        }
+        return data
+    }
+
+    /// Reads a document blob and checks its size and digest.
+    static func verifiedDocument(_ descriptor: Descriptor, at path: String, location: String) throws -> Data {
+        guard descriptor.size <= Int64(JSON.maxDocumentSize) else {
+            throw BaleError(.invalidInput, "\(location): \(descriptor.digest): \(descriptor.size) bytes is over the \(JSON.maxDocumentSize)-byte limit for JSON documents")
+        }
+        let data = try read(path, what: "\(location): \(descriptor.digest)")
+        guard Int64(data.count) == descriptor.size else {
+            throw BaleError(.integrity, "\(location): \(descriptor.digest): \(data.count) bytes, its descriptor gives \(descriptor.size)")
+        }
+        let actual = SHA256Hasher.digest(data)
+        guard actual == descriptor.digest else {
+            throw BaleError(.integrity, "\(location): \(descriptor.digest): content does not match the digest (it hashes to \(actual))")
+        }
+        return data
+    }
+}
