@@ -1,0 +1,112 @@
+import BaleCore
+import Foundation
+
+/// Everything a format needs to open a location.
+public struct LocationContext: Sendable {
+    /// The store, opened on demand (bare names and `store:`).
+    public var store: @Sendable () throws -> Store
+    /// Where temporary files go (staging for archive-to-archive copies).
+    public var temporaryDirectory: String
+    /// Whole-archive compression for archive destinations.
+    public var compression: ArchiveCompression
+    public init(store: @escaping @Sendable () throws -> Store, temporaryDirectory: String = NSTemporaryDirectory(),
+                compression: ArchiveCompression = .none) {
+        self.store = store
+        self.temporaryDirectory = temporaryDirectory
+        self.compression = compression
+    }
+}
+
+/// Whole-file compression of an archive bale writes (reading detects any).
+public enum ArchiveCompression: String, Sendable, CaseIterable {
+    case none, gzip, xz, zstd
+}
+
+/// One kind of location: how to open it for reading and for writing. `path` is the part after the
+/// prefix and before the first `:`; `reference` the rest, if any.
+public protocol LocationFormat {
+    /// The transport prefix, as skopeo spells it (`docker-archive`).
+    static var prefix: String { get }
+    static func source(path: String, reference: String?, context: LocationContext) throws -> any ImageSource
+    static func destination(path: String, reference: String?, context: LocationContext) throws -> any ImageDestination
+}
+
+/// A parsed location (`docker-archive:FILE[:NAME[:TAG]]`, `oci:DIR[:REF]`, a bare store name…), written
+/// like containers-transports(5).
+public struct Location: Sendable, CustomStringConvertible {
+    /// The one table from prefixes to formats; the copier never names a format.
+    nonisolated(unsafe) public static var formats: [any LocationFormat.Type] = [
+        StoreFormat.self, OCILayoutFormat.self,
+    ]
+
+    public let format: any LocationFormat.Type
+    public let path: String
+    public let reference: String?
+    public let description: String
+
+    /// Parses `PREFIX:PATH[:REFERENCE]`; text with no known prefix is a store image name.
+    public init(parsing text: String) throws {
+        description = text
+        for format in Self.formats where text.hasPrefix(format.prefix + ":") {
+            let rest = text.dropFirst(format.prefix.count + 1)
+            self.format = format
+            if format == StoreFormat.self {
+                path = ""
+                reference = rest.isEmpty ? nil : String(rest)
+                return
+            }
+            if let colon = rest.firstIndex(of: ":") {
+                path = String(rest[..<colon])
+                let ref = rest[rest.index(after: colon)...]
+                reference = ref.isEmpty ? nil : String(ref)
+            } else {
+                path = String(rest)
+                reference = nil
+            }
+            guard !path.isEmpty else { throw BaleError(.usage, "\(text): the location has no path") }
+            return
+        }
+        format = StoreFormat.self
+        path = ""
+        reference = text
+    }
+
+    public func source(_ context: LocationContext) throws -> any ImageSource {
+        try format.source(path: path, reference: reference, context: context)
+    }
+
+    public func destination(_ context: LocationContext) throws -> any ImageDestination {
+        try format.destination(path: path, reference: reference, context: context)
+    }
+
+    /// The name a destination location gives the copied image (`docker-archive:F:NAME:TAG`, a store
+    /// name), when it is a name; nil for `@N` or none.
+    public var name: Reference? {
+        guard let reference, !reference.hasPrefix("@"), format != OCILayoutFormat.self else { return nil }
+        return try? Reference(parsing: reference).withDefaultTag()
+    }
+}
+
+/// `NAME` or `store:NAME`: the local store.
+public enum StoreFormat: LocationFormat {
+    public static let prefix = "store"
+    public static func source(path: String, reference: String?, context: LocationContext) throws -> any ImageSource {
+        guard let reference else { throw BaleError(.usage, "store: name an image") }
+        return try StoreSource(store: context.store(), selecting: [reference])
+    }
+    public static func destination(path: String, reference: String?, context: LocationContext) throws -> any ImageDestination {
+        if let reference { _ = try Reference(parsing: reference) }
+        return try StoreDestination(store: context.store())
+    }
+}
+
+/// `oci:DIR[:REF]`: an OCI image layout directory.
+public enum OCILayoutFormat: LocationFormat {
+    public static let prefix = "oci"
+    public static func source(path: String, reference: String?, context: LocationContext) throws -> any ImageSource {
+        try OCILayoutSource(root: path, reference: reference)
+    }
+    public static func destination(path: String, reference: String?, context: LocationContext) throws -> any ImageDestination {
+        try OCILayoutDestination(root: path, reference: reference)
+    }
+}
