@@ -1,0 +1,97 @@
+import BaleCore
+import Foundation
+
+/// A file that appears at its final path complete or not at all: bytes go to a temp file created in a
+/// given directory, and `commit(to:)` makes them durable and renames them into place (DESIGN §5).
+///
+/// ```
+/// init        open(dir/.tmp-<random>, O_CREAT|O_EXCL|O_WRONLY, 0644)
+/// write…      full writes, EINTR retried
+/// commit(to:) fsync(file) → close → rename(temp, final) → fsync(directory of final)
+/// discard()   close → unlink(temp)          (also done by deinit if neither was called)
+/// ```
+///
+/// The final path must be on the same file system as the temp directory (rename(2) does not cross
+/// file systems). An existing final file is replaced atomically.
+public final class AtomicFile: ByteSink {
+    /// Path of the temp file while it is being written.
+    public let temporaryPath: String
+    /// The open descriptor of the temp file (-1 once committed or discarded); for callers that need
+    /// `fstat` or `pwrite`.
+    public private(set) var fileDescriptor: Int32
+    /// Bytes written through `write` so far.
+    public private(set) var byteCount: Int64 = 0
+    /// Set once the temp file was renamed or removed, so `discard` never unlinks a name it no longer owns.
+    private var settled = false
+
+    /// Creates a new temp file in `directory`, named `prefix` + random hex, mode 0644 (before umask).
+    public init(directory: String, prefix: String = ".tmp-") throws {
+        var attempt = 0
+        while true {
+            let path = directory + "/" + prefix + String(UInt64.random(in: .min ... .max), radix: 16)
+            let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+            if fd >= 0 {
+                temporaryPath = path
+                fileDescriptor = fd
+                return
+            }
+            attempt += 1
+            // EEXIST: an unlikely name collision; try another name a few times.
+            guard errno == EEXIST, attempt < 16 else { throw BaleError.posix("create", path: path) }
+        }
+    }
+
+    deinit { discard() }
+
+    /// Appends `bytes` to the temp file.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard fileDescriptor >= 0 else {
+            throw BaleError(.internal, "\(temporaryPath): write after commit or discard")
+        }
+        try writeAll(fileDescriptor, bytes, name: temporaryPath)
+        byteCount += Int64(bytes.count)
+    }
+
+    /// Makes the data durable and renames the temp file to `finalPath`, then syncs the directory that
+    /// holds `finalPath` so the rename survives a crash. On error the temp file is removed.
+    public func commit(to finalPath: String) throws {
+        guard fileDescriptor >= 0 else {
+            throw BaleError(.internal, "\(temporaryPath): commit after commit or discard")
+        }
+        do {
+            guard fsync(fileDescriptor) == 0 else { throw BaleError.posix("fsync", path: temporaryPath) }
+            let fd = fileDescriptor
+            fileDescriptor = -1
+            guard close(fd) == 0 else { throw BaleError.posix("close", path: temporaryPath) }
+            guard rename(temporaryPath, finalPath) == 0 else {
+                throw BaleError.posix("rename to \(finalPath)", path: temporaryPath)
+            }
+            settled = true
+        } catch {
+            discard()
+            throw error
+        }
+        try AtomicFile.syncDirectory(of: finalPath)
+    }
+
+    /// Closes and removes the temp file. Safe to call more than once, and after a failed commit.
+    public func discard() {
+        guard !settled else { return }
+        settled = true
+        if fileDescriptor >= 0 {
+            close(fileDescriptor)
+            fileDescriptor = -1
+        }
+        unlink(temporaryPath)
+    }
+
+    /// fsyncs the directory containing `path`, so a rename or create in it is durable.
+    public static func syncDirectory(of path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        let dirPath = directory.isEmpty ? "." : directory
+        let fd = open(dirPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw BaleError.posix("open directory", path: dirPath) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw BaleError.posix("fsync directory", path: dirPath) }
+    }
+}

@@ -1,0 +1,83 @@
+import BaleCore
+import CArchive
+import Foundation
+
+// Glue shared by TarReader and TarWriter: the locale libarchive converts names in, and the conversion
+// of libarchive's C strings.
+
+/// libarchive converts member names between the archive's charset and the *current locale*. A Swift
+/// process runs in the "C" locale, where libarchive cannot convert non-ASCII names: PAX `path` records
+/// come back with a warning and writing a UTF-8 name through `archive_entry_set_pathname_utf8` crashes
+/// libarchive 3.6. Every libarchive call that touches names therefore runs with a thread-local LC_CTYPE of C.UTF-8
+/// locale (`uselocale` affects only the calling thread, so the process locale is left alone). Names
+/// are then UTF-8 on the Swift side; bytes that are not UTF-8 pass through untranslated.
+/// `nonisolated(unsafe)`: written once by the lazy global initialiser, then only read.
+nonisolated(unsafe) private let utf8Locale: locale_t? = newlocale(1 << LC_CTYPE, "C.UTF-8", nil)
+
+/// Runs `body` with the calling thread's locale set to C.UTF-8 (when the system has it).
+func withArchiveLocale<R>(_ body: () throws -> R) rethrows -> R {
+    guard let locale = utf8Locale, let previous = uselocale(locale) else { return try body() }
+    defer { uselocale(previous) }
+    return try body()
+}
+
+/// A Swift string from a C string that may hold non-UTF-8 bytes (repaired with U+FFFD).
+func archiveString(_ pointer: UnsafePointer<CChar>?) -> String? {
+    guard let pointer else { return nil }
+    return String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
+}
+
+/// libarchive's last error message for `archive`, or `fallback`.
+func archiveMessage(_ archive: OpaquePointer?, fallback: String) -> String {
+    if let archive, let text = archiveString(archive_error_string(archive)), !text.isEmpty {
+        return text
+    }
+    return fallback
+}
+
+/// File-type bits of `archive_entry_filetype` (AE_IF* in archive_entry.h, whose cast macros Swift does
+/// not import).
+enum ArchiveFileType {
+    static let mask: UInt32 = 0o170000
+    static let regular: UInt32 = 0o100000
+    static let symlink: UInt32 = 0o120000
+    static let socket: UInt32 = 0o140000
+    static let characterDevice: UInt32 = 0o020000
+    static let blockDevice: UInt32 = 0o060000
+    static let directory: UInt32 = 0o040000
+    static let fifo: UInt32 = 0o010000
+}
+
+/// Whole-archive compression of a tar stream.
+public enum TarCompression: String, Hashable, Sendable, CaseIterable {
+    /// Plain tar.
+    case none
+    /// gzip (RFC 1952).
+    case gzip
+    /// bzip2.
+    case bzip2
+    /// xz.
+    case xz
+    /// Legacy `.lzma` (LZMA-alone).
+    case lzma
+    /// Zstandard.
+    case zstd
+
+    /// The libarchive filter code.
+    var filterCode: Int32 {
+        switch self {
+        case .none: ARCHIVE_FILTER_NONE
+        case .gzip: ARCHIVE_FILTER_GZIP
+        case .bzip2: ARCHIVE_FILTER_BZIP2
+        case .xz: ARCHIVE_FILTER_XZ
+        case .lzma: ARCHIVE_FILTER_LZMA
+        case .zstd: ARCHIVE_FILTER_ZSTD
+        }
+    }
+
+    /// The compression with libarchive filter code `code`, if it is one of these.
+    init?(filterCode code: Int32) {
+        guard let found = TarCompression.allCases.first(where: { $0.filterCode == code }) else { return nil }
+        self = found
+    }
+}

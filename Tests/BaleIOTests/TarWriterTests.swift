@@ -1,0 +1,290 @@
+import BaleCore
+import BaleIO
+import Foundation
+import Testing
+
+@Suite struct TarWriterTests {
+    /// One of each kind, with the names that need PAX headers.
+    static let longName = String(repeating: "d", count: 60) + "/" + String(repeating: "f", count: 60) + ".txt"
+    static let veryLongName = (0 ..< 30).map { "dir\($0)" }.joined(separator: "/") + "/" + String(repeating: "x", count: 120)
+    static let unicodeName = "données/héllo-日本-🚀.txt"
+
+    static func sampleEntries() -> [(TarEntry, Data)] {
+        [
+            (TarEntry(path: "dir/", kind: .directory, mode: 0o755, uid: 1000, gid: 1001, uname: "alice",
+                      gname: "staff", mtime: TarTime(seconds: 1_700_000_000)), Data()),
+            (TarEntry(path: "dir/file.txt", kind: .file, size: 5, mode: 0o640, uid: 1000, gid: 1001,
+                      uname: "alice", gname: "staff", mtime: TarTime(seconds: 1_700_000_001)), Data("hello".utf8)),
+            (TarEntry(path: "dir/exec", kind: .file, size: 0, mode: 0o4755), Data()),
+            (TarEntry(path: "dir/link", kind: .symlink, mode: 0o777, linkTarget: "../elsewhere/target"), Data()),
+            (TarEntry(path: "dir/hard", kind: .hardlink, mode: 0o640, linkTarget: "dir/file.txt"), Data()),
+            (TarEntry(path: longName, kind: .file, size: 4, mode: 0o644), Data("long".utf8)),
+            (TarEntry(path: veryLongName, kind: .file, size: 9, mode: 0o600), Data("very long".utf8)),
+            (TarEntry(path: unicodeName, kind: .file, size: 7, mode: 0o644), Data("unicode".utf8)),
+            (TarEntry(path: "dir/attrs", kind: .file, size: 1, mode: 0o644,
+                      xattrs: ["user.comment": Data("café".utf8), "security.capability": Data([1, 0, 0, 2, 0xff]),
+                               "trusted.empty": Data()]), Data("x".utf8)),
+            (TarEntry(path: "dev/null", kind: .characterDevice, mode: 0o666, devMajor: 1, devMinor: 3), Data()),
+            (TarEntry(path: "dev/sda", kind: .blockDevice, mode: 0o660, devMajor: 8, devMinor: 0), Data()),
+            (TarEntry(path: "run/fifo", kind: .fifo, mode: 0o600), Data()),
+            (TarEntry(path: "big-ids", kind: .file, size: 0, mode: 0o644, uid: 3_000_000_000, gid: 70_000_000,
+                      mtime: TarTime(seconds: 9_000_000_000, nanoseconds: 123_456_789)), Data()),
+        ]
+    }
+
+    static func writeSample(compression: TarCompression = .none,
+                            normalise: TarWriter.Normalisation? = nil) throws -> Data {
+        let sink = DataSink()
+        let writer = try TarWriter(sink: sink, name: "sample.tar", compression: compression, normalise: normalise)
+        for (entry, data) in sampleEntries() {
+            try writer.writeEntry(entry, data: data)
+        }
+        try writer.finish()
+        return sink.data
+    }
+
+    @Test func roundTripKeepsEveryHeaderField() throws {
+        let bytes = try Self.writeSample()
+        let reader = try TarReader(source: DataByteSource(bytes), name: "sample.tar")
+        let members = try readAllMembers(reader)
+        let expected = Self.sampleEntries()
+        #expect(members.map(\.0.path) == expected.map(\.0.path))
+        for ((got, data), (want, wantData)) in zip(members, expected) {
+            #expect(got.kind == want.kind, "\(want.path)")
+            #expect(got.mode == want.mode, "\(want.path)")
+            #expect(got.uid == want.uid && got.gid == want.gid, "\(want.path)")
+            #expect(got.uname == want.uname && got.gname == want.gname, "\(want.path)")
+            #expect(got.mtime.seconds == want.mtime.seconds, "\(want.path)")
+            #expect(got.linkTarget == want.linkTarget, "\(want.path)")
+            #expect(got.devMajor == want.devMajor && got.devMinor == want.devMinor, "\(want.path)")
+            #expect(got.xattrs == want.xattrs, "\(want.path)")
+            #expect(got.isSparse == false)
+            #expect(data == wantData, "\(want.path)")
+            if want.kind == .file { #expect(got.size == want.size, "\(want.path)") }
+        }
+        #expect(reader.compression == .none)
+        #expect(reader.filterNames.isEmpty)
+        #expect(reader.formatName?.contains("pax") == true || reader.formatName?.contains("ustar") == true)
+    }
+
+    @Test func nanosecondsSurviveWhenAPaxHeaderIsWritten() throws {
+        let sink = DataSink()
+        let writer = try TarWriter(sink: sink, name: "ns.tar")
+        // The long name forces a PAX header, which then carries the sub-second mtime.
+        try writer.writeEntry(TarEntry(path: String(repeating: "n", count: 120), kind: .file,
+                                       mtime: TarTime(seconds: 1_600_000_000, nanoseconds: 5)), data: Data("n".utf8))
+        try writer.finish()
+        let reader = try TarReader(source: DataByteSource(sink.data), name: "ns.tar")
+        let entry = try #require(try reader.next())
+        #expect(entry.mtime.seconds == 1_600_000_000)
+        #expect(entry.mtime.nanoseconds == 5)
+    }
+
+    @Test(.enabled(if: hasProgram("tar")))
+    func gnuTarReadsWhatWeWrite() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("sample.tar")
+        try Self.writeSample().write(to: URL(fileURLWithPath: path))
+        let listing = String(decoding: try run(["env", "LC_ALL=C.UTF-8", "tar", "-tf", path]), as: UTF8.self)
+        let names = listing.split(separator: "\n").map(String.init)
+        #expect(names == Self.sampleEntries().map(\.0.path))
+        let content = try run(["tar", "-xOf", path, Self.unicodeName])
+        #expect(content == Data("unicode".utf8))
+        // The xattrs go out as PAX SCHILY.xattr records, the form Docker layers use.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        #expect(bytes.range(of: Data("SCHILY.xattr.user.comment=café".utf8)) != nil)
+    }
+
+    @Test(arguments: TarCompression.allCases)
+    func wholeArchiveCompressionRoundTrips(compression: TarCompression) throws {
+        let bytes = try Self.writeSample(compression: compression)
+        let reader = try TarReader(source: DataByteSource(bytes), name: "sample")
+        let members = try readAllMembers(reader)
+        #expect(members.count == Self.sampleEntries().count)
+        #expect(members.first { $0.0.path == Self.unicodeName }?.1 == Data("unicode".utf8))
+        #expect(reader.compression == compression)
+        #expect(reader.filterNames == (compression == .none ? [] : [compression.rawValue]))
+        let magic: [TarCompression: [UInt8]] = [.gzip: [0x1f, 0x8b], .bzip2: Array("BZh".utf8),
+                                                .xz: [0xfd, 0x37, 0x7a, 0x58, 0x5a], .zstd: [0x28, 0xb5, 0x2f, 0xfd],
+                                                .lzma: [0x5d, 0x00], .none: []]
+        #expect(Array(bytes.prefix(magic[compression]?.count ?? 0)) == magic[compression])
+    }
+
+    @Test(arguments: TarCompression.allCases)
+    func outputIsDeterministic(compression: TarCompression) throws {
+        let first = try Self.writeSample(compression: compression)
+        let second = try Self.writeSample(compression: compression)
+        #expect(first == second)
+        if compression == .gzip {
+            // MTIME (bytes 4–7) zero, and no FNAME flag: nothing about the moment or the file leaks in.
+            #expect(Array(first[4 ..< 8]) == [0, 0, 0, 0])
+            #expect(first[3] & 0x08 == 0)
+        }
+    }
+
+    @Test(.enabled(if: ["gzip", "bzip2", "xz", "zstd"].allSatisfy(hasProgram)))
+    func systemToolsReadOurOutput() throws {
+        for (compression, program) in [(TarCompression.gzip, "gzip"), (.bzip2, "bzip2"), (.xz, "xz"), (.zstd, "zstd")] {
+            let plain = try Self.writeSample()
+            let decoded = try run([program, "-dc"], input: try Self.writeSample(compression: compression))
+            #expect(decoded == plain, "\(program)")
+        }
+    }
+
+    @Test func gzipLevelChangesTheBytesButNotTheContent() throws {
+        let data = patternData(count: 50_000) + Data(repeating: 0x41, count: 200_000)
+        func archive(_ level: Int) throws -> Data {
+            let sink = DataSink()
+            let writer = try TarWriter(sink: sink, name: "l", compression: .gzip, level: level)
+            try writer.writeFile(path: "f", data: data)
+            try writer.finish()
+            return sink.data
+        }
+        let fast = try archive(1)
+        let best = try archive(9)
+        #expect(fast.count > best.count)
+        for bytes in [fast, best] {
+            let reader = try TarReader(source: DataByteSource(bytes), name: "l")
+            _ = try reader.next()
+            #expect(try reader.readAll(limit: 1 << 20) == data)
+        }
+    }
+
+    @Test func normalisationFixesOwnerAndTime() throws {
+        let bytes = try Self.writeSample(normalise: TarWriter.Normalisation(mtime: TarTime(seconds: 42)))
+        let members = try readAllMembers(try TarReader(source: DataByteSource(bytes), name: "n.tar"))
+        #expect(members.count == Self.sampleEntries().count)
+        for (entry, _) in members {
+            #expect(entry.uid == 0 && entry.gid == 0, "\(entry.path)")
+            #expect(entry.uname == "" && entry.gname == "", "\(entry.path)")
+            #expect(entry.mtime == TarTime(seconds: 42), "\(entry.path)")
+        }
+    }
+
+    @Test func archivesAreNotPaddedToARecord() throws {
+        let sink = DataSink()
+        let writer = try TarWriter(sink: sink, name: "small.tar")
+        try writer.writeFile(path: "a", data: Data("abc".utf8))
+        try writer.finish()
+        // header + one data block + two end-of-archive blocks, no padding to 10240.
+        #expect(sink.data.count == 512 + 512 + 1024)
+        #expect(sink.data.suffix(1024).allSatisfy { $0 == 0 })
+    }
+
+    @Test func bigFileStreamsInChunks() throws {
+        let data = patternData(count: 3 << 20 + 17)
+        let dir = try TemporaryDirectory()
+        let path = dir.file("big.tar")
+        let writer = try TarWriter(path: path, compression: .zstd)
+        try writer.beginEntry(TarEntry(path: "big.bin", kind: .file, size: Int64(data.count)))
+        var offset = 0
+        while offset < data.count {
+            let end = min(offset + 100_000, data.count)
+            try writer.write(data[offset ..< end])
+            offset = end
+        }
+        try writer.endEntry()
+        try writer.finish()
+
+        let reader = try TarReader(path: path)
+        let entry = try #require(try reader.next())
+        #expect(entry.size == Int64(data.count))
+        var hasher = SHA256Hasher()
+        var total = 0
+        var chunks = 0
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { buffer.deallocate() }
+        while case let n = try reader.read(into: buffer), n > 0 {
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n]))
+            total += n
+            chunks += 1
+        }
+        #expect(total == data.count)
+        #expect(chunks > 700)
+        #expect(hasher.finalize() == SHA256Hasher.digest(data))
+        #expect(try reader.next() == nil)
+    }
+
+    @Test func dataLongerThanDeclaredIsRefused() throws {
+        let writer = try TarWriter(sink: DataSink(), name: "w.tar")
+        try writer.beginEntry(TarEntry(path: "f", kind: .file, size: 3))
+        let error = #expect(throws: BaleError.self) { try writer.write(Data("four".utf8)) }
+        #expect(error?.code == .integrity)
+        #expect(error?.message.contains("\"f\"") == true)
+        // The writer stays failed.
+        #expect(throws: BaleError.self) { try writer.finish() }
+    }
+
+    @Test func dataShorterThanDeclaredIsRefused() throws {
+        let writer = try TarWriter(sink: DataSink(), name: "w.tar")
+        try writer.beginEntry(TarEntry(path: "f", kind: .file, size: 10))
+        try writer.write(Data("abc".utf8))
+        let error = #expect(throws: BaleError.self) { try writer.endEntry() }
+        #expect(error?.code == .integrity)
+        #expect(error?.message == "w.tar: member \"f\": 3 bytes written, header declared 10")
+    }
+
+    @Test func sinkErrorsKeepTheirCodeAndCause() throws {
+        let sink = ClosureByteSink { _ in throw BaleError(.io, "disk full") }
+        let writer = try TarWriter(sink: sink, name: "out.tar")
+        let error = #expect(throws: BaleError.self) {
+            // libarchive buffers 10240 bytes before the first write reaches the sink.
+            try writer.writeFile(path: "big", data: Data(count: 100_000))
+            try writer.finish()
+        }
+        #expect(error?.code == .io)
+        #expect(error?.message.contains("out.tar") == true)
+        #expect(error?.message.contains("disk full") == true)
+        #expect(error?.cause != nil)
+    }
+
+    @Test func abandonedWriterDoesNotLookComplete() throws {
+        let sink = DataSink()
+        do {
+            let writer = try TarWriter(sink: sink, name: "abandoned.tar")
+            try writer.writeFile(path: "a", data: Data(count: 20_000))
+        }
+        // No end-of-archive marker: a reader must see a truncated archive, not a finished one.
+        let reader = try TarReader(source: DataByteSource(sink.data), name: "abandoned.tar")
+        #expect(throws: BaleError.self) { _ = try readAllMembers(reader) }
+    }
+
+    @Test func pathAndDescriptorDestinations() throws {
+        let dir = try TemporaryDirectory()
+        let viaPath = dir.file("p.tar")
+        let writer = try TarWriter(path: viaPath, compression: .gzip)
+        try writer.writeDirectory(path: "d")
+        try writer.writeSymlink(path: "d/l", target: "x")
+        try writer.writeHardlink(path: "d/h", target: "d/f0")
+        try writer.finish()
+        let fd = open(dir.file("fd.tar"), O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        let fdWriter = try TarWriter(fileDescriptor: fd, name: "fd.tar", compression: .gzip)
+        try fdWriter.writeDirectory(path: "d")
+        try fdWriter.writeSymlink(path: "d/l", target: "x")
+        try fdWriter.writeHardlink(path: "d/h", target: "d/f0")
+        try fdWriter.finish()
+        let a = try Data(contentsOf: URL(fileURLWithPath: viaPath))
+        let b = try Data(contentsOf: URL(fileURLWithPath: dir.file("fd.tar")))
+        #expect(a == b)
+        let kinds = try readAllMembers(try TarReader(path: viaPath)).map(\.0.kind)
+        #expect(kinds == [.directory, .symlink, .hardlink])
+    }
+
+    @Test func unwritableKindsAndMisuseAreErrors() throws {
+        let writer = try TarWriter(sink: DataSink(), name: "w.tar")
+        let other = #expect(throws: BaleError.self) { try writer.writeEntry(TarEntry(path: "s", kind: .other)) }
+        #expect(other?.code == .unsupported)
+        let nul = try TarWriter(sink: DataSink(), name: "w.tar")
+        let nulError = #expect(throws: BaleError.self) { try nul.writeFile(path: "a\u{0}b", data: Data()) }
+        #expect(nulError?.code == .invalidInput)
+        let empty = try TarWriter(sink: DataSink(), name: "w.tar")
+        #expect(throws: BaleError.self) { try empty.writeDirectory(path: "") }
+        let second = try TarWriter(sink: DataSink(), name: "w2.tar")
+        #expect(throws: BaleError.self) { try second.write(Data("x".utf8)) }
+        #expect(throws: BaleError.self) { try second.endEntry() }
+        try second.beginEntry(TarEntry(path: "f", kind: .file, size: 1))
+        #expect(throws: BaleError.self) { try second.beginEntry(TarEntry(path: "g", kind: .file)) }
+    }
+}
