@@ -10,6 +10,8 @@ public struct CopyOptions: Sendable {
     public var platform: Platform
     /// Keep every platform of an index (each must be present in the source).
     public var allPlatforms: Bool
+    /// Told of blob bytes as they are copied (from several threads).
+    public var progress: (@Sendable (Int64) -> Void)?
 
     public init(jobs: Int = ProcessInfo.processInfo.activeProcessorCount, platform: Platform = .host,
                 allPlatforms: Bool = false) {
@@ -228,7 +230,8 @@ public struct Copier: Sendable {
 
     private func copyBlob(_ blob: Descriptor, source: any ImageSource, destination: any ImageDestination,
                           state: CopyState) throws {
-        let reader = try source.openBlob(blob)
+        let opened = try source.openBlob(blob)
+        let reader: any BlobReader = options.progress.map { CountingReader(opened, $0) } ?? opened
         defer { reader.close() }
         do {
             let (_, size) = try destination.putBlob(reader, expected: blob)
@@ -237,6 +240,22 @@ public struct Copier: Sendable {
             throw BaleError(error.code, "\(source.name): layer \(blob.digest): \(error.message)", cause: error.cause)
         }
     }
+}
+
+/// Reports the bytes read through it.
+final class CountingReader: BlobReader {
+    private let base: any BlobReader
+    private let report: @Sendable (Int64) -> Void
+    init(_ base: any BlobReader, _ report: @escaping @Sendable (Int64) -> Void) {
+        self.base = base
+        self.report = report
+    }
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try base.read(into: buffer)
+        if n > 0 { report(Int64(n)) }
+        return n
+    }
+    func close() { base.close() }
 }
 
 /// Shared progress of the concurrent blob copies.

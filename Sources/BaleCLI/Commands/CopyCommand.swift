@@ -1,0 +1,71 @@
+import ArgumentParser
+import Bale
+import BaleCore
+import Foundation
+
+/// Options shared by the commands that copy images.
+struct PlatformOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The platform to take from a multi-platform image (default: this host's).", valueName: "os/arch[/variant]"))
+    var platform: String?
+
+    @Flag(name: .long, help: "Copy every platform of a multi-platform image.")
+    var allPlatforms = false
+
+    func copyOptions(_ global: GlobalOptions, progress: ProgressBar?) throws -> CopyOptions {
+        var options = CopyOptions(jobs: global.effectiveJobs, allPlatforms: allPlatforms)
+        if let platform { options.platform = try Platform(parsing: platform) }
+        if let progress { options.progress = { progress.advance($0) } }
+        return options
+    }
+}
+
+extension GlobalOptions {
+    /// The context formats open locations with.
+    func context(compression: ArchiveCompression = .none) -> LocationContext {
+        let root = self.root ?? Store.defaultRoot()
+        return LocationContext(store: { try Store(root: root) }, compression: compression)
+    }
+}
+
+/// `bale copy`: the general converter.
+struct CopyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy",
+        abstract: "Copy images from one location to another.",
+        discussion: """
+            Locations: NAME[:TAG] or store:NAME (the local store), docker-archive:FILE[:NAME[:TAG]] or \
+            docker-archive:FILE:@N (a docker save tarball; FILE - is stdin or stdout), oci:DIR[:REF] (an \
+            OCI image layout), oci-archive:FILE[:REF]. A blob the destination already holds is not \
+            copied again; every blob is checked against its digest on the way in. A name in the \
+            destination location renames the (single) image copied.
+            """,
+        aliases: ["convert"])
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var platforms: PlatformOptions
+
+    @Argument(help: ArgumentHelp("Where to read.", valueName: "source"))
+    var source: String
+
+    @Argument(help: ArgumentHelp("Where to write.", valueName: "destination"))
+    var destination: String
+
+    func run() throws {
+        let from = try Location(parsing: source)
+        let to = try Location(parsing: destination)
+        let context = global.context()
+        let progress = ProgressBar(label: "Copying", disabled: global.noProgress)
+        defer { progress.finish() }
+        let src = try from.source(context)
+        let dst: any ImageDestination
+        do { dst = try to.destination(context) } catch { src.close(); throw error }
+        let report = try Transfer.run(from: src, to: dst, rename: to.name,
+                                      options: platforms.copyOptions(global, progress: progress),
+                                      temporaryDirectory: context.temporaryDirectory)
+        progress.finish()
+        printError("Copied \(report.images.count) image(s): \(report.blobsWritten) blobs written (\(Humanize.size(report.bytesWritten))), \(report.blobsSkipped) already there")
+        for (old, new) in report.converted.sorted(by: { $0.key < $1.key }) {
+            printError("Converted \(old) to OCI media types: \(new)")
+        }
+    }
+}

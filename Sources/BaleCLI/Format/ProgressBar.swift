@@ -1,0 +1,55 @@
+import Foundation
+
+/// A one-line progress display on stderr (bytes, rate and, when the total is known, ETA), shown only
+/// when stderr is a terminal and `--no-progress` is not given. Redrawn at most ten times a second.
+final class ProgressBar: @unchecked Sendable {
+    // Sendable: all state is guarded by `lock`.
+    private let lock = NSLock()
+    private let enabled: Bool
+    private let label: String
+    private var total: Int64?
+    private var done: Int64 = 0
+    private let start = Date()
+    private var lastDraw = Date.distantPast
+
+    init(label: String, total: Int64? = nil, disabled: Bool) {
+        self.label = label
+        self.total = total
+        enabled = !disabled && isatty(2) == 1
+    }
+
+    /// Sets the expected total once it is known.
+    func setTotal(_ total: Int64?) { lock.withLock { self.total = total } }
+
+    /// Adds `bytes` done.
+    func advance(_ bytes: Int64) {
+        guard enabled else { return }
+        lock.withLock {
+            done += bytes
+            let now = Date()
+            guard now.timeIntervalSince(lastDraw) >= 0.1 else { return }
+            lastDraw = now
+            draw(now)
+        }
+    }
+
+    /// Clears the line.
+    func finish() {
+        guard enabled else { return }
+        lock.withLock { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+    }
+
+    private func draw(_ now: Date) {
+        let elapsed = max(now.timeIntervalSince(start), 0.001)
+        let rate = Double(done) / elapsed
+        var line = "\(label) \(Humanize.size(done))"
+        if let total, total > 0 {
+            line += "/\(Humanize.size(total)) \(min(100, done * 100 / total))%"
+            if rate > 0, done < total {
+                line += " ETA \(Int(Double(total - done) / rate))s"
+            }
+        }
+        line += " \(Humanize.size(Int64(rate)))/s"
+        FileHandle.standardError.write(Data(("\r\u{1b}[K" + line).utf8))
+    }
+}
