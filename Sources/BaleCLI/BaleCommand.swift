@@ -21,7 +21,7 @@ public struct BaleCommand: ParsableCommand {
             CommandGroup(name: "Images in the store", subcommands: [
                 Images.self, Inspect.self, History.self, Tag.self, Rmi.self,
             ]),
-            CommandGroup(name: "Moving images", subcommands: [CopyCommand.self]),
+            CommandGroup(name: "Moving images", subcommands: [Save.self, Load.self, CopyCommand.self]),
             CommandGroup(name: "Store upkeep", subcommands: [Verify.self, Prune.self]),
         ]
     )

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Bale
+import BaleCore
+import Foundation
+
+/// `bale save`: images from the store into one archive.
+struct Save: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Save one or more images to a tar archive (streamed to stdout by default).",
+        discussion: """
+            The docker format holds both the classic docker save layout (manifest.json, repositories) and \
+            the OCI layout Docker 25+ writes (oci-layout, index.json, blobs/sha256), so every Docker, \
+            skopeo and containerd loads it; the oci format is an OCI image layout in a tar. Blobs shared by \
+            several images are written once. An image named by ID keeps all its tags (--no-tags drops \
+            them). Layers are written as stored; --compress compresses the whole archive.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var platforms: PlatformOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of stdout.", valueName: "file"))
+    var output: String?
+
+    @Option(name: .long, help: ArgumentHelp("docker or oci.", valueName: "format"))
+    var format: String = "docker"
+
+    @Option(name: .long, help: ArgumentHelp("Whole-archive compression: none, gzip, xz or zstd.", valueName: "algorithm"))
+    var compress: String = "none"
+
+    @Flag(name: .long, help: "Write the images without names.")
+    var noTags = false
+
+    @Argument(help: ArgumentHelp("Images to save: names, NAME@DIGEST, IDs or ID prefixes.", valueName: "image"))
+    var images: [String]
+
+    func validate() throws {
+        if images.isEmpty { throw ValidationError("save needs at least one image") }
+        guard ["docker", "oci"].contains(format) else { throw ValidationError("--format must be docker or oci") }
+        guard ArchiveCompression(rawValue: compress) != nil else {
+            throw ValidationError("--compress must be none, gzip, xz or zstd")
+        }
+        if output == nil || output == "-", isatty(1) == 1 {
+            throw ValidationError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+        }
+    }
+
+    func run() throws {
+        let context = global.context(compression: ArchiveCompression(rawValue: compress) ?? .none)
+        let file = output ?? "-"
+        let destination = try Location(parsing: (format == "oci" ? "oci-archive:" : "docker-archive:") + file)
+        let source = try StoreSource(store: context.store(), selecting: images)
+        let progress = ProgressBar(label: "Saving", disabled: global.noProgress)
+        defer { progress.finish() }
+        let dst: any ImageDestination
+        do { dst = try destination.destination(context) } catch { source.close(); throw error }
+        _ = try Transfer.run(from: source, to: dst, names: noTags ? { _ in [] } : nil,
+                             options: platforms.copyOptions(global, progress: progress),
+                             temporaryDirectory: context.temporaryDirectory)
+    }
+}
