@@ -86,16 +86,25 @@ public enum RFC3339 {
         return date.addingTimeInterval(fraction)
     }
 
-    /// Formats a date as `YYYY-MM-DDTHH:MM:SS[.fffffffff]Z` in UTC, with Go's trimmed fraction.
+    /// Formats a date as `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` in UTC, with Go's trimmed fraction.
+    ///
+    /// The fraction stops at microseconds: a `Date` is a `Double` of seconds, which near the present
+    /// carries about a quarter of a microsecond, so further digits would be rounding noise
+    /// (`.123` would come out as `.122999907`).
     public static func format(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         formatter.timeZone = TimeZone(identifier: "UTC")
-        let seconds = date.timeIntervalSince1970.rounded(.down)
+        var seconds = date.timeIntervalSince1970.rounded(.down)
+        var micros = Int(((date.timeIntervalSince1970 - seconds) * 1e6).rounded())
+        if micros >= 1_000_000 {
+            // The fraction rounded up to a whole second.
+            seconds += 1
+            micros = 0
+        }
         var base = formatter.string(from: Date(timeIntervalSince1970: seconds))
-        let nanos = Int(((date.timeIntervalSince1970 - seconds) * 1e9).rounded())
-        if nanos > 0 && nanos < 1_000_000_000 {
-            var frac = String(format: "%09d", nanos)
+        if micros > 0 {
+            var frac = String(format: "%06d", micros)
             while frac.hasSuffix("0") { frac.removeLast() }
             base.removeLast() // "Z"
             base += "." + frac + "Z"
