@@ -53,8 +53,13 @@ enum GzipTestSupport {
 
     /// Runs /usr/bin/gzip with `arguments`, feeding `stdin` from a file; returns (status, stdout).
     static func gzip(_ arguments: [String], stdinFile: URL? = nil) throws -> (Int32, Data) {
+        try run("/usr/bin/gzip", arguments, stdinFile: stdinFile)
+    }
+
+    /// Runs `tool` with `arguments`, feeding `stdin` from a file; returns (status, stdout).
+    static func run(_ tool: String, _ arguments: [String], stdinFile: URL? = nil) throws -> (Int32, Data) {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/gzip")
+        process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
