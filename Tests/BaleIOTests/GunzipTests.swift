@@ -1,0 +1,89 @@
+import BaleCore
+import BaleIO
+import Foundation
+import Testing
+
+@Suite struct GunzipTests {
+    @Test(arguments: [0, 1, 70_000, 3 * (1 << 20) + 17])
+    func roundTripGivesTheSameDigests(size: Int) throws {
+        let input = GzipTestSupport.mixedData(size: size, seed: 21)
+        let (compressed, packed) = try ParallelGzip(jobs: 2, blockSize: 64 * 1024).compress(input)
+        // A small buffer forces many reads and many output chunks.
+        let (output, unpacked) = try Gunzip(bufferSize: 4096).decompress(compressed)
+        #expect(output == input)
+        #expect(unpacked == packed)
+    }
+
+    @Test func readsSystemGzipOutputWithFileName() throws {
+        let input = GzipTestSupport.mixedData(size: 200_000, seed: 4)
+        let file = try GzipTestSupport.temporaryFile(input, suffix: ".txt")
+        defer { try? FileManager.default.removeItem(at: file) }
+        // Without -n gzip stores the name and mtime: header fields our writer never produces.
+        let (status, compressed) = try GzipTestSupport.gzip(["-9", "-c", file.path])
+        #expect(status == 0)
+        #expect(compressed[3] & 0x08 != 0, "FNAME flag expected")
+        let (output, result) = try Gunzip().decompress(compressed)
+        #expect(output == input)
+        #expect(result.diffID == GzipTestSupport.sha256(input))
+        #expect(result.digest == GzipTestSupport.sha256(compressed))
+        #expect(result.compressedSize == Int64(compressed.count))
+    }
+
+    @Test func multiMemberInputIsConcatenated() throws {
+        let a = GzipTestSupport.mixedData(size: 100_000, seed: 1)
+        let b = GzipTestSupport.mixedData(size: 50_001, seed: 2)
+        let c = Data("tail".utf8)
+        let members = try GzipTestSupport.gzipWithSystem(a)
+            + ParallelGzip(jobs: 2, blockSize: 16 * 1024).compress(b).0
+            + ParallelGzip(jobs: 1).compress(Data()).0
+            + GzipTestSupport.gzipWithSystem(c)
+        for bufferSize in [4096, 1 << 20] {
+            let (output, result) = try Gunzip(bufferSize: bufferSize).decompress(members)
+            #expect(output == a + b + c)
+            #expect(result.uncompressedSize == Int64(a.count + b.count + c.count))
+        }
+    }
+
+    @Test func badInputIsInvalidInput() throws {
+        let input = GzipTestSupport.mixedData(size: 100_000, seed: 8)
+        let good = try ParallelGzip(jobs: 1).compress(input).0
+        var badCRC = good
+        badCRC[badCRC.count - 8] ^= 0xff
+        var badSize = good
+        badSize[badSize.count - 1] ^= 0x01
+        let cases: [(String, Data)] = [
+            ("empty", Data()),
+            ("not gzip", Data("hello, world".utf8)),
+            ("truncated", good.prefix(good.count - 3)),
+            ("truncated header", good.prefix(5)),
+            ("bad crc", badCRC),
+            ("bad size", badSize),
+            ("trailing zeros", good + Data(count: 16)),
+            ("trailing garbage", good + Data("junk".utf8)),
+        ]
+        for (name, data) in cases {
+            let error = #expect(throws: BaleError.self, "\(name)") { try Gunzip().decompress(data) }
+            #expect(error?.code == .invalidInput, "\(name): \(String(describing: error))")
+        }
+    }
+
+    @Test func writeAndReadErrorsPropagate() throws {
+        let compressed = try ParallelGzip(jobs: 1).compress(GzipTestSupport.mixedData(size: 500_000)).0
+        var offset = 0
+        let writeError = #expect(throws: InjectedError.self) {
+            try Gunzip(bufferSize: 4096).decompress(read: { buffer in
+                let n = min(buffer.count, compressed.count - offset)
+                compressed.withUnsafeBytes { src in
+                    buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset ..< offset + n]))
+                }
+                offset += n
+                return n
+            }, write: { _ in throw InjectedError(where_: "write") }, progress: nil)
+        }
+        #expect(writeError == InjectedError(where_: "write"))
+        let readError = #expect(throws: InjectedError.self) {
+            try Gunzip().decompress(read: { _ in throw InjectedError(where_: "read") }, write: { _ in }, progress: nil)
+        }
+        #expect(readError == InjectedError(where_: "read"))
+    }
+}

@@ -1,0 +1,51 @@
+import BaleCore
+import BaleIO
+import Foundation
+import Testing
+
+/// Throughput figures on a real corpus, only when asked for:
+/// `BALE_GZIP_BENCH=1 BALE_GZIP_BENCH_FILE=/tmp/corpus.tar swift test -c release --filter GzipBench`.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["BALE_GZIP_BENCH"] == "1"))
+struct GzipBenchTests {
+    static var corpus: String {
+        ProcessInfo.processInfo.environment["BALE_GZIP_BENCH_FILE"] ?? "/tmp/gz-corpus.tar"
+    }
+
+    /// Runs `body` with a read callback over the corpus file (plain read(2), 1 MiB at a time).
+    func withCorpusReader<T>(_ path: String, _ body: ((UnsafeMutableRawBufferPointer) throws -> Int) throws -> T) throws -> T {
+        let fd = open(path, O_RDONLY)
+        try #require(fd >= 0, "cannot open \(path)")
+        defer { close(fd) }
+        return try body { buffer in
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 { throw BaleError.posix("read", path: path) }
+            return n
+        }
+    }
+
+    @Test func compressAndDecompressThroughput() throws {
+        let path = Self.corpus
+        var compressedCopy = Data()
+        for jobs in [1, 2] {
+            var sink = Data()
+            let start = Date()
+            let result = try withCorpusReader(path) { reader in
+                try ParallelGzip(level: 6, jobs: jobs).compress(read: reader, write: { bytes in
+                    if jobs == 2 { sink.append(contentsOf: bytes) }
+                }, progress: nil)
+            }
+            let seconds = Date().timeIntervalSince(start)
+            let mbs = Double(result.uncompressedSize) / 1e6 / seconds
+            print(String(format: "bale gzip -6 jobs %d: %.2f s, %.1f MB/s in, %lld -> %lld bytes",
+                         jobs, seconds, mbs, result.uncompressedSize, result.compressedSize))
+            #expect(result.uncompressedSize > 0)
+            if jobs == 2 { compressedCopy = sink }
+        }
+        let start = Date()
+        let (_, result) = try Gunzip().decompress(compressedCopy)
+        let seconds = Date().timeIntervalSince(start)
+        print(String(format: "bale gunzip: %.2f s, %.1f MB/s out", seconds,
+                     Double(result.uncompressedSize) / 1e6 / seconds))
+        #expect(result.compressedSize == Int64(compressedCopy.count))
+    }
+}

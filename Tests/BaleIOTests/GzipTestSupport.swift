@@ -1,0 +1,111 @@
+import BaleCore
+import BaleIO
+import Foundation
+import Testing
+
+/// Deterministic test inputs and helpers that run the system's gzip.
+enum GzipTestSupport {
+    /// `size` bytes alternating compressible text runs and pseudo-random runs, the same for a given seed.
+    static func mixedData(size: Int, seed: UInt64 = 1) -> Data {
+        var rng = SplitMix64(seed: seed)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(size)
+        let words = ["layer", "image", "manifest", "sha256", "config", "blob", "tar", "usr/lib/", "\n", " "]
+        while bytes.count < size {
+            let run = Int(rng.next() % 20_000) + 1
+            if rng.next() % 3 == 0 {
+                for _ in 0..<run { bytes.append(UInt8(truncatingIfNeeded: rng.next())) }
+            } else {
+                var written = 0
+                while written < run {
+                    let w = Array(words[Int(rng.next() % UInt64(words.count))].utf8)
+                    bytes.append(contentsOf: w)
+                    written += w.count
+                }
+            }
+        }
+        return Data(bytes.prefix(size))
+    }
+
+    /// A tiny seeded generator so inputs are reproducible across runs.
+    struct SplitMix64 {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    /// SHA-256 of `data` as a Digest.
+    static func sha256(_ data: Data) -> BaleCore.Digest { SHA256Hasher.digest(data) }
+
+    /// A fresh temporary file holding `data`; the caller removes it.
+    static func temporaryFile(_ data: Data, suffix: String = ".gz") throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("bale-gz-\(UUID().uuidString)\(suffix)")
+        try data.write(to: url)
+        return url
+    }
+
+    /// Runs /usr/bin/gzip with `arguments`, feeding `stdin` from a file; returns (status, stdout).
+    static func gzip(_ arguments: [String], stdinFile: URL? = nil) throws -> (Int32, Data) {
+        try run("/usr/bin/gzip", arguments, stdinFile: stdinFile)
+    }
+
+    /// Runs `tool` with `arguments`, feeding `stdin` from a file; returns (status, stdout).
+    static func run(_ tool: String, _ arguments: [String], stdinFile: URL? = nil) throws -> (Int32, Data) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        if let stdinFile { process.standardInput = try FileHandle(forReadingFrom: stdinFile) }
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, data)
+    }
+
+    /// `gzip -t` on `compressed` passes.
+    static func gzipAccepts(_ compressed: Data) throws -> Bool {
+        let file = try temporaryFile(compressed)
+        defer { try? FileManager.default.removeItem(at: file) }
+        return try gzip(["-t", file.path]).0 == 0
+    }
+
+    /// `gzip -dc` of `compressed`.
+    static func gunzipWithSystem(_ compressed: Data) throws -> Data {
+        let file = try temporaryFile(compressed)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (status, data) = try gzip(["-dc", file.path])
+        #expect(status == 0)
+        return data
+    }
+
+    /// `gzip -<level> -n -c` of `data`.
+    static func gzipWithSystem(_ data: Data, level: Int = 6) throws -> Data {
+        let file = try temporaryFile(data, suffix: ".raw")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (status, out) = try gzip(["-\(level)", "-n", "-c"], stdinFile: file)
+        #expect(status == 0)
+        return out
+    }
+}
+
+/// Collects values from @Sendable callbacks; the lock is needed because the callback type is @Sendable.
+final class Collector<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var items: [T] = []
+    func append(_ item: T) { lock.withLock { items.append(item) } }
+    var values: [T] { lock.withLock { items } }
+}
+
+/// An error thrown by test callbacks.
+struct InjectedError: Error, Equatable {
+    let where_: String
+}
