@@ -33,9 +33,9 @@ public struct BaleError: Error, Sendable, CustomStringConvertible, LocalizedErro
 
     public var code: Code
     public var message: String
-    public var cause: (any Error & Sendable)?
+    public var cause: (any Error)?
 
-    public init(_ code: Code, _ message: String, cause: (any Error & Sendable)? = nil) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.cause = cause

@@ -1,2 +1,2 @@
 import BaleCLI
-BaleMain.main()
+BaleCommand.main()

@@ -1,0 +1,319 @@
+import BaleCore
+import BaleIO
+import Foundation
+
+/// Options of one copy.
+public struct CopyOptions: Sendable {
+    /// Blobs copied at once.
+    public var jobs: Int
+    /// The platform to keep from an index (default: the host's), unless `allPlatforms`.
+    public var platform: Platform
+    /// Keep every platform of an index (each must be present in the source).
+    public var allPlatforms: Bool
+
+    public init(jobs: Int = ProcessInfo.processInfo.activeProcessorCount, platform: Platform = .host,
+                allPlatforms: Bool = false) {
+        self.jobs = max(1, jobs)
+        self.platform = platform
+        self.allPlatforms = allPlatforms
+    }
+}
+
+/// What a copy did.
+public struct CopyReport: Sendable {
+    /// The images as written (descriptors changed only where a conversion rewrote them).
+    public var images: [SourceImage] = []
+    public var blobsWritten = 0
+    public var blobsSkipped = 0
+    public var bytesWritten: Int64 = 0
+    /// Manifests rewritten for the destination (Docker → OCI types): old digest → new digest.
+    public var converted: [Digest: Digest] = [:]
+}
+
+/// The one copy engine: plans each image's graph (platform filter, dedup by digest, deterministic
+/// order), copies the blobs the destination lacks (concurrently when it allows), converts manifests only
+/// when the destination asks, puts documents children first, records the images, and commits. Any error
+/// aborts the destination, which is then as it was. It names no concrete format.
+public struct Copier: Sendable {
+    public let options: CopyOptions
+
+    public init(options: CopyOptions = CopyOptions()) {
+        self.options = options
+    }
+
+    /// Copies `images` (default: all the source holds) from `source` to `destination`.
+    public func copy(from source: any ImageSource, to destination: any ImageDestination,
+                     images selected: [SourceImage]? = nil) throws -> CopyReport {
+        do {
+            let report = try run(source, destination, selected)
+            try destination.commit()
+            return report
+        } catch {
+            destination.abort()
+            throw error
+        }
+    }
+
+    /// The images a source holds, staging a streaming source first: into the destination itself when it
+    /// can take blobs it may not keep, else into a temporary directory that lives as long as `staging`.
+    public static func stage(_ source: any ImageSource, for destination: any ImageDestination,
+                             temporaryDirectory: String) throws -> TemporaryBlobSink? {
+        guard let streaming = source as? any StreamingImageSource else { return nil }
+        if let sink = destination as? any BlobSink {
+            try streaming.stage(into: sink)
+            return nil
+        }
+        let temp = try TemporaryBlobSink(parent: temporaryDirectory)
+        try streaming.stage(into: temp)
+        return temp
+    }
+
+    // MARK: Planning
+
+    /// One document to write, with its bytes (possibly converted).
+    private struct Document {
+        var descriptor: Descriptor
+        var bytes: Data
+    }
+
+    private struct Plan {
+        var blobs: [Descriptor] = []            // layers, in first-seen order, unique
+        var documents: [Document] = []          // configs, manifests, indexes: children before parents
+        var seen = Set<Digest>()
+        var roots: [SourceImage] = []
+        var converted: [Digest: Digest] = [:]
+    }
+
+    private func run(_ source: any ImageSource, _ destination: any ImageDestination,
+                     _ selected: [SourceImage]?) throws -> CopyReport {
+        var plan = Plan()
+        for image in try selected ?? source.images() {
+            let root = try walk(image.descriptor, source: source, destination: destination, plan: &plan, top: true)
+            plan.roots.append(SourceImage(descriptor: root, names: image.names))
+        }
+        var report = CopyReport()
+        report.converted = plan.converted
+        try copyBlobs(plan.blobs.filter { !destination.contains($0.digest) }, source: source,
+                      destination: destination, report: &report)
+        report.blobsSkipped = plan.blobs.count - report.blobsWritten
+        // Documents always go through: destinations that write manifest.json need to see them.
+        for doc in plan.documents { try destination.putDocument(doc.bytes, descriptor: doc.descriptor) }
+        for root in plan.roots { try destination.addImage(root) }
+        report.images = plan.roots
+        return report
+    }
+
+    /// Adds a document and what it references to the plan; returns its descriptor as written.
+    private func walk(_ descriptor: Descriptor, source: any ImageSource, destination: any ImageDestination,
+                      plan: inout Plan, top: Bool) throws -> Descriptor {
+        let bytes = try source.document(descriptor)
+        if try isIndex(descriptor, bytes) {
+            var index = try JSON.decode(Index.self, from: bytes, what: "index \(descriptor.digest) in \(source.name)")
+            var children: [Descriptor] = []
+            let images = index.manifests.filter { !Index.isAttestation($0) }
+            let wanted: [Descriptor]
+            if options.allPlatforms {
+                wanted = images
+            } else {
+                let match = images.first { $0.platform.map { $0.matches(options.platform) } ?? false }
+                    ?? (images.count == 1 ? images.first : nil)
+                guard let match else {
+                    throw BaleError(.notFound, "index \(descriptor.digest) in \(source.name) has no image for \(options.platform); use --platform or --all-platforms")
+                }
+                wanted = [match]
+            }
+            var changed = false
+            for child in index.manifests {
+                guard wanted.contains(child) else { children.append(child); continue }
+                var written = try walk(child, source: source, destination: destination, plan: &plan, top: false)
+                written.platform = child.platform
+                written.annotations = child.annotations
+                changed = changed || written.digest != child.digest
+                children.append(written)
+            }
+            var outDescriptor = descriptor
+            var outBytes = bytes
+            let mustConvert = !destination.properties.acceptsDockerTypes && (index.mediaType?.isDocker ?? false)
+            if changed || mustConvert {
+                index.manifests = children
+                if mustConvert { index.mediaType = .ociIndex }
+                outBytes = try JSON.canonical(index)
+                outDescriptor = Descriptor(mediaType: index.mediaType ?? .ociIndex,
+                                           digest: SHA256Hasher.digest(outBytes), size: Int64(outBytes.count))
+                plan.converted[descriptor.digest] = outDescriptor.digest
+            }
+            addDocument(Document(descriptor: outDescriptor, bytes: outBytes), to: &plan)
+            return keepTopAnnotations(descriptor, outDescriptor, top: top)
+        }
+        var manifest = try JSON.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest) in \(source.name)")
+        let configBytes = try source.document(manifest.config)
+        _ = try JSON.decode(ImageConfig.self, from: configBytes, what: "config \(manifest.config.digest) in \(source.name)")
+        for layer in manifest.layers where plan.seen.insert(layer.digest).inserted {
+            plan.blobs.append(layer)
+        }
+        var outDescriptor = descriptor
+        var outBytes = bytes
+        if !destination.properties.acceptsDockerTypes && (manifest.mediaType?.isDocker ?? descriptor.mediaType.isDocker) {
+            manifest = try ociManifest(from: manifest, source: source)
+            outBytes = try JSON.canonical(manifest)
+            outDescriptor = Descriptor(mediaType: .ociManifest, digest: SHA256Hasher.digest(outBytes),
+                                       size: Int64(outBytes.count))
+            plan.converted[descriptor.digest] = outDescriptor.digest
+        }
+        addDocument(Document(descriptor: manifest.config, bytes: configBytes), to: &plan)
+        addDocument(Document(descriptor: outDescriptor, bytes: outBytes), to: &plan)
+        return keepTopAnnotations(descriptor, outDescriptor, top: top)
+    }
+
+    private func keepTopAnnotations(_ original: Descriptor, _ written: Descriptor, top: Bool) -> Descriptor {
+        var d = written
+        if top { d.annotations = StoreIndex.bare(original).annotations }
+        return d
+    }
+
+    private func addDocument(_ doc: Document, to plan: inout Plan) {
+        guard plan.seen.insert(doc.descriptor.digest).inserted else { return }
+        plan.documents.append(doc)
+    }
+
+    private func isIndex(_ d: Descriptor, _ bytes: Data) throws -> Bool {
+        try Store.kind(of: d, bytes: bytes) == .index
+    }
+
+    /// The OCI form of a Docker schema-2 manifest: same config bytes (so the same image ID), OCI media
+    /// types. A layer's compression is read from its first bytes, never from its label (skopeo labels
+    /// uncompressed layers `tar.gzip` under `--preserve-digests`).
+    private func ociManifest(from manifest: Manifest, source: any ImageSource) throws -> Manifest {
+        var out = manifest
+        out.mediaType = .ociManifest
+        out.config.mediaType = .ociConfig
+        out.layers = try manifest.layers.map { layer in
+            var l = layer
+            switch try LayerCompression.sniff(source.openBlob(layer)) {
+            case .gzip: l.mediaType = .ociLayerGzip
+            case .zstd: l.mediaType = .ociLayerZstd
+            case .none: l.mediaType = .ociLayer
+            case .other(let name):
+                throw BaleError(.unsupported, "layer \(layer.digest) in \(source.name) is \(name)-compressed, which OCI layouts cannot label")
+            }
+            return l
+        }
+        return out
+    }
+
+    // MARK: Blobs
+
+    private func copyBlobs(_ blobs: [Descriptor], source: any ImageSource, destination: any ImageDestination,
+                           report: inout CopyReport) throws {
+        let jobs = destination.properties.concurrentPuts ? min(options.jobs, blobs.count) : 1
+        let state = CopyState()
+        if jobs <= 1 {
+            for blob in blobs { try copyBlob(blob, source: source, destination: destination, state: state) }
+        } else {
+            // Each worker takes the next blob; the first error stops the others from starting new ones.
+            DispatchQueue.concurrentPerform(iterations: jobs) { _ in
+                while let blob = state.next(blobs) {
+                    do {
+                        try copyBlob(blob, source: source, destination: destination, state: state)
+                    } catch {
+                        state.fail(error)
+                    }
+                }
+            }
+            if let error = state.error { throw error }
+        }
+        report.blobsWritten = state.written
+        report.bytesWritten = state.bytes
+    }
+
+    private func copyBlob(_ blob: Descriptor, source: any ImageSource, destination: any ImageDestination,
+                          state: CopyState) throws {
+        let reader = try source.openBlob(blob)
+        defer { reader.close() }
+        do {
+            let (_, size) = try destination.putBlob(reader, expected: blob)
+            state.record(size)
+        } catch let error as BaleError {
+            throw BaleError(error.code, "\(source.name): layer \(blob.digest): \(error.message)", cause: error.cause)
+        }
+    }
+}
+
+/// Shared progress of the concurrent blob copies.
+private final class CopyState: @unchecked Sendable {
+    // Sendable: every field is guarded by `lock`.
+    private let lock = NSLock()
+    private var nextIndex = 0
+    private(set) var written = 0
+    private(set) var bytes: Int64 = 0
+    private(set) var error: (any Error)?
+
+    func next(_ blobs: [Descriptor]) -> Descriptor? {
+        lock.withLock {
+            guard error == nil, nextIndex < blobs.count else { return nil }
+            defer { nextIndex += 1 }
+            return blobs[nextIndex]
+        }
+    }
+
+    func record(_ size: Int64) {
+        lock.withLock { written += 1; bytes += size }
+    }
+
+    func fail(_ e: any Error) {
+        lock.withLock { if error == nil { error = e } }
+    }
+}
+
+/// How a layer blob is compressed, from its magic bytes.
+public enum LayerCompression: Equatable, Sendable {
+    case none, gzip, zstd
+    case other(String)
+
+    /// Reads the first bytes of `reader` (and closes it).
+    public static func sniff(_ reader: any BlobReader) throws -> LayerCompression {
+        defer { reader.close() }
+        var head = [UInt8](repeating: 0, count: 6)
+        var filled = 0
+        while filled < head.count {
+            let n = try head.withUnsafeMutableBytes { raw in
+                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]))
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        return detect(Array(head[0..<filled]))
+    }
+
+    /// Detects gzip, zstd, xz and bzip2 magic numbers; anything else is taken as a plain tar.
+    public static func detect(_ head: [UInt8]) -> LayerCompression {
+        if head.starts(with: [0x1f, 0x8b]) { return .gzip }
+        if head.starts(with: [0x28, 0xb5, 0x2f, 0xfd]) { return .zstd }
+        if head.starts(with: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) { return .other("xz") }
+        if head.starts(with: [0x42, 0x5a, 0x68]) { return .other("bzip2") }
+        return .none
+    }
+}
+
+/// A temporary directory of blobs named by digest: where a streaming source stages blobs when the
+/// destination is a tar stream. Removed on deinit.
+public final class TemporaryBlobSink: BlobSink, @unchecked Sendable {
+    // Sendable: the store it wraps has no mutable state of its own; file operations are atomic.
+    private let store: Store
+    public let path: String
+
+    public init(parent: String) throws {
+        path = "\(parent)/bale-staging-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        store = try Store(root: path)
+    }
+
+    public func put(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64) {
+        try store.ingest(reader, expected: expected)
+    }
+
+    public func open(_ digest: Digest) throws -> any BlobReader {
+        try FileBlobReader(path: store.blobPath(digest))
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}

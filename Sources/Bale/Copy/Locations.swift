@@ -1,0 +1,122 @@
+import BaleCore
+import Foundation
+
+/// An image a source holds: its top-level descriptor (a manifest or an index) and its names.
+public struct SourceImage: Sendable, Hashable {
+    public var descriptor: Descriptor
+    /// Normalised names with tags; empty for an untagged image.
+    public var names: [Reference]
+    public init(descriptor: Descriptor, names: [Reference]) {
+        self.descriptor = descriptor
+        self.names = names
+    }
+}
+
+/// A stream of a blob's bytes. `read` returns 0 at the end.
+public protocol BlobReader: AnyObject {
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+    func close()
+}
+
+/// A readable location (the store, an archive, a layout).
+///
+/// Contract:
+/// - `images()` lists what the location holds, in the location's order (an archive's order; the store's
+///   index order). A source that has no manifest bytes of its own (a legacy docker-archive) synthesises
+///   them deterministically, so the same input always gives the same digests.
+/// - `document` returns the exact bytes of a small JSON blob (manifest, index, config), verified against
+///   the descriptor's digest and size, and capped at `JSON.maxDocumentSize`.
+/// - `openBlob` streams any blob's bytes. The **caller** verifies size and digest while copying.
+/// - `document` and `openBlob` may be called from several threads at once.
+/// - `close()` last; it removes whatever the source staged.
+public protocol ImageSource: AnyObject, Sendable {
+    /// A short description for messages (`docker-archive:app.tar`).
+    var name: String { get }
+    func images() throws -> [SourceImage]
+    func document(_ descriptor: Descriptor) throws -> Data
+    func openBlob(_ descriptor: Descriptor) throws -> any BlobReader
+    func close()
+}
+
+/// What a destination wants, so the copier can adapt.
+public struct DestinationProperties: Sendable {
+    /// Whether Docker-typed manifests and configs may be written as they are. When false (OCI layouts,
+    /// which skopeo and umoci read only when OCI-typed), the copier converts them to OCI types; the
+    /// config bytes, and so the image ID, stay the same.
+    public var acceptsDockerTypes: Bool
+    /// Whether `putBlob` may be called from several threads at once (a tar stream may not).
+    public var concurrentPuts: Bool
+
+    public init(acceptsDockerTypes: Bool, concurrentPuts: Bool) {
+        self.acceptsDockerTypes = acceptsDockerTypes
+        self.concurrentPuts = concurrentPuts
+    }
+}
+
+/// A writable location.
+///
+/// Contract, in call order:
+/// 1. `putBlob` for layers and configs, `putBlob` for manifests children first, then indexes. Each put
+///    verifies size and digest while writing (to a temp file or a tar member); on any error nothing of that
+///    blob is left. `putBlob` with `expected == nil` (a streaming source that learns a digest only by
+///    reading) returns the digest it computed.
+/// 2. `addImage` for each top-level descriptor and its names.
+/// 3. `commit()` makes everything visible at once (index.json, manifest.json, the archive under its final
+///    name); `abort()` instead leaves the location as it was. Exactly one of the two is called.
+public protocol ImageDestination: AnyObject, Sendable {
+    var name: String { get }
+    var properties: DestinationProperties { get }
+    /// Whether the destination already holds this blob (the copier then skips it).
+    func contains(_ digest: Digest) -> Bool
+    /// Writes a blob from `reader`, checking it against `expected` (digest and size) when given.
+    @discardableResult
+    func putBlob(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64)
+    /// Writes a small document (manifest, index, config) whose bytes the copier holds. Destinations that
+    /// must read documents back (to write manifest.json) keep them.
+    func putDocument(_ bytes: Data, descriptor: Descriptor) throws
+    /// Records a top-level image and its names (may be empty).
+    func addImage(_ image: SourceImage) throws
+    func commit() throws
+    func abort()
+}
+
+/// A `BlobReader` over bytes in memory.
+public final class DataReader: BlobReader {
+    private let data: Data
+    private var offset = 0
+    public init(_ data: Data) { self.data = data }
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = min(buffer.count, data.count - offset)
+        if n > 0 {
+            data.withUnsafeBytes { raw in
+                buffer.baseAddress!.copyMemory(from: raw.baseAddress! + offset, byteCount: n)
+            }
+        }
+        offset += n
+        return n
+    }
+    public func close() {}
+}
+
+extension ImageDestination {
+    public func putDocument(_ bytes: Data, descriptor: Descriptor) throws {
+        try putBlob(DataReader(bytes), expected: descriptor)
+    }
+}
+
+/// Somewhere a streaming source can put blobs as they pass, before it knows which it needs, and read
+/// them back. The store and directory layouts are their own sinks (what is not needed is removed at
+/// commit); for a tar destination the copier gives a temporary directory.
+public protocol BlobSink: AnyObject, Sendable {
+    /// Stores a blob, verified against `expected` when given; returns its digest and size.
+    func put(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64)
+    /// Opens a blob put earlier.
+    func open(_ digest: Digest) throws -> any BlobReader
+}
+
+/// A source that can only read its input once, front to back (an archive, possibly on a pipe).
+/// `stage(into:)` is called once, before `images()`: it reads the whole input, putting blobs into
+/// `sink` as they pass and keeping documents in memory; afterwards the source serves from them.
+public protocol StreamingImageSource: ImageSource {
+    func stage(into sink: any BlobSink) throws
+}

@@ -1,0 +1,162 @@
+import BaleCore
+import Foundation
+
+/// What `rmi` did, one line each, in docker's words.
+public enum RemoveEvent: Sendable, Hashable {
+    /// `Untagged: NAME:TAG`
+    case untagged(Reference)
+    /// `Deleted: sha256:…` (an image ID)
+    case deleted(Digest)
+}
+
+extension Store {
+    /// Finds an image by name (tag defaults to latest), `NAME@DIGEST`, full ID or unique ID prefix, in
+    /// that order, as docker does.
+    public func resolve(_ text: String, in images: [StoredImage]) throws -> StoredImage {
+        try resolveAll(text, in: images).first!
+    }
+
+    /// Every image `text` names: one for a name, possibly several sharing one ID.
+    func resolveAll(_ text: String, in images: [StoredImage]) throws -> [StoredImage] {
+        let parsed = Result { try Reference(parsing: text) }
+        if case .success(let ref) = parsed {
+            if let digest = ref.digest {
+                let found = images.filter { $0.descriptor.digest == digest || $0.manifestDescriptor.digest == digest }
+                if !found.isEmpty { return found }
+            } else {
+                let name = ref.withDefaultTag()
+                if let image = images.first(where: { $0.names.contains(name) }) { return [image] }
+            }
+        }
+        var hex = Substring(text)
+        if hex.hasPrefix("sha256:") { hex = hex.dropFirst(7) }
+        if !hex.isEmpty, hex.count <= 64, Digest.isLowerHex(String(hex), length: hex.count) {
+            let found = images.filter { $0.id.encoded.hasPrefix(hex) }
+            let ids = Set(found.map(\.id))
+            if ids.count > 1 {
+                throw BaleError(.conflict, "multiple IDs found with provided prefix: \(text)")
+            }
+            if !found.isEmpty { return found }
+        }
+        if case .failure(let error) = parsed, !Digest.isLowerHex(String(hex), length: hex.count) { throw error }
+        throw BaleError(.notFound, "No such image: \(text)")
+    }
+
+    /// Points `target` (tag defaults to latest) at the image `source` names. A name that pointed at
+    /// another image moves; that image stays as `<none>` if it has no other name.
+    public func tag(_ source: String, as target: String) throws {
+        let name = try Reference(parsing: target)
+        guard name.digest == nil else {
+            throw BaleError(.invalidReference, "invalid reference \"\(target)\": refusing to create a tag with a digest reference")
+        }
+        try withLock(exclusive: true) {
+            var index = try loadIndex()
+            let image = try resolve(source, in: images(in: index).images)
+            index.setName(name.withDefaultTag(), to: image.descriptor)
+            try saveIndex(index)
+        }
+    }
+
+    /// Docker's `rmi`: untags names and deletes images that lose their last name, then removes the
+    /// blobs no remaining image uses. Arguments are handled one by one; an error on one does not stop
+    /// the others. Returns what happened and the errors met.
+    public func remove(_ arguments: [String], force: Bool) throws -> (events: [RemoveEvent], errors: [BaleError]) {
+        try withLock(exclusive: true) {
+            var index = try loadIndex()
+            var events: [RemoveEvent] = []
+            var errors: [BaleError] = []
+            var deleted = Set<Digest>()
+            for argument in arguments {
+                do {
+                    let images = self.images(in: index).images
+                    let matches = try resolveAll(argument, in: images)
+                    let byName = (try? Reference(parsing: argument)).map { ref in
+                        ref.digest == nil && matches.count == 1 && matches[0].names.contains(ref.withDefaultTag())
+                    } ?? false
+                    if byName, let ref = try? Reference(parsing: argument).withDefaultTag() {
+                        _ = index.removeName(ref)
+                        events.append(.untagged(ref))
+                        if index.names(of: matches[0].descriptor.digest).isEmpty {
+                            deleteImages([matches[0]], from: &index, events: &events, deleted: &deleted)
+                        }
+                        continue
+                    }
+                    let names = Array(Set(matches.flatMap(\.names))).sorted()
+                    if names.count > 1 && !force {
+                        throw BaleError(.conflict, "conflict: unable to delete \(matches[0].id.shortHex) (must be forced) - image is referenced in multiple repositories")
+                    }
+                    for name in names where index.removeName(name) { events.append(.untagged(name)) }
+                    deleteImages(matches, from: &index, events: &events, deleted: &deleted)
+                } catch let error as BaleError {
+                    errors.append(error)
+                }
+            }
+            if !events.isEmpty {
+                try saveIndex(index)
+                _ = try collectGarbage(index)
+            }
+            return (events, errors)
+        }
+    }
+
+    private func deleteImages(_ images: [StoredImage], from index: inout StoreIndex,
+                              events: inout [RemoveEvent], deleted: inout Set<Digest>) {
+        for image in images {
+            index.removeImage(image.descriptor.digest)
+            if deleted.insert(image.id).inserted { events.append(.deleted(image.id)) }
+        }
+    }
+}
+
+extension Store {
+    /// Records an image whose blobs are already in the store under `names` (tags default to latest);
+    /// with no names it is kept untagged. Checks first that every blob the image needs is present, so
+    /// index.json never names a missing blob. Returns, for each name that moved, the digest it left.
+    @discardableResult
+    public func addImage(_ descriptor: Descriptor, names: [Reference]) throws -> [Reference: Digest] {
+        try withLock(exclusive: true) { try addImageLocked(descriptor, names: names) }
+    }
+
+    /// `addImage` for callers that already hold the exclusive lock.
+    public func addImageLocked(_ descriptor: Descriptor, names: [Reference]) throws -> [Reference: Digest] {
+        try checkComplete(descriptor)
+        var index = try loadIndex()
+        var moved: [Reference: Digest] = [:]
+        for name in names {
+            guard name.digest == nil else {
+                throw BaleError(.invalidReference, "\(name): a stored name cannot carry a digest")
+            }
+            let tagged = name.withDefaultTag()
+            if let previous = index.setName(tagged, to: descriptor) { moved[tagged] = previous }
+        }
+        if names.isEmpty { index.addUnnamed(descriptor) }
+        try saveIndex(index)
+        return moved
+    }
+
+    /// Throws `notFound` naming the first blob of the image graph that is not in the store. In an
+    /// index, entries whose manifest is absent are allowed (a layout may hold only some platforms), but
+    /// at least one must be present.
+    func checkComplete(_ descriptor: Descriptor) throws {
+        let bytes = try readDocument(descriptor)
+        switch try Self.kind(of: descriptor, bytes: bytes) {
+        case .index:
+            let index = try JSON.decode(Index.self, from: bytes, what: "index \(descriptor.digest)")
+            let present = index.manifests.filter { hasBlob($0.digest) }
+            guard !present.isEmpty || index.manifests.isEmpty else {
+                throw BaleError(.notFound, "index \(descriptor.digest): none of its \(index.manifests.count) manifests is in the store")
+            }
+            for child in present { try checkComplete(child) }
+        case .manifest:
+            let manifest = try JSON.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest)")
+            for blob in [manifest.config] + manifest.layers {
+                guard let size = blobSize(blob.digest) else {
+                    throw BaleError(.notFound, "manifest \(descriptor.digest): blob \(blob.digest) is not in the store")
+                }
+                guard size == blob.size else {
+                    throw BaleError(.integrity, "manifest \(descriptor.digest): blob \(blob.digest) has \(size) bytes, the manifest says \(blob.size)")
+                }
+            }
+        }
+    }
+}

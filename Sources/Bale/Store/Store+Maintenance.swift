@@ -1,0 +1,212 @@
+import BaleCore
+import BaleIO
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `prune` removed.
+public struct PruneReport: Sendable {
+    /// Untagged images removed (`prune --all`).
+    public var images: [Digest] = []
+    /// Blobs no image uses, removed.
+    public var blobs: [Digest] = []
+    /// Stale ingest files removed.
+    public var ingests = 0
+    /// Bytes freed in all.
+    public var bytes: Int64 = 0
+}
+
+/// What `verify` found.
+public struct VerifyReport: Sendable {
+    /// Blobs re-hashed.
+    public var blobs = 0
+    /// Bytes re-hashed.
+    public var bytes: Int64 = 0
+    /// One error per damaged or missing blob, naming its digest.
+    public var damage: [BaleError] = []
+}
+
+extension Store {
+    /// Every blob digest reachable from index.json. Throws when a document on the way cannot be read,
+    /// so that garbage collection never deletes what a damaged manifest might still need.
+    func reachableBlobs(_ index: StoreIndex) throws -> Set<Digest> {
+        var reachable = Set<Digest>()
+        var queue = index.entries.map(\.descriptor)
+        while let d = queue.popLast() {
+            guard reachable.insert(d.digest).inserted else { continue }
+            guard d.mediaType.isManifest || d.mediaType.isIndex || !d.mediaType.isLayer && !d.mediaType.isConfig
+            else { continue }
+            // Only manifests and indexes have children; unknown types are sniffed.
+            guard hasBlob(d.digest), d.size <= Int64(JSON.maxDocumentSize) else { continue }
+            let bytes = try readDocument(d)
+            switch try Self.kind(of: d, bytes: bytes) {
+            case .index:
+                queue += try JSON.decode(Index.self, from: bytes, what: "index \(d.digest)").manifests
+            case .manifest:
+                guard d.mediaType.isManifest || Self.looksLikeManifest(bytes) else { continue }
+                let m = try JSON.decode(Manifest.self, from: bytes, what: "manifest \(d.digest)")
+                queue.append(m.config)
+                queue += m.layers
+                if let subject = m.subject { queue.append(subject) }
+            }
+        }
+        return reachable
+    }
+
+    private static func looksLikeManifest(_ bytes: Data) -> Bool {
+        struct Shape: Decodable { let config: Descriptor?; let schemaVersion: Int? }
+        return (try? JSONDecoder().decode(Shape.self, from: bytes))?.config != nil
+    }
+
+    /// All blob files in the store, with their digests (files whose names are not digests are skipped).
+    func storedBlobs() throws -> [(digest: Digest, path: String)] {
+        var found: [(Digest, String)] = []
+        for algorithm in [Digest.Algorithm.sha256, .sha512] {
+            let dir = "\(root)/blobs/\(algorithm.rawValue)"
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
+            for name in names.sorted() {
+                if let d = try? Digest(parsing: "\(algorithm.rawValue):\(name)") { found.append((d, dir + "/" + name)) }
+            }
+        }
+        return found
+    }
+
+    /// Deletes every blob index.json does not reach (callers hold the exclusive lock).
+    func collectGarbage(_ index: StoreIndex) throws -> (blobs: [Digest], bytes: Int64) {
+        let keep = try reachableBlobs(index)
+        var removed: [Digest] = []
+        var bytes: Int64 = 0
+        for (digest, path) in try storedBlobs() where !keep.contains(digest) {
+            let size = blobSize(digest) ?? 0
+            if unlink(path) == 0 {
+                removed.append(digest)
+                bytes += size
+            }
+        }
+        return (removed, bytes)
+    }
+
+    /// Removes unreferenced blobs and stale ingest files; with `untagged`, untagged images first.
+    public func prune(untagged: Bool) throws -> PruneReport {
+        try withLock(exclusive: true) {
+            var report = PruneReport()
+            var index = try loadIndex()
+            if untagged {
+                for digest in index.digests where index.names(of: digest).isEmpty
+                    && index.entries.allSatisfy({ $0.descriptor.digest != digest || $0.isUnnamed }) {
+                    index.removeImage(digest)
+                    report.images.append(digest)
+                }
+                if !report.images.isEmpty { try saveIndex(index) }
+            }
+            // Every writer holds the exclusive lock while it ingests, so with the lock held here, whatever
+            // is left in ingest/ belongs to a command that died.
+            if let names = try? FileManager.default.contentsOfDirectory(atPath: ingestDir) {
+                for name in names {
+                    let path = ingestDir + "/" + name
+                    var st = stat()
+                    if lstat(path, &st) == 0 { report.bytes += Int64(st.st_size) }
+                    if (try? FileManager.default.removeItem(atPath: path)) != nil { report.ingests += 1 }
+                }
+            }
+            let garbage = try collectGarbage(index)
+            report.blobs = garbage.blobs
+            report.bytes += garbage.bytes
+            return report
+        }
+    }
+
+    /// Re-hashes every blob in the store and checks that every blob an image needs is present with the
+    /// size its descriptor says. `deep` also decompresses each layer and compares its DiffID with the
+    /// config's `rootfs.diff_ids`.
+    public func verify(deep: Bool) throws -> VerifyReport {
+        try withLock(exclusive: false) {
+            var report = VerifyReport()
+            var damaged = Set<Digest>()
+            for (digest, path) in try storedBlobs() {
+                do {
+                    let (actual, size) = try Self.hashFile(path)
+                    report.blobs += 1
+                    report.bytes += size
+                    if actual != digest {
+                        damaged.insert(digest)
+                        report.damage.append(BaleError(.integrity, "\(digest): content does not match the digest (hashes to \(actual)) in \(path)"))
+                    }
+                } catch let error as BaleError {
+                    damaged.insert(digest)
+                    report.damage.append(BaleError(.integrity, "\(digest): cannot be read: \(error.message)"))
+                }
+            }
+            let index = try loadIndex()
+            var queue = index.entries.map(\.descriptor)
+            var seen = Set<Digest>()
+            while let d = queue.popLast() {
+                guard seen.insert(d.digest).inserted, !damaged.contains(d.digest) else { continue }
+                guard let size = blobSize(d.digest) else {
+                    report.damage.append(BaleError(.integrity, "\(d.digest): missing from the store (\(d.mediaType))"))
+                    continue
+                }
+                guard size == d.size else {
+                    report.damage.append(BaleError(.integrity, "\(d.digest): \(size) bytes in the store, descriptor says \(d.size)"))
+                    continue
+                }
+                guard d.mediaType.isManifest || d.mediaType.isIndex else { continue }
+                do {
+                    let bytes = try readDocument(d)
+                    if d.mediaType.isIndex {
+                        queue += try JSON.decode(Index.self, from: bytes, what: "index \(d.digest)").manifests
+                    } else {
+                        let m = try JSON.decode(Manifest.self, from: bytes, what: "manifest \(d.digest)")
+                        queue.append(m.config)
+                        queue += m.layers
+                        if deep { try verifyDiffIDs(m, report: &report) }
+                    }
+                } catch let error as BaleError {
+                    report.damage.append(BaleError(.integrity, error.message))
+                }
+            }
+            return report
+        }
+    }
+
+    /// SHA-256 and size of a file, read once in 1 MiB chunks.
+    static func hashFile(_ path: String) throws -> (Digest, Int64) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BaleError.posix("cannot open", path: path) }
+        defer { close(fd) }
+        var hasher = SHA256Hasher()
+        var total: Int64 = 0
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BaleError.posix("read failed", path: path)
+            }
+            if n == 0 { break }
+            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            total += Int64(n)
+        }
+        return (hasher.finalize(), total)
+    }
+}
+
+extension Store {
+    /// Decompresses each layer of `manifest` and compares its DiffID with the config's.
+    func verifyDiffIDs(_ manifest: Manifest, report: inout VerifyReport) throws {
+        let config = try JSON.decode(ImageConfig.self, from: try readDocument(manifest.config),
+                                     what: "config \(manifest.config.digest)")
+        guard config.rootfs.diffIDs.count == manifest.layers.count else {
+            report.damage.append(BaleError(.integrity, "\(manifest.config.digest): config lists \(config.rootfs.diffIDs.count) diff_ids for \(manifest.layers.count) layers"))
+            return
+        }
+        for (layer, expected) in zip(manifest.layers, config.rootfs.diffIDs) where hasBlob(layer.digest) {
+            let actual = try LayerDigest.diffID(ofFile: blobPath(layer.digest))
+            if actual != expected {
+                report.damage.append(BaleError(.integrity, "\(layer.digest): uncompressed content hashes to \(actual), config says \(expected)"))
+            }
+        }
+    }
+}

@@ -1,0 +1,239 @@
+import BaleCore
+import BaleIO
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// bale's local image store. It **is** an OCI image layout, so peers (skopeo, umoci) read it directly:
+///
+/// ```
+/// ROOT/oci-layout            {"imageLayoutVersion":"1.0.0"}
+/// ROOT/index.json            one descriptor per tag; ref.name = full normalised reference
+///                            (docker.io/library/centos:latest); untagged images have no ref.name
+/// ROOT/blobs/sha256/<hex>    content, named by the digest of its bytes
+/// ROOT/ingest/               temp files of blobs being written; prune removes stale ones
+/// ROOT/.lock                 flock: one writer at a time; readers take it shared
+/// ```
+///
+/// Guarantees: a blob appears under `blobs/` only after its bytes were hashed and matched; `index.json` is
+/// replaced atomically and only after every blob it names is present; so a command killed at any instant
+/// leaves the store as before or as after.
+public final class Store: @unchecked Sendable {
+    // Sendable: the only mutable state is on disk, guarded by the flock; the class holds paths only.
+
+    /// The store's root directory.
+    public let root: String
+
+    /// Opens the store at `root`, creating an empty layout when there is none.
+    public init(root: String) throws {
+        self.root = root
+        try createLayoutIfNeeded()
+    }
+
+    /// The store root bale uses by default: `$BALE_ROOT`, else `/var/lib/bale` as root, else
+    /// `$XDG_DATA_HOME/bale`, else `~/.local/share/bale`.
+    public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let r = environment["BALE_ROOT"], !r.isEmpty { return r }
+        if geteuid() == 0 { return "/var/lib/bale" }
+        if let x = environment["XDG_DATA_HOME"], !x.isEmpty { return x + "/bale" }
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        return home + "/.local/share/bale"
+    }
+
+    // MARK: Paths
+
+    var indexPath: String { root + "/index.json" }
+    var layoutPath: String { root + "/oci-layout" }
+    var ingestDir: String { root + "/ingest" }
+    var lockPath: String { root + "/.lock" }
+
+    /// Where the blob with this digest lives (the digest's parts are validated hex, so this is safe).
+    public func blobPath(_ digest: Digest) -> String {
+        "\(root)/blobs/\(digest.algorithm.rawValue)/\(digest.encoded)"
+    }
+
+    private func createLayoutIfNeeded() throws {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: root, isDirectory: &isDir), !isDir.boolValue {
+            throw BaleError(.invalidInput, "\(root): the store root is not a directory")
+        }
+        if fm.fileExists(atPath: layoutPath) && fm.fileExists(atPath: indexPath) {
+            try checkLayoutVersion()
+            for dir in [root + "/blobs/sha256", ingestDir] where !fm.fileExists(atPath: dir) {
+                try makeDirectory(dir)
+            }
+            return
+        }
+        try makeDirectory(root + "/blobs/sha256")
+        try makeDirectory(ingestDir)
+        try withLock(exclusive: true) {
+            if !fm.fileExists(atPath: layoutPath) {
+                try writeAtomically(Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8), to: layoutPath)
+            }
+            if !fm.fileExists(atPath: indexPath) {
+                try writeAtomically(try JSON.canonical(Index(mediaType: .ociIndex, manifests: [])), to: indexPath)
+            }
+        }
+    }
+
+    private func checkLayoutVersion() throws {
+        struct Layout: Decodable { let imageLayoutVersion: String }
+        let bytes = try readFile(layoutPath, limit: 4096)
+        let layout = try JSON.decode(Layout.self, from: bytes, what: layoutPath)
+        guard layout.imageLayoutVersion == "1.0.0" else {
+            throw BaleError(.unsupported, "\(layoutPath): image layout version \(layout.imageLayoutVersion), expected 1.0.0")
+        }
+    }
+
+    private func makeDirectory(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw BaleError(.io, "\(path): cannot create directory", cause: error)
+        }
+    }
+
+    // MARK: Locking
+
+    /// Runs `body` holding the store's flock: exclusive for writers, shared for readers, so a reader
+    /// never sees a writer's half state and two writers never interleave.
+    public func withLock<T>(exclusive: Bool, _ body: () throws -> T) throws -> T {
+        let lock = try StoreLock(path: lockPath, exclusive: exclusive)
+        defer { lock.release() }
+        return try body()
+    }
+
+    // MARK: Blobs
+
+    /// Whether a blob with this digest is in the store.
+    public func hasBlob(_ digest: Digest) -> Bool {
+        access(blobPath(digest), F_OK) == 0
+    }
+
+    /// Size of a stored blob, or nil when absent.
+    public func blobSize(_ digest: Digest) -> Int64? {
+        var st = stat()
+        guard stat(blobPath(digest), &st) == 0 else { return nil }
+        return Int64(st.st_size)
+    }
+
+    /// Reads a small blob (a manifest, index or config), checking its digest and, when given, its size.
+    public func readDocument(_ descriptor: Descriptor) throws -> Data {
+        guard descriptor.size <= Int64(JSON.maxDocumentSize) else {
+            throw BaleError(.invalidInput, "\(descriptor.digest): \(descriptor.size) bytes is over the \(JSON.maxDocumentSize)-byte limit for JSON documents")
+        }
+        let path = blobPath(descriptor.digest)
+        guard hasBlob(descriptor.digest) else {
+            throw BaleError(.notFound, "\(descriptor.digest): blob missing from the store (\(path))")
+        }
+        let data = try readFile(path, limit: JSON.maxDocumentSize)
+        guard Int64(data.count) == descriptor.size else {
+            throw BaleError(.integrity, "\(descriptor.digest): \(path) has \(data.count) bytes, expected \(descriptor.size)")
+        }
+        let actual = SHA256Hasher.digest(data)
+        guard actual == descriptor.digest else {
+            throw BaleError(.integrity, "\(descriptor.digest): \(path) does not match its digest (content hashes to \(actual))")
+        }
+        return data
+    }
+
+    /// Stores `data` as a blob (hash, compare with `expected` when given, fsync, rename). Returns its
+    /// descriptor-ready digest. Existing blobs are not rewritten.
+    @discardableResult
+    public func putBlob(_ data: Data, expected: Digest? = nil) throws -> Digest {
+        let digest = SHA256Hasher.digest(data)
+        if let expected, expected != digest {
+            throw BaleError(.integrity, "\(expected): content does not match its digest (it hashes to \(digest))")
+        }
+        if !hasBlob(digest) {
+            try writeAtomically(data, to: blobPath(digest), tempDirectory: ingestDir)
+        }
+        return digest
+    }
+
+    // MARK: Files
+
+    /// Reads a whole file, refusing files over `limit` bytes.
+    func readFile(_ path: String, limit: Int) throws -> Data {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw BaleError.posix("cannot open", path: path)
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            data = try handle.read(upToCount: limit + 1) ?? Data()
+        } catch {
+            throw BaleError(.io, "\(path): read failed", cause: error)
+        }
+        guard data.count <= limit else {
+            throw BaleError(.invalidInput, "\(path): over the \(limit)-byte limit")
+        }
+        return data
+    }
+
+    /// Writes `data` to a temp file, fsyncs it, renames it over `path` and fsyncs the directory: readers
+    /// see the old bytes or the new, never a mix.
+    func writeAtomically(_ data: Data, to path: String, tempDirectory: String? = nil) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmpDir = tempDirectory ?? dir
+        let tmp = "\(tmpDir)/.tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BaleError.posix("cannot create temp file", path: tmp) }
+        var ok = false
+        defer {
+            if !ok { unlink(tmp) }
+        }
+        do {
+            defer { close(fd) }
+            try data.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw BaleError.posix("write failed", path: tmp)
+                    }
+                    offset += n
+                }
+            }
+            guard fsync(fd) == 0 else { throw BaleError.posix("fsync failed", path: tmp) }
+        }
+        guard rename(tmp, path) == 0 else { throw BaleError.posix("cannot rename \(tmp) into place", path: path) }
+        ok = true
+        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 {
+            _ = fsync(dfd)
+            close(dfd)
+        }
+    }
+}
+
+/// The store's flock, held from `init` until `release` (or deinit). A writer holds it exclusively for its
+/// whole run, so whatever is in `ingest/` while the lock is free belongs to a command that died.
+final class StoreLock: @unchecked Sendable {
+    // Sendable: `fd` is written once in init and in release, which the owner calls once.
+    private var fd: Int32
+
+    init(path: String, exclusive: Bool) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw BaleError.posix("cannot open lock file", path: path) }
+        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+            if errno != EINTR {
+                let error = BaleError.posix("cannot lock the store", path: path)
+                close(fd)
+                throw error
+            }
+        }
+    }
+
+    func release() {
+        guard fd >= 0 else { return }
+        _ = flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+
+    deinit { release() }
+}

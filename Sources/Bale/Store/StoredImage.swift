@@ -1,0 +1,110 @@
+import BaleCore
+import Foundation
+
+/// One image in the store: a top-level `index.json` target (a manifest, or an index resolved to the
+/// host's platform) with every name that points at it.
+public struct StoredImage: Sendable {
+    /// The top-level descriptor, without bale's name annotation.
+    public let descriptor: Descriptor
+    /// Every name pointing at it, sorted; empty for an untagged (`<none>`) image.
+    public let names: [Reference]
+    /// The manifest chosen for this host when `descriptor` is an index, else `descriptor` itself.
+    public let manifestDescriptor: Descriptor
+    public let manifest: Parsed<Manifest>
+    public let config: Parsed<ImageConfig>
+    /// Bytes of the image's blobs in the store (top document, manifest, config, layers; each once).
+    public let size: Int64
+
+    /// IMAGE ID, as Docker's classic store shows it: the config digest.
+    public var id: Digest { manifest.value.config.digest }
+    /// When the image was created (from its config; the epoch when missing).
+    public var created: Date { config.value.createdDate }
+    /// Every blob the image needs, top document first.
+    public var blobs: [Descriptor] {
+        var all = [descriptor]
+        if manifestDescriptor.digest != descriptor.digest { all.append(manifestDescriptor) }
+        return all + [manifest.value.config] + manifest.value.layers
+    }
+}
+
+extension Store {
+    /// Reads the store's index.json (callers hold the lock).
+    func loadIndex() throws -> StoreIndex {
+        try StoreIndex(bytes: try readFile(indexPath, limit: 64 << 20), path: indexPath)
+    }
+
+    /// Replaces index.json atomically (callers hold the exclusive lock).
+    func saveIndex(_ index: StoreIndex) throws {
+        try writeAtomically(try index.encoded(), to: indexPath)
+    }
+
+    /// Resolves a top-level descriptor to an image: an index is narrowed to the entry for `platform`
+    /// (attestations skipped, first match wins, as image-index.md says).
+    func loadImage(_ descriptor: Descriptor, names: [Reference], platform: Platform = .host) throws -> StoredImage {
+        var manifestDescriptor = descriptor
+        var size = Int64(0)
+        var counted = Set<Digest>()
+        func count(_ d: Descriptor) {
+            if counted.insert(d.digest).inserted, let s = blobSize(d.digest) { size += s }
+        }
+        var bytes = try readDocument(descriptor)
+        count(descriptor)
+        var depth = 0
+        while try Self.kind(of: manifestDescriptor, bytes: bytes) == .index {
+            depth += 1
+            guard depth < 4 else {
+                throw BaleError(.unsupported, "\(descriptor.digest): indexes nested too deep")
+            }
+            let index = try JSON.decode(Index.self, from: bytes, what: "index \(manifestDescriptor.digest)")
+            let candidates = index.manifests.filter { !Index.isAttestation($0) }
+            guard let chosen = candidates.first(where: { $0.platform.map { $0.matches(platform) } ?? false })
+                    ?? (candidates.count == 1 ? candidates.first : nil) else {
+                throw BaleError(.notFound, "index \(manifestDescriptor.digest) has no image for \(platform)")
+            }
+            manifestDescriptor = chosen
+            bytes = try readDocument(chosen)
+            count(chosen)
+        }
+        let manifest = try JSON.parse(Manifest.self, from: bytes, what: "manifest \(manifestDescriptor.digest)")
+        let configBytes = try readDocument(manifest.value.config)
+        let config = try JSON.parse(ImageConfig.self, from: configBytes, what: "config \(manifest.value.config.digest)")
+        count(manifest.value.config)
+        manifest.value.layers.forEach(count)
+        return StoredImage(descriptor: StoreIndex.bare(descriptor), names: names,
+                           manifestDescriptor: manifestDescriptor, manifest: manifest, config: config, size: size)
+    }
+
+    /// Whether a document is a manifest or an index: from its media type, else from its shape
+    /// (`manifests` → index), as the registry decides (FORMATS.md section 4).
+    enum DocumentKind { case manifest, index }
+    static func kind(of descriptor: Descriptor, bytes: Data) throws -> DocumentKind {
+        if descriptor.mediaType.isIndex { return .index }
+        if descriptor.mediaType.isManifest { return .manifest }
+        struct Shape: Decodable { let manifests: [Descriptor]?; let mediaType: MediaType? }
+        let shape = try JSON.decode(Shape.self, from: bytes, what: "document \(descriptor.digest)")
+        if shape.mediaType?.isIndex == true || shape.manifests != nil { return .index }
+        return .manifest
+    }
+
+    /// Every image in the store, with the problems met on the way (an image whose blobs are missing or
+    /// damaged is reported, not listed).
+    public func images() throws -> (images: [StoredImage], problems: [BaleError]) {
+        try withLock(exclusive: false) { try images(in: loadIndex()) }
+    }
+
+    func images(in index: StoreIndex) -> (images: [StoredImage], problems: [BaleError]) {
+        var images: [StoredImage] = []
+        var problems: [BaleError] = []
+        for digest in index.digests {
+            guard let entry = index.entries.first(where: { $0.descriptor.digest == digest }) else { continue }
+            do {
+                images.append(try loadImage(entry.descriptor, names: index.names(of: digest)))
+            } catch let error as BaleError {
+                problems.append(BaleError(error.code, "image \(digest): \(error.message)", cause: error.cause))
+            } catch {
+                problems.append(BaleError(.internal, "image \(digest): \(error)"))
+            }
+        }
+        return (images, problems)
+    }
+}

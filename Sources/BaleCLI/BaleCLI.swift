@@ -1,1 +1,0 @@
-public enum BaleMain { public static func main() {} }

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Bale
+import BaleCore
+import Foundation
+
+/// The `bale` command: Docker's image commands on a daemonless local store.
+public struct BaleCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "bale",
+        abstract: "Offline container image archives: docker's image commands without a daemon.",
+        discussion: """
+            bale keeps a local image store (an OCI image layout) at --root, $BALE_ROOT, \
+            $XDG_DATA_HOME/bale or ~/.local/share/bale (/var/lib/bale as root). Global options \
+            (--root, --jobs, --no-progress) go before or after the command name.
+
+            Exit status: 0 success, 1 failure, 2 usage error, 3 integrity failure (content that does \
+            not match its digest).
+            """,
+        version: "0.1.0",
+        groupedSubcommands: [
+            CommandGroup(name: "Images in the store", subcommands: [
+                Images.self, Inspect.self, History.self, Tag.self, Rmi.self,
+            ]),
+            CommandGroup(name: "Store upkeep", subcommands: [Verify.self, Prune.self]),
+        ]
+    )
+
+    public init() {}
+
+    /// Runs bale with the process arguments and exits with bale's status codes.
+    public static func main() -> Never {
+        Foundation.exit(run(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    /// Parses and runs one command line; returns the exit status (used by `main` and by tests).
+    public static func run(_ arguments: [String]) -> Int32 {
+        do {
+            var command = try parseAsRoot(GlobalOptions.movingGlobals(arguments))
+            try command.run()
+            return 0
+        } catch let error as BaleError {
+            FileHandle.standardError.write(Data(("Error: " + error.description + "\n").utf8))
+            return exitStatus(for: error.code)
+        } catch let error as ExitCode {
+            return error.rawValue
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                print(message)
+                return 0
+            }
+            FileHandle.standardError.write(Data((message + "\n").utf8))
+            return code == .validationFailure ? 2 : code.rawValue
+        }
+    }
+
+    /// 2 for usage, 3 for integrity, 1 for everything else.
+    static func exitStatus(for code: BaleError.Code) -> Int32 {
+        switch code {
+        case .usage: return 2
+        case .integrity: return 3
+        default: return 1
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Bale
+import BaleCore
+import Foundation
+
+/// `bale images`: list the store, as `docker images` does.
+struct Images: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List images in the store.",
+        discussion: """
+            Columns: REPOSITORY TAG IMAGE ID CREATED SIZE, newest first. IMAGE ID is the config digest, as \
+            docker shows it; SIZE is the bytes of the image's blobs in the store. Untagged images show as \
+            <none>.
+
+            Filters (--filter KEY=VALUE, repeatable): dangling=true|false, label=KEY or label=KEY=VALUE, \
+            before=IMAGE, since=IMAGE, reference=PATTERN (a glob on the name and tag), until=TIME.
+
+            --format: table (default), json (one object per line), or a template such as \
+            '{{.Repository}}:{{.Tag}}' or 'table {{.ID}}\\t{{.Size}}'. Fields: .Repository .Tag .Digest \
+            .ID .CreatedAt .CreatedSince .Size.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: ArgumentHelp("Only images with this name (and tag).", valueName: "repository[:tag]"))
+    var repository: String?
+
+    @Flag(name: .shortAndLong, help: "Show all images (bale keeps no intermediate images, so this is the default list).")
+    var all = false
+
+    @Flag(name: .shortAndLong, help: "Only show image IDs.")
+    var quiet = false
+
+    @Flag(name: .long, help: "Show digests.")
+    var digests = false
+
+    @Flag(name: .long, help: "Do not truncate output.")
+    var noTrunc = false
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Filter output (KEY=VALUE).", valueName: "filter"))
+    var filter: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("table, json or a template.", valueName: "format"))
+    var format: String?
+
+    static let fields = ["Repository", "Tag", "Digest", "ID", "CreatedAt", "CreatedSince", "Size",
+                         "Containers", "SharedSize", "UniqueSize", "VirtualSize"]
+
+    func run() throws {
+        var filters = filter
+        if let repository {
+            // A positional REPO[:TAG] is a reference filter (docker does the same).
+            _ = try Reference(parsing: repository)
+            filters.append("reference=" + repository)
+        }
+        let imageFilter = try ImageFilter(filters)
+        let output = try OutputFormat(format, fields: Self.fields)
+        let store = try global.store()
+        let (images, problems) = try store.images()
+        problems.forEach { printError("Warning: " + $0.message) }
+        let rows = try imageFilter.rows(of: images) { try store.resolve($0, in: images) }
+        if quiet {
+            write(rows.map { (noTrunc ? $0.image.id.string : $0.image.id.shortHex) + "\n" }.joined())
+            return
+        }
+        let now = Date()
+        let records = rows.map { row -> [String: String] in
+            let image = row.image
+            return [
+                "Repository": row.name?.familiarName ?? "<none>",
+                "Tag": row.name?.tag ?? "<none>",
+                "Digest": image.descriptor.digest.string,
+                "ID": noTrunc ? image.id.string : image.id.shortHex,
+                "CreatedAt": Humanize.timestamp(image.created),
+                "CreatedSince": Humanize.ago(image.created, now: now),
+                "Size": Humanize.size(image.size),
+                "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A",
+                "VirtualSize": Humanize.size(image.size),
+            ]
+        }
+        var columns: [(field: String, header: String)] = [("Repository", "REPOSITORY"), ("Tag", "TAG")]
+        if digests { columns.append(("Digest", "DIGEST")) }
+        columns += [("ID", "IMAGE ID"), ("CreatedSince", "CREATED"), ("Size", "SIZE")]
+        write(try output.render(records, columns: columns))
+    }
+}
