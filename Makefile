@@ -1,0 +1,61 @@
+# bale — build, test and demo.
+#
+#   make deps    install the Debian packages bale and its tests need (only the missing ones)
+#   make build   release build (.build/release/bale)
+#   make debug   debug build (.build/debug/bale)
+#   make test    deps, then every test target; TEST_FILTER=RegEx narrows it (swift test --filter)
+#   make demo    deps, release build, then testdata/demo.sh on a temporary store
+#   make man     check that man/bale.1 renders without warnings
+#   make clean   remove build products
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+
+SWIFT ?= swift
+TEST_FILTER ?=
+
+# Build-time libraries (the system-library targets), and what the interop tests run: the peers
+# and python3 for testdata/gen/mkimage.py.
+DEB_PACKAGES := libarchive-dev zlib1g-dev liblzma-dev pkg-config pigz python3 \
+                skopeo umoci docker-registry oci-image-tool docker.io
+
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: deps build debug test demo man clean
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  status=$$(dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null || true); \
+	  [ "$$status" = "install ok installed" ] || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build:
+	$(SWIFT) build -c release
+
+debug:
+	$(SWIFT) build
+
+# The interop and CLI tests run the built executable; BALE_BIN tells them where it is.
+test: deps
+	$(SWIFT) build --build-tests
+	BALE_BIN="$$($(SWIFT) build --show-bin-path)/bale" \
+	  $(SWIFT) test --skip-build $(if $(TEST_FILTER),--filter '$(TEST_FILTER)')
+
+demo: deps build
+	bash testdata/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/bale"
+
+# groff reports every warning on stderr (-ww enables them all); any output there fails the target.
+man:
+	@warnings=$$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z man/bale.1 2>&1); \
+	if [ -n "$$warnings" ]; then echo "$$warnings" >&2; exit 1; fi; \
+	echo "man/bale.1: renders without warnings"
+
+clean:
+	rm -rf .build
