@@ -10,6 +10,9 @@ public struct CopyOptions: Sendable {
     public var platform: Platform
     /// Keep every platform of an index (each must be present in the source).
     public var allPlatforms: Bool
+    /// Layer blobs to leave out, each with the archive that carries them (`save --since`). The
+    /// destination records them as expected of the loader.
+    public var omit: [Digest: String] = [:]
     /// Told of blob bytes as they are copied (from several threads).
     public var progress: (@Sendable (Int64) -> Void)?
 
@@ -95,8 +98,12 @@ public struct Copier: Sendable {
         }
         var report = CopyReport()
         report.converted = plan.converted
-        try copyBlobs(plan.blobs.filter { !destination.contains($0.digest) }, source: source,
-                      destination: destination, report: &report)
+        let omitted = plan.blobs.filter { options.omit[$0.digest] != nil }
+        if !omitted.isEmpty {
+            try destination.expect(Dictionary(uniqueKeysWithValues: omitted.map { ($0.digest, options.omit[$0.digest]!) }))
+        }
+        try copyBlobs(plan.blobs.filter { !destination.contains($0.digest) && options.omit[$0.digest] == nil },
+                      source: source, destination: destination, report: &report)
         report.blobsSkipped = plan.blobs.count - report.blobsWritten
         // Documents always go through: destinations that write manifest.json need to see them.
         for doc in plan.documents { try destination.putDocument(doc.bytes, descriptor: doc.descriptor) }
@@ -333,6 +340,8 @@ public final class TemporaryBlobSink: BlobSink, @unchecked Sendable {
     public func open(_ digest: Digest) throws -> any BlobReader {
         try FileBlobReader(path: store.blobPath(digest))
     }
+
+    public func contains(_ digest: Digest) -> Bool { store.hasBlob(digest) }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -71,6 +71,8 @@ public protocol ImageDestination: AnyObject, Sendable {
     /// Writes a blob from `reader`, checking it against `expected` (digest and size) when given.
     @discardableResult
     func putBlob(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64)
+    /// See the extension: incremental archives.
+    func expect(_ blobs: [Digest: String]) throws
     /// Writes a small document (manifest, index, config) whose bytes the copier holds. Destinations that
     /// must read documents back (to write manifest.json) keep them.
     func putDocument(_ bytes: Data, descriptor: Descriptor) throws
@@ -99,6 +101,12 @@ public final class DataReader: BlobReader {
 }
 
 extension ImageDestination {
+    /// Records that the destination will not hold these blobs but expects whoever reads it to have
+    /// them (an incremental archive); called before any blob is put. Only archives support it.
+    public func expect(_ blobs: [Digest: String]) throws {
+        throw BaleError(.unsupported, "\(name): only archives can leave out blobs (--since)")
+    }
+
     public func putDocument(_ bytes: Data, descriptor: Descriptor) throws {
         try putBlob(DataReader(bytes), expected: descriptor)
     }
@@ -112,6 +120,8 @@ public protocol BlobSink: AnyObject, Sendable {
     func put(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64)
     /// Opens a blob put earlier.
     func open(_ digest: Digest) throws -> any BlobReader
+    /// Whether the sink already holds a blob (an incremental archive's expected blobs must be there).
+    func contains(_ digest: Digest) -> Bool
 }
 
 /// A source that can only read its input once, front to back (an archive, possibly on a pipe).
