@@ -13,6 +13,11 @@ struct Save: ParsableCommand {
             skopeo and containerd loads it; the oci format is an OCI image layout in a tar. Blobs shared by \
             several images are written once. An image named by ID keeps all its tags (--no-tags drops \
             them). Layers are written as stored; --compress compresses the whole archive.
+
+            --since ARCHIVE (repeatable) writes an incremental archive: layers that ARCHIVE carries (or \
+            itself expected) are left out, and the archive lists them, each with the archive that carried \
+            it. bale load refuses it, before writing anything, unless the store already holds them all. \
+            docker load cannot read an incremental archive.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -26,6 +31,9 @@ struct Save: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp("Whole-archive compression: none, gzip, xz or zstd.", valueName: "algorithm"))
     var compress: String = "none"
+
+    @Option(name: .long, help: ArgumentHelp("Leave out the layers this earlier archive carries (repeatable): an incremental archive, for bale load on a host that loaded the earlier ones.", valueName: "archive"))
+    var since: [String] = []
 
     @Flag(name: .long, help: "Write the images without names.")
     var noTags = false
@@ -49,12 +57,17 @@ struct Save: ParsableCommand {
         let file = output ?? "-"
         let destination = try Location(parsing: (format == "oci" ? "oci-archive:" : "docker-archive:") + file)
         let source = try StoreSource(store: context.store(), selecting: images)
+        var omit: [Digest: String] = [:]
+        for earlier in since {
+            omit.merge(try Incremental.carriedBlobs(inArchive: earlier)) { first, _ in first }
+        }
         let progress = ProgressBar(label: "Saving", disabled: global.noProgress)
         defer { progress.finish() }
         let dst: any ImageDestination
         do { dst = try destination.destination(context) } catch { source.close(); throw error }
-        _ = try Transfer.run(from: source, to: dst, names: noTags ? { _ in [] } : nil,
-                             options: platforms.copyOptions(global, progress: progress),
+        var options = try platforms.copyOptions(global, progress: progress)
+        options.omit = omit
+        _ = try Transfer.run(from: source, to: dst, names: noTags ? { _ in [] } : nil, options: options,
                              temporaryDirectory: context.temporaryDirectory)
     }
 }
