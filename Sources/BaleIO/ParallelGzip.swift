@@ -329,6 +329,9 @@ private final class Deflater: @unchecked Sendable {
             }
             // A sync flush is complete when deflate returns with output space to spare.
             if !job.last && stream.pointee.avail_out > 0 && stream.pointee.avail_in == 0 { break }
+            if rc == Z_BUF_ERROR && stream.pointee.avail_out > 0 {
+                throw BaleError(.internal, "deflate made no progress")   // never loop forever
+            }
         }
         stream.pointee.next_in = nil
         stream.pointee.next_out = nil
