@@ -5,6 +5,7 @@
 #   make debug   debug build (.build/debug/bale)
 #   make test    deps, then every test target; TEST_FILTER=RegEx narrows it (swift test --filter)
 #   make demo    deps, release build, then testdata/demo.sh on a temporary store
+#   make bench   deps, release build, then testdata/bench.sh: bale next to umoci, skopeo, pigz, gzip, tar
 #   make man     check that man/bale.1 renders without warnings
 #   make clean   remove build products
 
@@ -17,12 +18,12 @@ TEST_FILTER ?=
 
 # Build-time libraries (the system-library targets), and what the interop tests run: the peers
 # and python3 for testdata/gen/mkimage.py.
-DEB_PACKAGES := libarchive-dev zlib1g-dev liblzma-dev pkg-config pigz python3 \
+DEB_PACKAGES := libarchive-dev zlib1g-dev liblzma-dev pkg-config pigz python3 time bc \
                 skopeo umoci docker-registry oci-image-tool docker.io
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps build debug test demo man clean
+.PHONY: deps build debug test demo bench man clean
 
 deps:
 	@missing=""; \
@@ -50,6 +51,9 @@ test: deps
 
 demo: deps build
 	bash testdata/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/bale"
+
+bench: deps build
+	bash testdata/bench.sh "$$($(SWIFT) build -c release --show-bin-path)/bale" bench-work
 
 # groff reports every warning on stderr (-ww enables them all); any output there fails the target.
 man:

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# make bench: bale side by side with the tools a user would otherwise use, in one run.
+#
+#   testdata/bench.sh BALE_BIN [WORKDIR]
+#
+# Corpus: about 1 GiB of real files (a tar of /usr/share, /usr/include, /usr/bin and part of
+# /usr/lib), made once and cached in WORKDIR (default ./bench-work, git-ignored). Each command runs
+# once under GNU time; the table gives wall seconds, CPU seconds (user+sys) and peak RSS, and the
+# last lines give ratios bale ÷ peer. Figures, not pass/fail: the targets live in the issue notes.
+set -euo pipefail
+bale=$(readlink -f "$1")
+work=$(readlink -m "${2:-bench-work}")
+mkdir -p "$work"
+cd "$work"
+jobs=$(nproc)
+
+corpus=corpus.tar
+if [ ! -s "$corpus" ]; then
+  echo "making the corpus (once) in $work/$corpus" >&2
+  list=$(mktemp)
+  # Whole directories until about 1 GiB: a tar is never cut in the middle.
+  budget=$((1024 * 1024 * 1024)); total=0
+  for d in usr/share usr/include usr/bin $(cd / && ls -d usr/lib/*/ 2>/dev/null); do
+    size=$(du -sb "/$d" 2>/dev/null | cut -f1)
+    [ $((total + size)) -le $budget ] || continue
+    echo "$d" >> "$list"; total=$((total + size))
+  done
+  tar -C / --warning=no-file-changed -cf "$corpus" -T "$list" 2>/dev/null || true
+  rm -f "$list"
+fi
+corpus_bytes=$(stat -c %s "$corpus")
+
+declare -A wall cpu rss
+measure() { # name command...
+  local name=$1; shift
+  sync
+  /usr/bin/time -f "%e %U %S %M" -o time.out "$@" > /dev/null 2> err.out || { echo "FAILED: $name" >&2; cat err.out >&2; return 1; }
+  read -r w u s m < <(tail -n 1 time.out)
+  wall[$name]=$w; cpu[$name]=$(echo "$u + $s" | bc); rss[$name]=$((m / 1024))
+  printf '%-34s %8.2f s %8.2f s %7d MiB\n' "$name" "$w" "${cpu[$name]}" "${rss[$name]}"
+}
+
+printf 'corpus: %s (%d MiB), %d cores\n\n' "$corpus" $((corpus_bytes / 1048576)) "$jobs"
+printf '%-34s %10s %10s %11s\n' command wall cpu "peak RSS"
+
+# --- import: rootfs tar → one gzip layer in a store -------------------------------------------------
+rm -rf store1 store2
+measure "bale import --jobs 1" "$bale" --root store1 --no-progress --jobs 1 import "$corpus" bench:1
+measure "bale import --jobs $jobs" "$bale" --root store2 --no-progress --jobs "$jobs" import "$corpus" bench:1
+layer=$(ls -S store2/blobs/sha256 | head -n 1)
+bale_layer=$(stat -c %s "store2/blobs/sha256/$layer")
+rm -rf umoci-img && umoci init --layout umoci-img >/dev/null && umoci new --image umoci-img:bench >/dev/null
+measure "umoci raw add-layer" umoci raw add-layer --image umoci-img:bench "$corpus"
+measure "pigz -p $jobs -6" sh -c "pigz -p $jobs -6 < $corpus > corpus.pigz.gz"
+measure "gzip -6" sh -c "gzip -6 < $corpus > corpus.gzip.gz"
+gzip_layer=$(stat -c %s corpus.gzip.gz)
+
+# --- export: flatten back to a directory --------------------------------------------------------------
+rm -rf out-bale out-tar && mkdir out-tar
+measure "bale export --dir" "$bale" --root store2 --no-progress export --dir out-bale bench:1
+measure "tar -x" tar -C out-tar -xf "$corpus"
+rm -rf out-bale out-tar
+
+# --- save / load / copy next to skopeo ----------------------------------------------------------------
+rm -f bale.tar skopeo.tar && rm -rf store3 skopeo-oci bale-oci
+measure "bale save" "$bale" --root store2 --no-progress save -o bale.tar bench:1
+measure "skopeo copy oci: → docker-archive:" skopeo copy -q oci:store2:docker.io/library/bench:1 docker-archive:skopeo.tar:bench:1
+measure "bale load" "$bale" --root store3 --no-progress load -i bale.tar
+measure "skopeo copy docker-archive: → oci:" skopeo copy -q docker-archive:bale.tar oci:skopeo-oci:bench
+measure "bale copy docker-archive: → oci:" "$bale" --root store3 --no-progress copy docker-archive:bale.tar oci:bale-oci:bench
+rm -rf store1 store3 skopeo-oci bale-oci umoci-img bale.tar skopeo.tar corpus.pigz.gz corpus.gzip.gz
+
+ratio() { echo "scale=2; $1 / $2" | bc; }
+echo
+echo "ratios (bale ÷ peer):"
+echo "  import wall vs umoci raw add-layer:   $(ratio "${wall[bale import --jobs $jobs]}" "${wall[umoci raw add-layer]}")   (target ≤ 0.6)"
+echo "  import wall vs pigz -p $jobs -6:          $(ratio "${wall[bale import --jobs $jobs]}" "${wall[pigz -p $jobs -6]}")"
+echo "  import wall vs gzip -6:               $(ratio "${wall[bale import --jobs $jobs]}" "${wall[gzip -6]}")"
+echo "  layer size vs gzip -6 output:         $(ratio "$bale_layer" "$gzip_layer")   (target ≤ 1.08)"
+echo "  import peak RSS:                      ${rss[bale import --jobs $jobs]} MiB   (target ≤ 64)"
+echo "  export wall vs tar -x:                $(ratio "${wall[bale export --dir]}" "${wall[tar -x]}")   (target ≤ 1.2)"
+echo "  save wall vs skopeo:                  $(ratio "${wall[bale save]}" "${wall[skopeo copy oci: → docker-archive:]}")"
+echo "  load wall vs skopeo:                  $(ratio "${wall[bale load]}" "${wall[skopeo copy docker-archive: → oci:]}")"
+echo "  copy wall vs skopeo:                  $(ratio "${wall[bale copy docker-archive: → oci:]}" "${wall[skopeo copy docker-archive: → oci:]}")"
+echo "  load peak RSS vs skopeo:              $(ratio "${rss[bale load]}" "${rss[skopeo copy docker-archive: → oci:]}")"
