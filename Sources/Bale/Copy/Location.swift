@@ -36,7 +36,7 @@ public protocol LocationFormat {
 public struct Location: Sendable, CustomStringConvertible {
     /// The one table from prefixes to formats; the copier never names a format.
     nonisolated(unsafe) public static var formats: [any LocationFormat.Type] = [
-        StoreFormat.self, OCILayoutFormat.self,
+        StoreFormat.self, OCILayoutFormat.self, DockerArchiveFormat.self,
     ]
 
     public let format: any LocationFormat.Type

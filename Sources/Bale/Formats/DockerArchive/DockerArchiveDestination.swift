@@ -1,0 +1,307 @@
+import BaleCore
+import BaleIO
+import Foundation
+
+/// A `docker save` tarball as a destination, written like Docker 25: both forms in one tar stream.
+///
+/// ```
+/// blobs/                      directory entries first
+/// blobs/sha256/
+/// blobs/sha256/<hex>          every blob once, exactly as given (layers as stored, configs, manifests)
+/// oci-layout                  {"imageLayoutVersion":"1.0.0"}
+/// index.json                  one entry per name: io.containerd.image.name + ref.name (the tag);
+///                             an untagged image gets one bare entry
+/// manifest.json               [{"Config":"blobs/sha256/<config>","Layers":["blobs/sha256/<layer>",…],
+///                               "RepoTags":["familiar:tag",…] or null}]   image order
+/// repositories                {"familiar repo":{"tag":"<top layer diffID hex>"}}
+/// ```
+///
+/// The tar is deterministic (owner 0/0, mtime 0, mode 0644, no end padding) and compressed as a whole
+/// when asked. A file is written under a temp name in its directory and renamed only at `commit`, so a
+/// failed save never leaves a half archive under the final name. Blobs are verified (size and digest)
+/// while they are written into their tar member; a mismatch fails the put and the archive.
+public final class DockerArchiveDestination: ImageDestination, @unchecked Sendable {
+    // Sendable: every mutable field is guarded by `lock` (the copier puts one blob at a time anyway:
+    // `concurrentPuts` is false, since a tar stream has one position).
+    public let name: String
+    public let properties = DestinationProperties(acceptsDockerTypes: true, concurrentPuts: false)
+
+    private let lock = NSLock()
+    private let finalPath: String?
+    private let temporaryDirectory: String
+    private var file: AtomicFile?
+    private var writer: TarWriter?
+    private var written = Set<Digest>()
+    private var documents: [Digest: Data] = [:]
+    private var images: [SourceImage] = []
+    private var failure: (any Error)?
+    private var done = false
+
+    /// Writes the archive to `path` (`-`: stdout, refused when it is a terminal). `temporaryDirectory`
+    /// holds blobs whose size is not known in advance while they are measured.
+    public convenience init(path: String, compression: ArchiveCompression = .none,
+                            temporaryDirectory: String = NSTemporaryDirectory(), name: String? = nil) throws {
+        let location = name ?? "\(DockerArchiveFormat.prefix):\(path)"
+        if path == "-" {
+            guard isatty(1) == 0 else {
+                throw BaleError(.usage, "\(location): refusing to write an archive to a terminal; redirect stdout or give a file")
+            }
+            try self.init(fileDescriptor: 1, compression: compression, temporaryDirectory: temporaryDirectory,
+                          name: location)
+            return
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        let base = (path as NSString).lastPathComponent
+        let file: AtomicFile
+        do {
+            file = try AtomicFile(directory: directory.isEmpty ? "." : directory, prefix: ".\(base).tmp-")
+        } catch let error as BaleError {
+            throw BaleError(error.code, "\(location): \(error.message)", cause: error.cause)
+        }
+        try self.init(sink: file, file: file, finalPath: path, compression: compression,
+                      temporaryDirectory: temporaryDirectory, name: location)
+    }
+
+    /// Writes the archive to an open descriptor (stdout, a pipe), which is not closed.
+    public convenience init(fileDescriptor: Int32, compression: ArchiveCompression = .none,
+                            temporaryDirectory: String = NSTemporaryDirectory(), name: String) throws {
+        try self.init(sink: FileDescriptorSink(fileDescriptor: fileDescriptor, name: name), file: nil,
+                      finalPath: nil, compression: compression, temporaryDirectory: temporaryDirectory, name: name)
+    }
+
+    private init(sink: any ByteSink, file: AtomicFile?, finalPath: String?, compression: ArchiveCompression,
+                 temporaryDirectory: String, name: String) throws {
+        self.name = name
+        self.file = file
+        self.finalPath = finalPath
+        self.temporaryDirectory = temporaryDirectory
+        let tarCompression: TarCompression
+        switch compression {
+        case .none: tarCompression = .none
+        case .gzip: tarCompression = .gzip
+        case .xz: tarCompression = .xz
+        case .zstd: tarCompression = .zstd
+        }
+        do {
+            let writer = try TarWriter(sink: sink, name: name, compression: tarCompression,
+                                       normalise: TarWriter.Normalisation())
+            try writer.writeDirectory(path: "blobs/")
+            try writer.writeDirectory(path: "blobs/sha256/")
+            self.writer = writer
+        } catch {
+            file?.discard()
+            throw error
+        }
+    }
+
+    deinit {
+        // Neither commit nor abort (a bug in the caller): never leave the temp file behind.
+        if !done { file?.discard() }
+    }
+
+    static func memberPath(_ digest: Digest) -> String { "blobs/\(digest.algorithm.rawValue)/\(digest.encoded)" }
+
+    public func contains(_ digest: Digest) -> Bool {
+        lock.withLock { written.contains(digest) }
+    }
+
+    public func putBlob(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64) {
+        try lock.withLock {
+            try checkUsable()
+            do {
+                if let expected {
+                    if written.contains(expected.digest) { return (expected.digest, expected.size) }
+                    try writeMember(reader, digest: expected.digest, size: expected.size)
+                    return (expected.digest, expected.size)
+                }
+                return try putMeasuring(reader)
+            } catch {
+                failure = failure ?? error
+                throw error
+            }
+        }
+    }
+
+    public func putDocument(_ bytes: Data, descriptor: Descriptor) throws {
+        try lock.withLock {
+            try checkUsable()
+            let actual = SHA256Hasher.digest(bytes)
+            guard actual == descriptor.digest, Int64(bytes.count) == descriptor.size else {
+                throw BaleError(.integrity, "\(name): document \(descriptor.digest): \(bytes.count) bytes hashing to \(actual), its descriptor gives \(descriptor.size) bytes")
+            }
+            documents[descriptor.digest] = bytes
+            guard !written.contains(descriptor.digest) else { return }
+            do {
+                try writeMember(DataReader(bytes), digest: descriptor.digest, size: descriptor.size)
+            } catch {
+                failure = failure ?? error
+                throw error
+            }
+        }
+    }
+
+    public func addImage(_ image: SourceImage) throws {
+        try lock.withLock {
+            try checkUsable()
+            images.append(image)
+        }
+    }
+
+    public func commit() throws {
+        try lock.withLock {
+            try checkUsable()
+            do {
+                try writeMetadata()
+                try writer?.finish()
+                writer = nil
+                if let file, let finalPath {
+                    do {
+                        try file.commit(to: finalPath)
+                    } catch let error as BaleError {
+                        throw BaleError(error.code, "\(name): \(error.message)", cause: error.cause)
+                    }
+                }
+                done = true
+            } catch {
+                failure = failure ?? error
+                throw error
+            }
+        }
+    }
+
+    public func abort() {
+        lock.withLock {
+            // Dropping the writer unfinished writes no end-of-archive marker, so a partial stream on stdout
+            // never reads as a complete archive.
+            writer = nil
+            if !done { file?.discard() }
+            done = true
+        }
+    }
+
+    // MARK: Writing
+
+    private func checkUsable() throws {
+        if let failure { throw failure }
+        if done { throw BaleError(.internal, "\(name): used after commit or abort") }
+    }
+
+    /// Streams `size` bytes from `reader` into the member for `digest`, hashing on the way; the size
+    /// must be right before the header is written, the digest is checked at the end.
+    private func writeMember(_ reader: any BlobReader, digest: Digest, size: Int64) throws {
+        guard let writer else { throw BaleError(.internal, "\(name): no archive writer") }
+        guard digest.algorithm == .sha256 else {
+            throw BaleError(.unsupported, "\(name): \(digest): only sha256 blobs can be written to a docker-archive")
+        }
+        let path = Self.memberPath(digest)
+        try writer.beginEntry(TarEntry(path: path, kind: .file, size: size, mode: 0o644))
+        var hasher = SHA256Hasher()
+        var count: Int64 = 0
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = try reader.read(into: buffer)
+            if n == 0 { break }
+            count += Int64(n)
+            guard count <= size else {
+                throw BaleError(.integrity, "\(name): \(digest): more than the \(size) bytes its descriptor gives")
+            }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0 ..< n])
+            hasher.update(chunk)
+            try writer.write(chunk)
+        }
+        guard count == size else {
+            throw BaleError(.integrity, "\(name): \(digest): \(count) bytes, its descriptor gives \(size)")
+        }
+        let actual = hasher.finalize()
+        guard actual == digest else {
+            throw BaleError(.integrity, "\(name): \(digest): content does not match the digest (it hashes to \(actual))")
+        }
+        try writer.endEntry()
+        written.insert(digest)
+    }
+
+    /// A blob whose size is unknown: measured and hashed into a temp file first, then written.
+    private func putMeasuring(_ reader: any BlobReader) throws -> (digest: Digest, size: Int64) {
+        let temp = try AtomicFile(directory: temporaryDirectory, prefix: ".bale-blob-")
+        defer { temp.discard() }
+        var hasher = SHA256Hasher()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = try reader.read(into: buffer)
+            if n == 0 { break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0 ..< n])
+            hasher.update(chunk)
+            try temp.write(chunk)
+        }
+        let digest = hasher.finalize()
+        let size = temp.byteCount
+        if written.contains(digest) { return (digest, size) }
+        let again = try FileBlobReader(path: temp.temporaryPath)
+        defer { again.close() }
+        try writeMember(again, digest: digest, size: size)
+        return (digest, size)
+    }
+
+    /// oci-layout, index.json, manifest.json and repositories, from the images and documents given.
+    private func writeMetadata() throws {
+        guard let writer else { throw BaleError(.internal, "\(name): no archive writer") }
+        var items: [DockerArchiveManifestItem] = []
+        var index = Index(mediaType: .ociIndex, manifests: [])
+        var repositories: [String: [String: String]] = [:]
+        for image in images {
+            let manifest = try imageManifest(image.descriptor, depth: 0)
+            for blob in [manifest.config] + manifest.layers where !written.contains(blob.digest) {
+                throw BaleError(.internal, "\(name): image \(image.descriptor.digest): blob \(blob.digest) was not written to the archive")
+            }
+            let tags = image.names.filter { $0.digest == nil }.map { $0.withDefaultTag() }
+            items.append(DockerArchiveManifestItem(config: Self.memberPath(manifest.config.digest),
+                                                   repoTags: tags.isEmpty ? nil : tags.map(\.familiar),
+                                                   layers: manifest.layers.map { Self.memberPath($0.digest) }))
+            var entry = image.descriptor
+            entry.annotations = nil
+            entry.platform = nil
+            if tags.isEmpty {
+                // As Docker 25: an untagged image gets a bare entry unless one for it is already there.
+                if !index.manifests.contains(where: { $0.digest == entry.digest }) { index.manifests.append(entry) }
+            } else {
+                for tag in tags {
+                    var named = entry
+                    named.annotations = OCILayoutNames.annotations(for: tag)
+                    index.manifests.append(named)
+                }
+            }
+            let config = documents[manifest.config.digest].flatMap {
+                try? JSON.decode(ImageConfig.self, from: $0, what: "config")
+            }
+            if let top = config?.rootfs.diffIDs.last {
+                for tag in tags { repositories[tag.familiarName, default: [:]][tag.tag ?? "latest"] = top.encoded }
+            }
+        }
+        try writer.writeFile(path: "oci-layout", data: Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
+        try writer.writeFile(path: "index.json", data: JSON.canonical(index))
+        try writer.writeFile(path: "manifest.json", data: JSON.canonical(items))
+        try writer.writeFile(path: "repositories", data: JSON.canonical(repositories))
+    }
+
+    /// The manifest manifest.json describes for a top-level descriptor: the manifest itself, or for an
+    /// index the host platform's manifest among those copied (the only one, if just one was).
+    private func imageManifest(_ descriptor: Descriptor, depth: Int) throws -> Manifest {
+        guard let bytes = documents[descriptor.digest] else {
+            throw BaleError(.internal, "\(name): \(descriptor.digest) was not given as a document")
+        }
+        switch try Store.kind(of: descriptor, bytes: bytes) {
+        case .manifest:
+            return try JSON.decode(Manifest.self, from: bytes, what: "\(name): manifest \(descriptor.digest)")
+        case .index:
+            let index = try JSON.decode(Index.self, from: bytes, what: "\(name): index \(descriptor.digest)")
+            let present = index.manifests.filter { documents[$0.digest] != nil && !Index.isAttestation($0) }
+            guard depth < 8, let pick = present.first(where: { $0.platform?.matches(.host) ?? false })
+                    ?? (present.count == 1 ? present.first : nil) else {
+                throw BaleError(.notFound, "\(name): index \(descriptor.digest) has no manifest for \(Platform.host) among those copied, so manifest.json cannot describe it")
+            }
+            return try imageManifest(pick, depth: depth + 1)
+        }
+    }
+}

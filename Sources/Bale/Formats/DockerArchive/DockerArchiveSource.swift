@@ -1,0 +1,573 @@
+import BaleCore
+import BaleIO
+import Foundation
+
+/// A `docker save` tarball as a source, read in **one streaming pass** (a file or a pipe, any
+/// whole-archive compression libarchive detects):
+///
+/// ```
+/// member                                      during the pass               after EOF
+/// manifest.json, index.json, oci-layout       kept in memory (capped)       decide the form, list images
+/// *.json (configs), small JSON blobs/sha256/* kept in memory                configs, manifests, indexes
+/// blobs/sha256/<hex>                          into the sink, checked        layers and documents
+///                                             against <hex> while streaming
+/// anything else (layer.tar, <diffid>.tar)     into the sink, hashed         layers by path
+/// symlinks, hardlinks                         recorded                      resolved inside the archive
+/// <v1id>/json, <v1id>/VERSION, repositories   skipped (docker ignores them when manifest.json exists)
+/// ```
+///
+/// With `manifest.json`, each entry is an image: its config by path, its layers by path. When the archive
+/// also holds an OCI layout (Docker 25+, containerd) and an index.json entry leads to a manifest with that
+/// config, that manifest (or index) is the image, with its original bytes and digest. Otherwise a Docker
+/// schema-2 manifest is synthesised canonically from the config and the layer bytes, so the same archive
+/// always gives the same manifest digest. Without `manifest.json`, an OCI layout is read through its
+/// index.json.
+///
+/// Member names and link targets are confined to the archive (SafePath); uncompressed layers are checked
+/// against the config's diff_ids, as `docker load` does.
+public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendable {
+    // Sendable: `staged` is set once, under `lock`, at the end of `stage`; afterwards it is only read.
+    public let name: String
+    private let input: Input
+    private let reference: String?
+    private let lock = NSLock()
+    private var staged: Staged?
+
+    private enum Input {
+        case path(String)
+        case fileDescriptor(Int32)
+    }
+
+    /// What the pass left behind: where blobs are, the documents in memory and the images.
+    private struct Staged {
+        let sink: any BlobSink
+        let documents: [Digest: Data]
+        let sinkBlobs: [Digest: Int64]
+        let images: [SourceImage]
+    }
+
+    /// In-memory documents beyond this total stay only in the sink (read back on demand), so a hostile
+    /// archive of many JSON members cannot exhaust memory.
+    static let documentBudget = 64 << 20
+
+    /// Reads the archive at `path`. `reference` is `NAME[:TAG]` (the entry with that tag) or `@N` (the
+    /// N-th manifest.json entry, 0-based); nil takes every image.
+    public init(path: String, reference: String?, name: String? = nil) throws {
+        self.name = name ?? "\(DockerArchiveFormat.prefix):\(path)"
+        self.input = .path(path)
+        self.reference = reference
+        try Self.checkSelector(reference, location: self.name)
+    }
+
+    /// Reads an open descriptor (stdin, a pipe) from its current position; it is not closed.
+    public init(fileDescriptor: Int32, reference: String?, name: String) throws {
+        self.name = name
+        self.input = .fileDescriptor(fileDescriptor)
+        self.reference = reference
+        try Self.checkSelector(reference, location: name)
+    }
+
+    private static func checkSelector(_ reference: String?, location: String) throws {
+        guard let reference else { return }
+        if reference.hasPrefix("@") {
+            guard let n = Int(reference.dropFirst()), n >= 0 else {
+                throw BaleError(.usage, "\(location): \"\(reference)\" is not an image position (@0, @1, …)")
+            }
+        } else {
+            _ = try Reference(parsing: reference)
+        }
+    }
+
+    // MARK: ImageSource
+
+    public func images() throws -> [SourceImage] { try state().images }
+
+    public func document(_ descriptor: Descriptor) throws -> Data {
+        let s = try state()
+        guard descriptor.size <= Int64(JSON.maxDocumentSize) else {
+            throw BaleError(.invalidInput, "\(name): \(descriptor.digest): \(descriptor.size) bytes is over the \(JSON.maxDocumentSize)-byte limit for JSON documents")
+        }
+        let data: Data
+        if let kept = s.documents[descriptor.digest] {
+            data = kept
+        } else if s.sinkBlobs[descriptor.digest] != nil {
+            data = try Self.readAll(s.sink.open(descriptor.digest), limit: JSON.maxDocumentSize,
+                                    what: "\(name): \(descriptor.digest)")
+        } else {
+            throw BaleError(.notFound, "\(name): \(descriptor.digest) is not in the archive")
+        }
+        guard Int64(data.count) == descriptor.size else {
+            throw BaleError(.integrity, "\(name): \(descriptor.digest): \(data.count) bytes, its descriptor gives \(descriptor.size)")
+        }
+        let actual = SHA256Hasher.digest(data)
+        guard actual == descriptor.digest else {
+            throw BaleError(.integrity, "\(name): \(descriptor.digest): content does not match the digest (it hashes to \(actual))")
+        }
+        return data
+    }
+
+    public func openBlob(_ descriptor: Descriptor) throws -> any BlobReader {
+        let s = try state()
+        if s.sinkBlobs[descriptor.digest] != nil { return try s.sink.open(descriptor.digest) }
+        if let data = s.documents[descriptor.digest] { return DataReader(data) }
+        throw BaleError(.notFound, "\(name): blob \(descriptor.digest) is not in the archive")
+    }
+
+    public func close() {
+        lock.withLock { staged = nil }
+    }
+
+    private func state() throws -> Staged {
+        guard let s = lock.withLock({ staged }) else {
+            throw BaleError(.internal, "\(name): the archive was not staged before use")
+        }
+        return s
+    }
+
+    // MARK: The pass
+
+    /// One regular member as it passed: the digest and size of its bytes, and their compression when
+    /// the first bytes were seen (nil when the sink already had the blob and did not read it).
+    struct Member {
+        var digest: Digest
+        var size: Int64
+        var compression: LayerCompression?
+    }
+
+    /// A symlink (target relative to the link's directory) or a hardlink (target relative to the root).
+    struct Link {
+        var target: String
+        var hard: Bool
+    }
+
+    /// Everything gathered during the pass.
+    struct Scan {
+        var members: [String: Member] = [:]
+        var links: [String: Link] = [:]
+        var documents: [Digest: Data] = [:]
+        var documentBytes = 0
+        var sinkBlobs: [Digest: Int64] = [:]
+        var manifestJSON: Data?
+        var indexJSON: Data?
+        var ociLayout: Data?
+    }
+
+    public func stage(into sink: any BlobSink) throws {
+        let tar: TarReader
+        var ownedFD: Int32 = -1
+        switch input {
+        case .path(let path):
+            ownedFD = open(path, O_RDONLY | O_CLOEXEC)
+            guard ownedFD >= 0 else {
+                let code = errno
+                var error = BaleError.posix("open", path: path, errno: code)
+                if code == ENOENT { error.code = .notFound }
+                error.message = "\(name): " + error.message
+                throw error
+            }
+            tar = try TarReader(fileDescriptor: ownedFD, name: name)
+        case .fileDescriptor(let fd):
+            tar = try TarReader(fileDescriptor: fd, name: name)
+        }
+        defer { if ownedFD >= 0 { Foundation.close(ownedFD) } }
+
+        var scan = Scan()
+        while let entry = try tar.next() {
+            let path: String
+            do {
+                path = try SafePath.clean(entry.path)
+            } catch let error as BaleError {
+                throw BaleError(error.code, "\(name): \(error.message)")
+            }
+            guard !path.isEmpty else { continue }
+            switch entry.kind {
+            case .file:
+                try take(entry, path: path, from: tar, into: sink, scan: &scan)
+            case .symlink, .hardlink:
+                scan.links[path] = Link(target: entry.linkTarget ?? "", hard: entry.kind == .hardlink)
+            default:
+                continue // directories, devices, fifos: docker's loader has no use for them
+            }
+        }
+        let (images, documents) = try resolve(scan, sink: sink)
+        lock.withLock {
+            staged = Staged(sink: sink, documents: documents, sinkBlobs: scan.sinkBlobs, images: images)
+        }
+    }
+
+    /// Decides from its path what a regular member is, and keeps or streams it.
+    private func take(_ entry: TarEntry, path: String, from tar: TarReader, into sink: any BlobSink,
+                      scan: inout Scan) throws {
+        let cap = JSON.maxDocumentSize
+        let components = path.split(separator: "/")
+        let base = components.last.map(String.init) ?? path
+
+        // blobs/sha256/<hex>: content-addressed; checked against its name on the way in.
+        if components.count == 3, components[0] == "blobs", components[1] == "sha256",
+           let digest = try? Digest(sha256Hex: String(components[2])) {
+            let expected = Descriptor(mediaType: "application/octet-stream", digest: digest, size: entry.size)
+            if entry.size <= Int64(cap) {
+                let data = try tar.readAll(limit: cap)
+                let actual = SHA256Hasher.digest(data)
+                guard actual == digest else {
+                    throw BaleError(.integrity, "\(name): member \"\(path)\": content does not match the digest its name gives (it hashes to \(actual))")
+                }
+                try put(DataReader(data), expected: expected, member: path, tar: nil, sink: sink, scan: &scan)
+                scan.members[path] = Member(digest: digest, size: entry.size,
+                                            compression: LayerCompression.detect(Array(data.prefix(6))))
+                if Self.looksLikeJSON(data), scan.documentBytes + data.count <= Self.documentBudget {
+                    scan.documents[digest] = data
+                    scan.documentBytes += data.count
+                }
+            } else {
+                let reader = MemberReader(tar)
+                try put(reader, expected: expected, member: path, tar: reader, sink: sink, scan: &scan)
+                scan.members[path] = Member(digest: digest, size: entry.size, compression: reader.compression)
+            }
+            return
+        }
+
+        // The archive's own JSON: needed whole at the end.
+        if components.count == 1, ["manifest.json", "index.json", "oci-layout"].contains(base) {
+            guard entry.size <= Int64(cap) else {
+                throw BaleError(.invalidInput, "\(name): \(base) is \(entry.size) bytes, over the \(cap)-byte limit for JSON documents")
+            }
+            let data = try tar.readAll(limit: cap)
+            switch base {
+            case "manifest.json": scan.manifestJSON = data
+            case "index.json": scan.indexJSON = data
+            default: scan.ociLayout = data
+            }
+            return
+        }
+
+        // Legacy v1 metadata, ignored by docker whenever manifest.json exists (and it must).
+        if path == "repositories" || (components.count > 1 && (base == "json" || base == "VERSION")) {
+            return
+        }
+
+        // Configs (`<hex>.json`): small, kept in memory unless over the budget.
+        if base.hasSuffix(".json"), entry.size <= Int64(cap) {
+            let data = try tar.readAll(limit: cap)
+            let digest = SHA256Hasher.digest(data)
+            if scan.documentBytes + data.count <= Self.documentBudget {
+                scan.documents[digest] = data
+                scan.documentBytes += data.count
+            } else {
+                let expected = Descriptor(mediaType: "application/octet-stream", digest: digest, size: Int64(data.count))
+                try put(DataReader(data), expected: expected, member: path, tar: nil, sink: sink, scan: &scan)
+            }
+            scan.members[path] = Member(digest: digest, size: Int64(data.count),
+                                        compression: LayerCompression.detect(Array(data.prefix(6))))
+            return
+        }
+
+        // Layers (`<v1id>/layer.tar`, `<diffid>.tar`) and anything else: hashed while streaming.
+        let reader = MemberReader(tar)
+        let (digest, size) = try put(reader, expected: nil, member: path, tar: reader, sink: sink, scan: &scan)
+        scan.members[path] = Member(digest: digest, size: size, compression: reader.compression)
+    }
+
+    /// Puts a blob into the sink, turning its errors into ones that name the archive and the member. A
+    /// read error of the archive itself (truncated, corrupt) is passed on as the reader gave it.
+    @discardableResult
+    private func put(_ reader: any BlobReader, expected: Descriptor?, member: String, tar: MemberReader?,
+                     sink: any BlobSink, scan: inout Scan) throws -> (digest: Digest, size: Int64) {
+        do {
+            let result = try sink.put(reader, expected: expected)
+            scan.sinkBlobs[result.digest] = result.size
+            return result
+        } catch {
+            if let readError = tar?.error { throw readError }
+            let bale = error as? BaleError
+            throw BaleError(bale?.code ?? .io, "\(name): member \"\(member)\": \(bale?.message ?? "\(error)")",
+                            cause: bale?.cause ?? (bale == nil ? error : nil))
+        }
+    }
+
+    /// Whether a small blob is a JSON document (a manifest, index or config) rather than a tiny layer.
+    static func looksLikeJSON(_ data: Data) -> Bool {
+        guard let first = data.first(where: { !($0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09) }),
+              first == UInt8(ascii: "{") || first == UInt8(ascii: "[") else { return false }
+        return (try? JSONSerialization.jsonObject(with: data)) != nil
+    }
+
+    // MARK: After EOF
+
+    /// The images, and the documents with the synthesised manifests added.
+    private func resolve(_ scan: Scan, sink: any BlobSink) throws -> (images: [SourceImage], documents: [Digest: Data]) {
+        var scan = scan
+        // Every link is checked, used or not: an archive that points outside itself is refused.
+        for (path, link) in scan.links { _ = try step(path, link) }
+
+        if scan.manifestJSON == nil {
+            if scan.ociLayout != nil, let indexBytes = scan.indexJSON {
+                return (try layoutImages(indexBytes, scan: scan), scan.documents)
+            }
+            throw BaleError(.invalidInput, "\(name): invalid archive: does not contain a manifest.json")
+        }
+        let items = try manifestItems(scan.manifestJSON ?? Data())
+        let byConfig = try indexedImages(scan)
+
+        var images: [SourceImage] = []
+        for item in try select(items) {
+            let (descriptor, names) = try image(for: item, byConfig: byConfig, sink: sink, scan: &scan)
+            if let i = images.firstIndex(where: { $0.descriptor == descriptor }) {
+                images[i].names = Array(Set(images[i].names + names)).sorted()
+            } else {
+                images.append(SourceImage(descriptor: descriptor, names: names))
+            }
+        }
+        return (images, scan.documents)
+    }
+
+    private func manifestItems(_ bytes: Data) throws -> [DockerArchiveManifestItem] {
+        let decoded = try JSON.decode([DockerArchiveManifestItem]?.self, from: bytes, what: "\(name): manifest.json")
+        guard let items = decoded else {
+            throw BaleError(.invalidInput, "\(name): manifest.json is null, expected a list of images")
+        }
+        return items
+    }
+
+    /// The manifest.json entries the location's selector picks (all when there is none).
+    private func select(_ items: [DockerArchiveManifestItem]) throws -> [(DockerArchiveManifestItem, [Reference]?)] {
+        guard let reference else { return items.map { ($0, nil) } }
+        if reference.hasPrefix("@") {
+            let n = Int(reference.dropFirst()) ?? -1
+            guard items.indices.contains(n) else {
+                throw BaleError(.notFound, "\(name): no image at position \(n) (the archive holds \(items.count))")
+            }
+            return [(items[n], nil)]
+        }
+        let wanted = try Reference(parsing: reference).withDefaultTag()
+        for item in items where try tags(of: item).contains(wanted) {
+            return [(item, [wanted])]
+        }
+        throw BaleError(.notFound, "\(name): no image tagged \"\(reference)\"")
+    }
+
+    private func tags(of item: DockerArchiveManifestItem) throws -> [Reference] {
+        try (item.repoTags ?? []).map { tag in
+            do {
+                return try Reference(parsing: tag).withDefaultTag()
+            } catch let error as BaleError {
+                throw BaleError(.invalidInput, "\(name): manifest.json: RepoTags entry \"\(tag)\": \(error.message)")
+            }
+        }
+    }
+
+    /// One manifest.json entry as an image: its descriptor (the archive's own manifest or index when the
+    /// OCI layout has one with this config, else a synthesised one) and its names.
+    private func image(for selection: (DockerArchiveManifestItem, [Reference]?), byConfig: [Digest: Descriptor],
+                       sink: any BlobSink, scan: inout Scan) throws -> (Descriptor, [Reference]) {
+        let (item, chosenNames) = selection
+        let names = try chosenNames ?? tags(of: item)
+        let config = try member(item.config, what: "config", scan: scan)
+        let configBytes = try bytes(of: config, path: item.config, sink: sink, scan: scan)
+        let imageConfig = try JSON.decode(ImageConfig.self, from: configBytes, what: "\(name): config \(item.config)")
+        let diffIDs = imageConfig.rootfs.diffIDs
+        guard item.layers.count == diffIDs.count else {
+            throw BaleError(.invalidInput, "\(name): image \(config.digest): invalid manifest, layers length mismatch (manifest.json lists \(item.layers.count) layers, the config \(diffIDs.count) diff_ids)")
+        }
+        var layers: [Descriptor] = []
+        for (i, path) in item.layers.enumerated() {
+            if let foreign = item.layerSources?[diffIDs[i].string], (try? member(path, what: "", scan: scan)) == nil {
+                layers.append(foreign) // a foreign layer the archive does not carry
+                continue
+            }
+            let layer = try member(path, what: "layer \(i)", scan: scan)
+            let compression = try layer.compression ?? LayerCompression.sniff(sink.open(layer.digest))
+            if compression == .none && layer.digest != diffIDs[i] {
+                throw BaleError(.integrity, "\(name): image \(config.digest): invalid diffID for layer \(i) (\(path)): the config gives \(diffIDs[i]), its bytes hash to \(layer.digest)")
+            }
+            let type: MediaType
+            switch compression {
+            case .gzip: type = .dockerLayerGzip
+            case .zstd: type = .dockerLayerZstd
+            default: type = .dockerLayer // docker labels xz/bzip2 layer files no better; it sniffs them
+            }
+            layers.append(Descriptor(mediaType: type, digest: layer.digest, size: layer.size))
+        }
+        if let real = byConfig[config.digest] { return (real, names) }
+
+        let manifest = Manifest(mediaType: .dockerManifest,
+                                config: Descriptor(mediaType: .dockerConfig, digest: config.digest,
+                                                   size: Int64(configBytes.count)),
+                                layers: layers)
+        let bytes = try JSON.canonical(manifest)
+        let digest = SHA256Hasher.digest(bytes)
+        scan.documents[digest] = bytes
+        scan.documents[config.digest] = configBytes
+        return (Descriptor(mediaType: .dockerManifest, digest: digest, size: Int64(bytes.count)), names)
+    }
+
+    /// With an OCI layout in the archive (Docker 25+, containerd): config digest → the index.json entry
+    /// (a manifest, or an index with a present manifest) that carries that config.
+    private func indexedImages(_ scan: Scan) throws -> [Digest: Descriptor] {
+        guard scan.ociLayout != nil, let indexBytes = scan.indexJSON else { return [:] }
+        let index = try JSON.decode(Index.self, from: indexBytes, what: "\(name): index.json")
+        var result: [Digest: Descriptor] = [:]
+        for entry in index.manifests where !Index.isAttestation(entry) {
+            guard let bytes = scan.documents[entry.digest], Int64(bytes.count) == entry.size else { continue }
+            let top = Self.bare(entry)
+            for config in configs(of: entry, bytes: bytes, scan: scan, depth: 0) where result[config] == nil {
+                result[config] = top
+            }
+        }
+        return result
+    }
+
+    /// The config digests a manifest, or the present manifests of an index, carry.
+    private func configs(of descriptor: Descriptor, bytes: Data, scan: Scan, depth: Int) -> [Digest] {
+        guard depth < 8, let kind = try? Store.kind(of: descriptor, bytes: bytes) else { return [] }
+        switch kind {
+        case .manifest:
+            return (try? JSONDecoder().decode(Manifest.self, from: bytes)).map { [$0.config.digest] } ?? []
+        case .index:
+            guard let index = try? JSONDecoder().decode(Index.self, from: bytes) else { return [] }
+            return index.manifests.flatMap { child -> [Digest] in
+                guard let childBytes = scan.documents[child.digest] else { return [] }
+                return configs(of: child, bytes: childBytes, scan: scan, depth: depth + 1)
+            }
+        }
+    }
+
+    /// An OCI layout without manifest.json: the images its index.json lists.
+    private func layoutImages(_ indexBytes: Data, scan: Scan) throws -> [SourceImage] {
+        struct Layout: Decodable { let imageLayoutVersion: String }
+        let layout = try JSON.decode(Layout.self, from: scan.ociLayout ?? Data(), what: "\(name): oci-layout")
+        guard layout.imageLayoutVersion == "1.0.0" else {
+            throw BaleError(.unsupported, "\(name): oci-layout: image layout version \(layout.imageLayoutVersion), expected 1.0.0")
+        }
+        let index = try JSON.decode(Index.self, from: indexBytes, what: "\(name): index.json")
+        var entries = index.manifests.filter {
+            !Index.isAttestation($0) && $0.annotations?["io.containerd.manifest.subject"] == nil
+        }
+        if let reference, reference.hasPrefix("@") {
+            let n = Int(reference.dropFirst()) ?? -1
+            let digests = entries.map(\.digest).reduce(into: [Digest]()) { if !$0.contains($1) { $0.append($1) } }
+            guard digests.indices.contains(n) else {
+                throw BaleError(.notFound, "\(name): no image at position \(n) (the archive holds \(digests.count))")
+            }
+            entries = entries.filter { $0.digest == digests[n] }
+        } else if let reference {
+            entries = entries.filter { OCILayoutNames.matches($0, ref: reference) }
+            guard !entries.isEmpty else { throw BaleError(.notFound, "\(name): no image named \"\(reference)\"") }
+        }
+        var images: [SourceImage] = []
+        for entry in entries {
+            let names = OCILayoutNames.names(of: entry)
+            if let i = images.firstIndex(where: { $0.descriptor.digest == entry.digest }) {
+                images[i].names = Array(Set(images[i].names + names)).sorted()
+            } else {
+                images.append(SourceImage(descriptor: Self.bare(entry), names: names))
+            }
+        }
+        return images
+    }
+
+    /// An index.json entry without the name annotations and platform that describe its place there.
+    static func bare(_ entry: Descriptor) -> Descriptor {
+        var d = entry
+        d.annotations?.removeValue(forKey: Descriptor.Annotation.refName)
+        d.annotations?.removeValue(forKey: Descriptor.Annotation.containerdImageName)
+        if d.annotations?.isEmpty == true { d.annotations = nil }
+        d.platform = nil
+        return d
+    }
+
+    // MARK: Paths inside the archive
+
+    /// The member a manifest.json path names, through any links. `what` names its role in the error.
+    private func member(_ rawPath: String, what: String, scan: Scan) throws -> Member {
+        var path: String
+        do {
+            path = try SafePath.clean(rawPath)
+        } catch let error as BaleError {
+            throw BaleError(error.code, "\(name): manifest.json: \(what) path: \(error.message)")
+        }
+        var hops = 0
+        while let link = scan.links[path] {
+            hops += 1
+            guard hops <= 32 else {
+                throw BaleError(.invalidInput, "\(name): member \"\(rawPath)\": too many levels of links")
+            }
+            path = try step(path, link)
+        }
+        guard let found = scan.members[path] else {
+            throw BaleError(.notFound, "\(name): manifest.json names \"\(rawPath)\" (\(what)), which the archive does not contain")
+        }
+        return found
+    }
+
+    /// Where one link leads, confined to the archive.
+    private func step(_ path: String, _ link: Link) throws -> String {
+        do {
+            if link.hard {
+                do {
+                    return try SafePath.clean(link.target)
+                } catch let error as BaleError {
+                    throw BaleError(error.code, "member \"\(path)\": hardlink target: \(error.message)")
+                }
+            }
+            return try SafePath.resolveInArchive(linkTarget: link.target, from: path)
+        } catch let error as BaleError {
+            throw BaleError(error.code, "\(name): \(error.message)")
+        }
+    }
+
+    /// A small member's bytes, from memory or from the sink.
+    private func bytes(of member: Member, path: String, sink: any BlobSink, scan: Scan) throws -> Data {
+        if let data = scan.documents[member.digest] { return data }
+        guard member.size <= Int64(JSON.maxDocumentSize), scan.sinkBlobs[member.digest] != nil else {
+            throw BaleError(.invalidInput, "\(name): \(path) is \(member.size) bytes, over the \(JSON.maxDocumentSize)-byte limit for JSON documents")
+        }
+        return try Self.readAll(sink.open(member.digest), limit: JSON.maxDocumentSize, what: "\(name): \(path)")
+    }
+
+    static func readAll(_ reader: any BlobReader, limit: Int, what: String) throws -> Data {
+        defer { reader.close() }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if n == 0 { return data }
+            guard data.count + n <= limit else {
+                throw BaleError(.invalidInput, "\(what): over the \(limit)-byte limit for JSON documents")
+            }
+            data.append(contentsOf: buffer[0 ..< n])
+        }
+    }
+}
+
+/// The current tar member's data as a `BlobReader`, keeping its first bytes (to tell its compression)
+/// and the archive's own read error (so a truncated archive is reported as such, not as a bad blob).
+private final class MemberReader: BlobReader {
+    private let tar: TarReader
+    private var head: [UInt8] = []
+    private var sawEnd = false
+    private(set) var error: (any Error)?
+
+    init(_ tar: TarReader) { self.tar = tar }
+
+    /// The compression the first bytes show; nil when nothing was read (the sink had the blob).
+    var compression: LayerCompression? {
+        head.isEmpty && !sawEnd ? nil : LayerCompression.detect(head)
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        do {
+            let n = try tar.read(into: buffer)
+            if n == 0 { sawEnd = true }
+            if head.count < 6, n > 0 {
+                head += UnsafeRawBufferPointer(rebasing: buffer[0 ..< min(n, 6 - head.count)])
+            }
+            return n
+        } catch {
+            self.error = error
+            throw error
+        }
+    }
+
+    func close() {}
+}
