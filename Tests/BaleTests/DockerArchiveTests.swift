@@ -163,7 +163,8 @@ typealias DAKit = DockerArchiveKit
         for _ in 0 ..< 2 {
             let f = try StoreFixture()
             let report = try DAKit.load(path: file, into: f.store)
-            #expect(report.images.map(\.descriptor.mediaType) == [.dockerManifest, .dockerManifest])
+            // Synthesised manifests are OCI-typed, so peers read the store (config bytes unchanged).
+            #expect(report.images.map(\.descriptor.mediaType) == [.ociManifest, .ociManifest])
             let images = try DAKit.stored(f.store)
             let byID = Dictionary(uniqueKeysWithValues: images.map { ($0.id, $0) })
             let a = try #require(byID[ids[0]])
@@ -171,8 +172,8 @@ typealias DAKit = DockerArchiveKit
             #expect(a.names.map(\.familiar) == ["app:1"])
             #expect(b.names.map(\.string).sorted() == ["docker.io/library/tool:2", "reg.local:5000/t/tool:2"])
             #expect(a.manifest.value.layers.map(\.digest) == [DAKit.sha(layers[0]), DAKit.sha(layers[1])])
-            #expect(a.manifest.value.layers.allSatisfy { $0.mediaType == .dockerLayer })
-            #expect(a.manifest.value.config.mediaType == .dockerConfig)
+            #expect(a.manifest.value.layers.allSatisfy { $0.mediaType == .ociLayer })
+            #expect(a.manifest.value.config.mediaType == .ociConfig)
             // The shared base layer reached through the symlink is the same blob.
             #expect(b.manifest.value.layers.first?.digest == DAKit.sha(layers[0]))
             // Config bytes are carried exactly (they were not canonical JSON).
@@ -189,7 +190,7 @@ typealias DAKit = DockerArchiveKit
         let f = try StoreFixture()
         try DAKit.load(path: dir.file("gz.tar"), into: f.store)
         let b = try #require(try DAKit.stored(f.store).first { $0.id == ids[1] })
-        #expect(b.manifest.value.layers.last?.mediaType == .dockerLayerGzip)
+        #expect(b.manifest.value.layers.last?.mediaType == .ociLayerGzip)
         #expect(b.manifest.value.layers.last?.digest == DAKit.sha(layers[2]))
     }
 

@@ -113,6 +113,8 @@ struct ArchiveInteropTests {
             for store in [fromFile, fromStdin] {
                 #expect(try baleImages(store) == ["app:1 \(f.ids["app:1"]!)"])
             }
+            // Debian's docker 20.10 detects gzip, bzip2 and xz archives; zstd only from Docker 23 on.
+            guard compression != "zstd" else { return }
             try DockerDaemon.with { docker in
                 try docker.must(["load", "-i", archive.path])
                 #expect(try dockerImages(docker) == ["app:1 \(f.ids["app:1"]!)"])
@@ -161,6 +163,59 @@ struct ArchiveInteropTests {
             #expect(try Harness.bale(["copy", "oci:\(out.path):app", "app:1"], root: back).succeeded)
             let digests = try Harness.bale(["images", "--digests", "--no-trunc", "--format", "{{.Digest}} {{.ID}}"], root: back)
             #expect(digests.lines == ["\(f.manifests["app:1"]!) \(f.ids["app:1"]!)"])
+        }
+    }
+
+    @Test func incrementalArchivesLeaveOutWhatEarlierOnesCarry() throws {
+        try withStore { f in
+            let base = f.directory.appendingPathComponent("base.tar")
+            let incr = f.directory.appendingPathComponent("incr.tar")
+            #expect(try Harness.bale(["save", "-o", base.path, "app:1"], root: f.store).succeeded)
+            let save = try Harness.bale(["save", "--since", base.path, "-o", incr.path, "web:3"], root: f.store)
+            try #require(save.succeeded, "\(save)")
+            let shared = try LayoutReader.image("base:1", in: f.layout).layerDigests[0]
+            let own = try LayoutReader.image("web:3", in: f.layout).layerDigests.last!
+            let incrBlobs = try members(incr)
+            #expect(!incrBlobs.contains("blobs/sha256/" + shared.dropFirst(7)), "the shared layer is left out")
+            #expect(incrBlobs.contains("blobs/sha256/" + own.dropFirst(7)))
+            #expect(try members(base).contains("blobs/sha256/" + shared.dropFirst(7)))
+
+            // Into a store without the base: refused before anything is written, naming the digest.
+            let empty = f.directory.appendingPathComponent("empty")
+            #expect(try Harness.bale(["images"], root: empty).succeeded)
+            let indexBefore = try Data(contentsOf: empty.appendingPathComponent("index.json"))
+            let refused = try Harness.bale(["load", "-i", incr.path], root: empty)
+            #expect(!refused.succeeded)
+            #expect(refused.err.contains(shared) && refused.err.contains("base.tar"), "\(refused)")
+            #expect(try Data(contentsOf: empty.appendingPathComponent("index.json")) == indexBefore)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: empty.appendingPathComponent("blobs/sha256").path).isEmpty)
+
+            // After the base, the increment loads and both images are whole.
+            #expect(try Harness.bale(["load", "-i", base.path], root: empty).succeeded)
+            let load = try Harness.bale(["load", "-i", incr.path], root: empty)
+            #expect(load.succeeded, "\(load)")
+            #expect(try baleImages(empty) == ["app:1 \(f.ids["app:1"]!)", "web:3 \(f.ids["web:3"]!)"])
+            #expect(try Harness.bale(["verify", "--deep"], root: empty).succeeded)
+        }
+    }
+
+    @Test func ociArchivesRoundTripAndPeersReadThem() throws {
+        try withStore { f in
+            let archive = f.directory.appendingPathComponent("oci.tar")
+            #expect(try Harness.bale(["save", "--format", "oci", "-o", archive.path, "app:1", "web:3"], root: f.store).succeeded)
+            #expect(try !members(archive).contains("manifest.json"))
+            let inspect = try Harness.peer("skopeo", ["inspect", "oci-archive:\(archive.path):1"])
+            #expect(inspect.succeeded, "\(inspect)")
+            let fresh = f.directory.appendingPathComponent("fresh")
+            let load = try Harness.bale(["load", "-i", archive.path], root: fresh)
+            #expect(load.succeeded, "\(load)")
+            #expect(Set(load.lines) == ["Loaded image: app:1", "Loaded image: web:3"])
+            #expect(try baleImages(fresh) == ["app:1 \(f.ids["app:1"]!)", "web:3 \(f.ids["web:3"]!)"])
+            // oci-archive:FILE:REF names the single image it holds.
+            let named = f.directory.appendingPathComponent("named.tar")
+            #expect(try Harness.bale(["copy", "app:1", "oci-archive:\(named.path):v1"], root: f.store).succeeded)
+            #expect(try Harness.peer("skopeo", ["inspect", "oci-archive:\(named.path):v1"]).succeeded)
+            #expect(try Harness.peer("oci-image-tool", ["validate", "--type", "image", fresh.path]).succeeded)
         }
     }
 }

@@ -35,8 +35,8 @@ public protocol LocationFormat {
 /// like containers-transports(5).
 public struct Location: Sendable, CustomStringConvertible {
     /// The one table from prefixes to formats; the copier never names a format.
-    nonisolated(unsafe) public static var formats: [any LocationFormat.Type] = [
-        StoreFormat.self, OCILayoutFormat.self, DockerArchiveFormat.self,
+    public static let formats: [any LocationFormat.Type] = [
+        StoreFormat.self, OCILayoutFormat.self, DockerArchiveFormat.self, OCIArchiveFormat.self,
     ]
 
     public let format: any LocationFormat.Type
@@ -82,7 +82,7 @@ public struct Location: Sendable, CustomStringConvertible {
     /// The name a destination location gives the copied image (`docker-archive:F:NAME:TAG`, a store
     /// name), when it is a name; nil for `@N` or none.
     public var name: Reference? {
-        guard let reference, !reference.hasPrefix("@"), format != OCILayoutFormat.self else { return nil }
+        guard let reference, !reference.hasPrefix("@"), format != OCILayoutFormat.self, format != OCIArchiveFormat.self else { return nil }
         return try? Reference(parsing: reference).withDefaultTag()
     }
 }

@@ -24,7 +24,16 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
     // Sendable: every mutable field is guarded by `lock` (the copier puts one blob at a time anyway:
     // `concurrentPuts` is false, since a tar stream has one position).
     public let name: String
-    public let properties = DestinationProperties(acceptsDockerTypes: true, concurrentPuts: false)
+    public let properties: DestinationProperties
+    /// What the archive holds besides the OCI layout.
+    public enum Form: Sendable {
+        /// manifest.json and repositories too, for docker load of every version (docker-archive:).
+        case docker
+        /// The OCI layout only (oci-archive:); REF, when given, is the single image's ref.name.
+        case oci(reference: String?)
+    }
+    private let form: Form
+    private var expected: [Digest: String] = [:]
 
     private let lock = NSLock()
     private let finalPath: String?
@@ -39,15 +48,15 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
 
     /// Writes the archive to `path` (`-`: stdout, refused when it is a terminal). `temporaryDirectory`
     /// holds blobs whose size is not known in advance while they are measured.
-    public convenience init(path: String, compression: ArchiveCompression = .none,
+    public convenience init(path: String, compression: ArchiveCompression = .none, form: Form = .docker,
                             temporaryDirectory: String = NSTemporaryDirectory(), name: String? = nil) throws {
         let location = name ?? "\(DockerArchiveFormat.prefix):\(path)"
         if path == "-" {
             guard isatty(1) == 0 else {
                 throw BaleError(.usage, "\(location): refusing to write an archive to a terminal; redirect stdout or give a file")
             }
-            try self.init(fileDescriptor: 1, compression: compression, temporaryDirectory: temporaryDirectory,
-                          name: location)
+            try self.init(fileDescriptor: 1, compression: compression, form: form,
+                          temporaryDirectory: temporaryDirectory, name: location)
             return
         }
         let directory = (path as NSString).deletingLastPathComponent
@@ -58,20 +67,28 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
         } catch let error as BaleError {
             throw BaleError(error.code, "\(location): \(error.message)", cause: error.cause)
         }
-        try self.init(sink: file, file: file, finalPath: path, compression: compression,
+        try self.init(sink: file, file: file, finalPath: path, compression: compression, form: form,
                       temporaryDirectory: temporaryDirectory, name: location)
     }
 
     /// Writes the archive to an open descriptor (stdout, a pipe), which is not closed.
-    public convenience init(fileDescriptor: Int32, compression: ArchiveCompression = .none,
+    public convenience init(fileDescriptor: Int32, compression: ArchiveCompression = .none, form: Form = .docker,
                             temporaryDirectory: String = NSTemporaryDirectory(), name: String) throws {
         try self.init(sink: FileDescriptorSink(fileDescriptor: fileDescriptor, name: name), file: nil,
-                      finalPath: nil, compression: compression, temporaryDirectory: temporaryDirectory, name: name)
+                      finalPath: nil, compression: compression, form: form, temporaryDirectory: temporaryDirectory,
+                      name: name)
     }
 
     private init(sink: any ByteSink, file: AtomicFile?, finalPath: String?, compression: ArchiveCompression,
-                 temporaryDirectory: String, name: String) throws {
+                 form: Form, temporaryDirectory: String, name: String) throws {
         self.name = name
+        self.form = form
+        // OCI layouts are read by skopeo and umoci only when OCI-typed: the copier converts for them.
+        if case .docker = form {
+            properties = DestinationProperties(acceptsDockerTypes: true, concurrentPuts: false)
+        } else {
+            properties = DestinationProperties(acceptsDockerTypes: false, concurrentPuts: false)
+        }
         self.file = file
         self.finalPath = finalPath
         self.temporaryDirectory = temporaryDirectory
@@ -143,7 +160,23 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
     public func addImage(_ image: SourceImage) throws {
         try lock.withLock {
             try checkUsable()
+            if case .oci(let reference?) = form, !images.isEmpty {
+                throw BaleError(.usage, "\(name): one name (\(reference)) was given but several images were copied; leave the name out")
+            }
             images.append(image)
+        }
+    }
+
+    /// An incremental archive: the list of left-out blobs is written now, as the first member after the
+    /// directories, so a loader can refuse before it writes anything; index.json carries it too.
+    public func expect(_ blobs: [Digest: String]) throws {
+        try lock.withLock {
+            try checkUsable()
+            guard written.isEmpty, let writer else {
+                throw BaleError(.internal, "\(name): the blobs to leave out must be known before any is written")
+            }
+            expected = blobs
+            try writer.writeFile(path: Incremental.memberName, data: JSON.canonical(Incremental.Expectation(blobs: blobs)))
         }
     }
 
@@ -252,10 +285,17 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
         var repositories: [String: [String: String]] = [:]
         for image in images {
             let manifest = try imageManifest(image.descriptor, depth: 0)
-            for blob in [manifest.config] + manifest.layers where !written.contains(blob.digest) {
+            for blob in [manifest.config] + manifest.layers where !written.contains(blob.digest) && expected[blob.digest] == nil {
                 throw BaleError(.internal, "\(name): image \(image.descriptor.digest): blob \(blob.digest) was not written to the archive")
             }
             let tags = image.names.filter { $0.digest == nil }.map { $0.withDefaultTag() }
+            if case .oci(let reference?) = form {
+                var entry = image.descriptor
+                entry.annotations = [Descriptor.Annotation.refName: reference]
+                entry.platform = nil
+                index.manifests.append(entry)
+                continue
+            }
             items.append(DockerArchiveManifestItem(config: Self.memberPath(manifest.config.digest),
                                                    repoTags: tags.isEmpty ? nil : tags.map(\.familiar),
                                                    layers: manifest.layers.map { Self.memberPath($0.digest) }))
@@ -268,7 +308,7 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
             } else {
                 for tag in tags {
                     var named = entry
-                    named.annotations = OCILayoutNames.annotations(for: tag)
+                    named.annotations = LayoutIndex.annotations(for: tag)
                     index.manifests.append(named)
                 }
             }
@@ -279,10 +319,15 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
                 for tag in tags { repositories[tag.familiarName, default: [:]][tag.tag ?? "latest"] = top.encoded }
             }
         }
+        if !expected.isEmpty {
+            index.annotations = [Incremental.annotation: String(decoding: try JSON.canonical(Incremental.Expectation(blobs: expected)), as: UTF8.self)]
+        }
         try writer.writeFile(path: "oci-layout", data: Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
         try writer.writeFile(path: "index.json", data: JSON.canonical(index))
-        try writer.writeFile(path: "manifest.json", data: JSON.canonical(items))
-        try writer.writeFile(path: "repositories", data: JSON.canonical(repositories))
+        if case .docker = form {
+            try writer.writeFile(path: "manifest.json", data: JSON.canonical(items))
+            try writer.writeFile(path: "repositories", data: JSON.canonical(repositories))
+        }
     }
 
     /// The manifest manifest.json describes for a top-level descriptor: the manifest itself, or for an

@@ -87,3 +87,19 @@ struct DockerArchiveManifestItem: Codable, Sendable, Equatable {
         try c.encodeIfPresent(layerSources, forKey: .layerSources)
     }
 }
+
+/// `oci-archive:FILE[:REF]`: an OCI image layout in a tar (FILE `-` is stdin or stdout). Read by the
+/// docker-archive reader, which takes an archive with no manifest.json through its index.json; written
+/// by the docker-archive writer without manifest.json and repositories, OCI-typed.
+public enum OCIArchiveFormat: LocationFormat {
+    public static let prefix = "oci-archive"
+
+    public static func source(path: String, reference: String?, context: LocationContext) throws -> any ImageSource {
+        try DockerArchiveFormat.source(path: path, reference: reference, context: context)
+    }
+
+    public static func destination(path: String, reference: String?, context: LocationContext) throws -> any ImageDestination {
+        try DockerArchiveDestination(path: path, compression: context.compression, form: .oci(reference: reference),
+                                     temporaryDirectory: context.temporaryDirectory, name: "\(prefix):\(path)")
+    }
+}

@@ -150,6 +150,14 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
         var manifestJSON: Data?
         var indexJSON: Data?
         var ociLayout: Data?
+        /// Blobs an incremental archive left out (already checked to be in the sink).
+        var expected = Set<Digest>()
+    }
+
+    /// The digest a `blobs/sha256/<hex>` path names.
+    static func blobDigest(_ path: String) -> Digest? {
+        guard path.hasPrefix("blobs/sha256/") else { return nil }
+        return try? Digest(sha256Hex: String(path.dropFirst("blobs/sha256/".count)))
     }
 
     public func stage(into sink: any BlobSink) throws {
@@ -224,6 +232,20 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
                 try put(reader, expected: expected, member: path, tar: reader, sink: sink, scan: &scan)
                 scan.members[path] = Member(digest: digest, size: entry.size, compression: reader.compression)
             }
+            return
+        }
+
+        // An incremental archive names, first, the blobs it left out: all must be in the sink already,
+        // or the load fails here, before any blob is written.
+        if components.count == 1, base == Incremental.memberName {
+            let data = try tar.readAll(limit: cap)
+            let expected = try JSON.decode(Incremental.Expectation.self, from: data, what: "\(name): \(base)").digests()
+            let missing = expected.filter { !sink.contains($0.key) }.sorted { $0.key < $1.key }
+            guard missing.isEmpty else {
+                let list = missing.map { "\($0.key) (carried by \($0.value))" }.joined(separator: ", ")
+                throw BaleError(.notFound, "\(name): incremental archive: the destination lacks \(missing.count) blob(s) it builds on: \(list); load those archives first")
+            }
+            scan.expected = Set(expected.keys)
             return
         }
 
@@ -375,6 +397,9 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
                 layers.append(foreign) // a foreign layer the archive does not carry
                 continue
             }
+            if let left = Self.blobDigest(path), scan.expected.contains(left), byConfig[config.digest] != nil {
+                continue // left out of an incremental archive; the archive's own manifest describes it
+            }
             let layer = try member(path, what: "layer \(i)", scan: scan)
             let compression = try layer.compression ?? LayerCompression.sniff(sink.open(layer.digest))
             if compression == .none && layer.digest != diffIDs[i] {
@@ -382,23 +407,28 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
             }
             let type: MediaType
             switch compression {
-            case .gzip: type = .dockerLayerGzip
-            case .zstd: type = .dockerLayerZstd
-            default: type = .dockerLayer // docker labels xz/bzip2 layer files no better; it sniffs them
+            case .gzip: type = .ociLayerGzip
+            case .zstd: type = .ociLayerZstd
+            case .none: type = .ociLayer
+            case .other: type = .dockerLayer // xz/bzip2 layer files: no OCI label; docker sniffs them
             }
             layers.append(Descriptor(mediaType: type, digest: layer.digest, size: layer.size))
         }
         if let real = byConfig[config.digest] { return (real, names) }
 
-        let manifest = Manifest(mediaType: .dockerManifest,
-                                config: Descriptor(mediaType: .dockerConfig, digest: config.digest,
-                                                   size: Int64(configBytes.count)),
+        // The synthesised manifest is OCI-typed, so the store stays readable by skopeo, umoci and
+        // oci-image-tool (which accept only OCI types in a layout); the config bytes, and so the image
+        // ID, are the archive's. Only a layer OCI cannot label (xz, bzip2) makes it Docker-typed.
+        let docker = layers.contains { $0.mediaType == .dockerLayer }
+        let manifest = Manifest(mediaType: docker ? .dockerManifest : .ociManifest,
+                                config: Descriptor(mediaType: docker ? .dockerConfig : .ociConfig,
+                                                   digest: config.digest, size: Int64(configBytes.count)),
                                 layers: layers)
         let bytes = try JSON.canonical(manifest)
         let digest = SHA256Hasher.digest(bytes)
         scan.documents[digest] = bytes
         scan.documents[config.digest] = configBytes
-        return (Descriptor(mediaType: .dockerManifest, digest: digest, size: Int64(bytes.count)), names)
+        return (Descriptor(mediaType: manifest.mediaType ?? .ociManifest, digest: digest, size: Int64(bytes.count)), names)
     }
 
     /// With an OCI layout in the archive (Docker 25+, containerd): config digest → the index.json entry
@@ -409,7 +439,7 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
         var result: [Digest: Descriptor] = [:]
         for entry in index.manifests where !Index.isAttestation(entry) {
             guard let bytes = scan.documents[entry.digest], Int64(bytes.count) == entry.size else { continue }
-            let top = Self.bare(entry)
+            let top = LayoutIndex.bare(entry)
             for config in configs(of: entry, bytes: bytes, scan: scan, depth: 0) where result[config] == nil {
                 result[config] = top
             }
@@ -440,42 +470,8 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
             throw BaleError(.unsupported, "\(name): oci-layout: image layout version \(layout.imageLayoutVersion), expected 1.0.0")
         }
         let index = try JSON.decode(Index.self, from: indexBytes, what: "\(name): index.json")
-        var entries = index.manifests.filter {
-            !Index.isAttestation($0) && $0.annotations?["io.containerd.manifest.subject"] == nil
-        }
-        if let reference, reference.hasPrefix("@") {
-            let n = Int(reference.dropFirst()) ?? -1
-            let digests = entries.map(\.digest).reduce(into: [Digest]()) { if !$0.contains($1) { $0.append($1) } }
-            guard digests.indices.contains(n) else {
-                throw BaleError(.notFound, "\(name): no image at position \(n) (the archive holds \(digests.count))")
-            }
-            entries = entries.filter { $0.digest == digests[n] }
-        } else if let reference {
-            entries = entries.filter { OCILayoutNames.matches($0, ref: reference) }
-            guard !entries.isEmpty else { throw BaleError(.notFound, "\(name): no image named \"\(reference)\"") }
-        }
-        var images: [SourceImage] = []
-        for entry in entries {
-            let names = OCILayoutNames.names(of: entry)
-            if let i = images.firstIndex(where: { $0.descriptor.digest == entry.digest }) {
-                images[i].names = Array(Set(images[i].names + names)).sorted()
-            } else {
-                images.append(SourceImage(descriptor: Self.bare(entry), names: names))
-            }
-        }
-        return images
+        return try LayoutIndex.select(index.manifests, reference: reference, location: name)
     }
-
-    /// An index.json entry without the name annotations and platform that describe its place there.
-    static func bare(_ entry: Descriptor) -> Descriptor {
-        var d = entry
-        d.annotations?.removeValue(forKey: Descriptor.Annotation.refName)
-        d.annotations?.removeValue(forKey: Descriptor.Annotation.containerdImageName)
-        if d.annotations?.isEmpty == true { d.annotations = nil }
-        d.platform = nil
-        return d
-    }
-
     // MARK: Paths inside the archive
 
     /// The member a manifest.json path names, through any links. `what` names its role in the error.

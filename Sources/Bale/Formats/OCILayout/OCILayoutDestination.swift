@@ -95,7 +95,7 @@ public final class OCILayoutDestination: ImageDestination, BlobSink, @unchecked 
         if image.names.isEmpty { return [base] }
         return image.names.map { name in
             var d = base
-            d.annotations = OCILayoutNames.annotations(for: name)
+            d.annotations = LayoutIndex.annotations(for: name)
             return d
         }
     }

@@ -15,7 +15,7 @@ public final class OCILayoutSource: ImageSource, @unchecked Sendable {
     private let selected: [SourceImage]
     public let name: String
 
-    /// Opens the layout at `root`; `reference` selects entries (see `OCILayoutNames.matches`) or, as `@N`,
+    /// Opens the layout at `root`; `reference` selects entries (see `LayoutIndex.matches`) or, as `@N`,
     /// the N-th image (0-based, as skopeo).
     public init(root: String, reference: String?, name: String? = nil) throws {
         self.root = root
@@ -28,36 +28,7 @@ public final class OCILayoutSource: ImageSource, @unchecked Sendable {
         }
         let index = try JSON.decode(Index.self, from: try Self.read(root + "/index.json", what: "\(self.name): index.json"),
                                     what: "\(self.name): index.json")
-        selected = try Self.select(index.manifests, reference: reference, location: self.name)
-    }
-
-    /// Groups index entries into images (one per digest, names merged, in first-seen order) and applies
-    /// the location's selector.
-    static func select(_ entries: [Descriptor], reference: String?, location: String) throws -> [SourceImage] {
-        var images: [SourceImage] = []
-        var candidates = entries.filter { !Index.isAttestation($0) && $0.annotations?["io.containerd.manifest.subject"] == nil }
-        if let reference, reference.hasPrefix("@") {
-            guard let n = Int(reference.dropFirst()) else {
-                throw BaleError(.usage, "\(location): \"\(reference)\" is not an image position (@0, @1, …)")
-            }
-            let digests = candidates.map(\.digest).reduce(into: [Digest]()) { if !$0.contains($1) { $0.append($1) } }
-            guard digests.indices.contains(n) else {
-                throw BaleError(.notFound, "\(location): no image at position \(n) (it holds \(digests.count))")
-            }
-            candidates = candidates.filter { $0.digest == digests[n] }
-        } else if let reference {
-            candidates = candidates.filter { OCILayoutNames.matches($0, ref: reference) }
-            guard !candidates.isEmpty else { throw BaleError(.notFound, "\(location): no image named \"\(reference)\"") }
-        }
-        for entry in candidates {
-            let names = OCILayoutNames.names(of: entry)
-            if let i = images.firstIndex(where: { $0.descriptor.digest == entry.digest }) {
-                images[i].names = Array(Set(images[i].names + names)).sorted()
-            } else {
-                images.append(SourceImage(descriptor: StoreIndex.bare(entry), names: names))
-            }
-        }
-        return images
+        selected = try LayoutIndex.select(index.manifests, reference: reference, location: self.name)
     }
 
     public func images() throws -> [SourceImage] { selected }

@@ -1,0 +1,80 @@
+import BaleCore
+
+/// How image names map to and from index.json annotations in the OCI layouts bale reads and writes
+/// (directories, archives, docker save's Docker 25+ form; FORMATS.md sections 2 and 3).
+///
+/// ```
+/// io.containerd.image.name           docker.io/library/app:1   full name (Docker 25+, containerd)
+/// org.opencontainers.image.ref.name  1                         the tag (Docker 25+); or whatever
+///                                                              name skopeo was given (oci:DIR:NAME)
+/// ```
+enum LayoutIndex {
+    /// The names an index.json entry carries: containerd's full name first; else ref.name when it reads
+    /// as a full reference (it has a `/` or a `:`); a bare ref.name is only a tag, so no name.
+    static func names(of entry: Descriptor) -> [Reference] {
+        let annotations = entry.annotations ?? [:]
+        if let full = annotations[Descriptor.Annotation.containerdImageName],
+           let ref = try? Reference(parsing: full), ref.digest == nil {
+            return [ref.withDefaultTag()]
+        }
+        if let refName = annotations[Descriptor.Annotation.refName], refName.contains(where: { $0 == "/" || $0 == ":" }),
+           let ref = try? Reference(parsing: refName), ref.digest == nil {
+            return [ref.withDefaultTag()]
+        }
+        return []
+    }
+
+    /// The annotations for one name, Docker 25's way: the full name for containerd, the tag as ref.name.
+    static func annotations(for name: Reference) -> [String: String] {
+        [Descriptor.Annotation.containerdImageName: name.string,
+         Descriptor.Annotation.refName: name.tag ?? "latest"]
+    }
+
+    /// Whether `entry` is what `ref` (the REF of `oci:DIR:REF`) selects: ref.name equal to it, as skopeo
+    /// matches, or a full name equal to it once both are normalised.
+    static func matches(_ entry: Descriptor, ref: String) -> Bool {
+        if entry.annotations?[Descriptor.Annotation.refName] == ref { return true }
+        guard let wanted = try? Reference(parsing: ref).withDefaultTag() else { return false }
+        return names(of: entry).contains(wanted)
+    }
+
+    /// An index.json entry without the name annotations and platform that describe its place there.
+    static func bare(_ entry: Descriptor) -> Descriptor {
+        var d = entry
+        d.annotations?.removeValue(forKey: Descriptor.Annotation.refName)
+        d.annotations?.removeValue(forKey: Descriptor.Annotation.containerdImageName)
+        if d.annotations?.isEmpty == true { d.annotations = nil }
+        d.platform = nil
+        return d
+    }
+
+    /// Groups index entries into images (one per digest, names merged, in first-seen order) and applies
+    /// the location's selector.
+    static func select(_ entries: [Descriptor], reference: String?, location: String) throws -> [SourceImage] {
+        var images: [SourceImage] = []
+        var candidates = entries.filter { !Index.isAttestation($0) && $0.annotations?["io.containerd.manifest.subject"] == nil }
+        if let reference, reference.hasPrefix("@") {
+            guard let n = Int(reference.dropFirst()) else {
+                throw BaleError(.usage, "\(location): \"\(reference)\" is not an image position (@0, @1, …)")
+            }
+            let digests = candidates.map(\.digest).reduce(into: [Digest]()) { if !$0.contains($1) { $0.append($1) } }
+            guard digests.indices.contains(n) else {
+                throw BaleError(.notFound, "\(location): no image at position \(n) (it holds \(digests.count))")
+            }
+            candidates = candidates.filter { $0.digest == digests[n] }
+        } else if let reference {
+            candidates = candidates.filter { LayoutIndex.matches($0, ref: reference) }
+            guard !candidates.isEmpty else { throw BaleError(.notFound, "\(location): no image named \"\(reference)\"") }
+        }
+        for entry in candidates {
+            let names = LayoutIndex.names(of: entry)
+            if let i = images.firstIndex(where: { $0.descriptor.digest == entry.digest }) {
+                images[i].names = Array(Set(images[i].names + names)).sorted()
+            } else {
+                images.append(SourceImage(descriptor: bare(entry), names: names))
+            }
+        }
+        return images
+    }
+
+}
