@@ -62,14 +62,18 @@ public struct Copier: Sendable {
     /// The images a source holds, staging a streaming source first: into the destination itself when it
     /// can take blobs it may not keep, else into a temporary directory that lives as long as `staging`.
     public static func stage(_ source: any ImageSource, for destination: any ImageDestination,
-                             temporaryDirectory: String) throws -> TemporaryBlobSink? {
+                             temporaryDirectory: String,
+                             progress: (@Sendable (Int64) -> Void)? = nil) throws -> TemporaryBlobSink? {
         guard let streaming = source as? any StreamingImageSource else { return nil }
+        func counted(_ sink: any BlobSink) -> any BlobSink {
+            progress.map { CountingSink(sink, $0) } ?? sink
+        }
         if let sink = destination as? any BlobSink {
-            try streaming.stage(into: sink)
+            try streaming.stage(into: counted(sink))
             return nil
         }
         let temp = try TemporaryBlobSink(parent: temporaryDirectory)
-        try streaming.stage(into: temp)
+        try streaming.stage(into: counted(temp))
         return temp
     }
 
@@ -263,6 +267,22 @@ final class CountingReader: BlobReader {
         return n
     }
     func close() { base.close() }
+}
+
+/// A sink that reports the bytes put through it (staging a streaming source).
+final class CountingSink: BlobSink, @unchecked Sendable {
+    // Sendable: both fields are immutable; the base sink is Sendable.
+    private let base: any BlobSink
+    private let report: @Sendable (Int64) -> Void
+    init(_ base: any BlobSink, _ report: @escaping @Sendable (Int64) -> Void) {
+        self.base = base
+        self.report = report
+    }
+    func put(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64) {
+        try base.put(CountingReader(reader, report), expected: expected)
+    }
+    func open(_ digest: Digest) throws -> any BlobReader { try base.open(digest) }
+    func contains(_ digest: Digest) -> Bool { base.contains(digest) }
 }
 
 /// Shared progress of the concurrent blob copies.

@@ -14,7 +14,8 @@ public enum Transfer {
         let staging: TemporaryBlobSink?
         var images: [SourceImage]
         do {
-            staging = try Copier.stage(source, for: destination, temporaryDirectory: temporaryDirectory)
+            staging = try Copier.stage(source, for: destination, temporaryDirectory: temporaryDirectory,
+                                       progress: options.progress)
             images = try source.images()
             if let rename {
                 guard images.count == 1 else {
