@@ -121,21 +121,13 @@ public final class Store: @unchecked Sendable {
 
     /// Reads a small blob (a manifest, index or config), checking its digest and, when given, its size.
     public func readDocument(_ descriptor: Descriptor) throws -> Data {
-        guard descriptor.size <= Int64(JSON.maxDocumentSize) else {
-            throw BaleError(.invalidInput, "\(descriptor.digest): \(descriptor.size) bytes is over the \(JSON.maxDocumentSize)-byte limit for JSON documents")
-        }
+        try descriptor.checkDocumentSize(in: "store \(root)")
         let path = blobPath(descriptor.digest)
         guard hasBlob(descriptor.digest) else {
             throw BaleError(.notFound, "\(descriptor.digest): blob missing from the store (\(path))")
         }
         let data = try readFile(path, limit: JSON.maxDocumentSize)
-        guard Int64(data.count) == descriptor.size else {
-            throw BaleError(.integrity, "\(descriptor.digest): \(path) has \(data.count) bytes, expected \(descriptor.size)")
-        }
-        let actual = SHA256Hasher.digest(data)
-        guard actual == descriptor.digest else {
-            throw BaleError(.integrity, "\(descriptor.digest): \(path) does not match its digest (content hashes to \(actual))")
-        }
+        try descriptor.verify(data, in: "store \(root)")
         return data
     }
 

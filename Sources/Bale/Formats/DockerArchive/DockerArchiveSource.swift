@@ -96,13 +96,7 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
         } else {
             throw BaleError(.notFound, "\(name): \(descriptor.digest) is not in the archive")
         }
-        guard Int64(data.count) == descriptor.size else {
-            throw BaleError(.integrity, "\(name): \(descriptor.digest): \(data.count) bytes, its descriptor gives \(descriptor.size)")
-        }
-        let actual = SHA256Hasher.digest(data)
-        guard actual == descriptor.digest else {
-            throw BaleError(.integrity, "\(name): \(descriptor.digest): content does not match the digest (it hashes to \(actual))")
-        }
+        try descriptor.verify(data, in: name)
         return data
     }
 

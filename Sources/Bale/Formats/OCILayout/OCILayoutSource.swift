@@ -64,17 +64,9 @@ public final class OCILayoutSource: ImageSource, @unchecked Sendable {
 
     /// Reads a document blob and checks its size and digest.
     static func verifiedDocument(_ descriptor: Descriptor, at path: String, location: String) throws -> Data {
-        guard descriptor.size <= Int64(JSON.maxDocumentSize) else {
-            throw BaleError(.invalidInput, "\(location): \(descriptor.digest): \(descriptor.size) bytes is over the \(JSON.maxDocumentSize)-byte limit for JSON documents")
-        }
+        try descriptor.checkDocumentSize(in: location)
         let data = try read(path, what: "\(location): \(descriptor.digest)")
-        guard Int64(data.count) == descriptor.size else {
-            throw BaleError(.integrity, "\(location): \(descriptor.digest): \(data.count) bytes, its descriptor gives \(descriptor.size)")
-        }
-        let actual = SHA256Hasher.digest(data)
-        guard actual == descriptor.digest else {
-            throw BaleError(.integrity, "\(location): \(descriptor.digest): content does not match the digest (it hashes to \(actual))")
-        }
+        try descriptor.verify(data, in: location)
         return data
     }
 }
