@@ -122,19 +122,22 @@ public struct Copier: Sendable {
         let bytes = try source.document(descriptor)
         if try isIndex(descriptor, bytes) {
             var index = try JSON.decode(Index.self, from: bytes, what: "index \(descriptor.digest) in \(source.name)")
-            var children: [Descriptor] = []
             let images = index.manifests.filter { !Index.isAttestation($0) }
-            let wanted: [Descriptor]
-            if options.allPlatforms {
-                wanted = images
-            } else {
+            if !options.allPlatforms {
                 let match = images.first { $0.platform.map { $0.matches(options.platform) } ?? false }
                     ?? (images.count == 1 ? images.first : nil)
                 guard let match else {
                     throw BaleError(.notFound, "index \(descriptor.digest) in \(source.name) has no image for \(options.platform); use --platform or --all-platforms")
                 }
-                wanted = [match]
+                // One platform: the image is that platform's manifest, as `docker pull` keeps it. Keeping
+                // the index would leave it naming manifests the destination does not hold, which layout
+                // readers (umoci, oci-image-tool) refuse.
+                var chosen = try walk(match, source: source, destination: destination, plan: &plan, top: false)
+                if top { chosen.annotations = StoreIndex.bare(descriptor).annotations }
+                return chosen
             }
+            let wanted = images
+            var children: [Descriptor] = []
             var changed = false
             for child in index.manifests {
                 guard wanted.contains(child) else { children.append(child); continue }

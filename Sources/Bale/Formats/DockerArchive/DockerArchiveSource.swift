@@ -18,8 +18,8 @@ import Foundation
 ///
 /// With `manifest.json`, each entry is an image: its config by path, its layers by path. When the archive
 /// also holds an OCI layout (Docker 25+, containerd) and an index.json entry leads to a manifest with that
-/// config, that manifest (or index) is the image, with its original bytes and digest. Otherwise a Docker
-/// schema-2 manifest is synthesised canonically from the config and the layer bytes, so the same archive
+/// config, that manifest (or index) is the image, with its original bytes and digest. Otherwise an
+/// OCI-typed manifest is synthesised canonically from the config and the layer bytes, so the same archive
 /// always gives the same manifest digest. Without `manifest.json`, an OCI layout is read through its
 /// index.json.
 ///
