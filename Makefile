@@ -18,7 +18,7 @@ TEST_FILTER ?=
 
 # Build-time libraries (the system-library targets), and what the interop tests run: the peers
 # and python3 for testdata/gen/mkimage.py.
-DEB_PACKAGES := libarchive-dev zlib1g-dev liblzma-dev pkg-config pigz python3 time bc \
+DEB_PACKAGES := libarchive-dev zlib1g-dev liblzma-dev libisal-dev pkg-config pigz python3 time bc \
                 skopeo umoci docker-registry oci-image-tool docker.io
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies run one way: bale → BaleCLI → Bale → BaleIO → BaleCore.
-// C types appear only in BaleIO (through the three system-library targets).
+// C types appear only in BaleIO (through the four system-library targets).
 let package = Package(
     name: "bale",
     platforms: [.macOS(.v13)],
@@ -20,10 +20,12 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLzma", path: "Sources/CLzma", pkgConfig: "liblzma",
                        providers: [.apt(["liblzma-dev"])]),
+        .systemLibrary(name: "CIsal", path: "Sources/CIsal", pkgConfig: "libisal",
+                       providers: [.apt(["libisal-dev"])]),
 
         .target(name: "BaleCore"),
         .target(name: "BaleIO", dependencies: [
-            "BaleCore", "CArchive", "CZlib", "CLzma",
+            "BaleCore", "CArchive", "CZlib", "CLzma", "CIsal",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Bale", dependencies: ["BaleCore", "BaleIO"]),

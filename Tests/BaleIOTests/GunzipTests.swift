@@ -44,6 +44,39 @@ import Testing
         }
     }
 
+    @Test func memberBoundariesAtEveryReadSize() throws {
+        let a = GzipTestSupport.mixedData(size: 30_000, seed: 5)
+        let b = GzipTestSupport.mixedData(size: 20_000, seed: 6)
+        let members = try ParallelGzip(level: 1, jobs: 1).compress(a).0
+            + GzipTestSupport.gzipWithSystem(b, level: 9)
+            + ParallelGzip(level: 6, jobs: 2, blockSize: 4096).compress(b).0
+        for chunk in [1, 7, 8, 9, 4095, 65_536] {
+            var offset = 0
+            var output = Data()
+            let result = try Gunzip(bufferSize: 4096).decompress(read: { buffer in
+                let n = min(chunk, buffer.count, members.count - offset)
+                members.withUnsafeBytes { src in
+                    buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset ..< offset + n]))
+                }
+                offset += n
+                return n
+            }, write: { output.append(contentsOf: $0) }, progress: nil)
+            #expect(output == a + b + b, "read size \(chunk)")
+            #expect(result.compressedSize == Int64(members.count))
+        }
+    }
+
+    @Test func readsEveryEngine() throws {
+        let input = GzipTestSupport.mixedData(size: 200_000, seed: 12)
+        for engine in [DeflateEngine.isal(level: 0), .isal(level: 1), .isal(level: 2), .isal(level: 3),
+                       .zlib(level: 1), .zlib(level: 6), .zlib(level: 9)] {
+            let (compressed, packed) = try ParallelGzip(engine: engine, jobs: 2, blockSize: 32 * 1024).compress(input)
+            let (output, unpacked) = try Gunzip(bufferSize: 4096).decompress(compressed)
+            #expect(output == input, "\(engine)")
+            #expect(unpacked == packed, "\(engine)")
+        }
+    }
+
     @Test func badInputIsInvalidInput() throws {
         let input = GzipTestSupport.mixedData(size: 100_000, seed: 8)
         let good = try ParallelGzip(jobs: 1).compress(input).0

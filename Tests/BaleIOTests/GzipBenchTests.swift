@@ -4,7 +4,8 @@ import Foundation
 import Testing
 
 /// Throughput figures on a real corpus, only when asked for:
-/// `BALE_GZIP_BENCH=1 BALE_GZIP_BENCH_FILE=/tmp/corpus.tar swift test -c release --filter GzipBench`.
+/// `BALE_GZIP_BENCH=1 BALE_GZIP_BENCH_FILE=/tmp/corpus.tar swift test -c release --filter GzipBench`
+/// (optionally `BALE_GZIP_BENCH_ENGINES=isal-1,isal-3,zlib-6`).
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["BALE_GZIP_BENCH"] == "1"))
 struct GzipBenchTests {
     static var corpus: String {
@@ -36,26 +37,43 @@ struct GzipBenchTests {
         #endif
     }
 
+    /// The engines to measure: `BALE_GZIP_BENCH_ENGINES=isal-1,isal-3,zlib-6`, else levels 1, 2, 3 and 6.
+    static var engines: [DeflateEngine] {
+        guard let list = ProcessInfo.processInfo.environment["BALE_GZIP_BENCH_ENGINES"] else {
+            return [1, 2, 3, 6].compactMap { DeflateEngine(level: $0) }
+        }
+        return list.split(separator: ",").compactMap { item -> DeflateEngine? in
+            let parts = item.split(separator: "-")
+            guard parts.count == 2, let level = Int(parts[1]) else { return nil }
+            return parts[0] == "isal" ? .isal(level: level) : .zlib(level: level)
+        }
+    }
+
     @Test func compressAndDecompressThroughput() throws {
         let path = Self.corpus
         var compressedCopy = Data()
-        for jobs in [1, 2] {
-            var sink = Data()
-            let start = Date()
-            let cpuStart = Self.cpuSeconds()
-            let result = try withCorpusReader(path) { reader in
-                try ParallelGzip(level: 6, jobs: jobs).compress(read: reader, write: { bytes in
-                    if jobs == 2 { sink.append(contentsOf: bytes) }
-                }, progress: nil)
+        for engine in Self.engines {
+            for jobs in [1, 2] {
+                var sink = Data()
+                let keep = jobs == 2 && engine == ParallelGzip(jobs: 1).engine
+                let start = Date()
+                let cpuStart = Self.cpuSeconds()
+                let result = try withCorpusReader(path) { reader in
+                    try ParallelGzip(engine: engine, jobs: jobs).compress(read: reader, write: { bytes in
+                        if keep { sink.append(contentsOf: bytes) }
+                    }, progress: nil)
+                }
+                let seconds = Date().timeIntervalSince(start)
+                let cpu = Self.cpuSeconds() - cpuStart
+                let mbs = Double(result.uncompressedSize) / 1e6 / seconds
+                print(String(format: "bale gzip %@ jobs %d: %.2f s (cpu %.2f s), %.1f MB/s in, %lld -> %lld bytes",
+                             engine.description, jobs, seconds, cpu, mbs, result.uncompressedSize,
+                             result.compressedSize))
+                #expect(result.uncompressedSize > 0)
+                if keep { compressedCopy = sink }
             }
-            let seconds = Date().timeIntervalSince(start)
-            let cpu = Self.cpuSeconds() - cpuStart
-            let mbs = Double(result.uncompressedSize) / 1e6 / seconds
-            print(String(format: "bale gzip -6 jobs %d: %.2f s (cpu %.2f s), %.1f MB/s in, %lld -> %lld bytes",
-                         jobs, seconds, cpu, mbs, result.uncompressedSize, result.compressedSize))
-            #expect(result.uncompressedSize > 0)
-            if jobs == 2 { compressedCopy = sink }
         }
+        guard !compressedCopy.isEmpty else { return }
         let hashStart = Date()
         var hasher = SHA256Hasher()
         hasher.update(compressedCopy)

@@ -27,6 +27,40 @@ enum GzipTestSupport {
         return Data(bytes.prefix(size))
     }
 
+    /// About `size` bytes of real files, taking one file from each of `directories` in turn (each walked
+    /// recursively in name order, regular files only, each file cut to at most 128 KiB). The default mix
+    /// resembles `make bench`'s corpus: text and data from /usr/share and /usr/include, code from /usr/lib.
+    static func systemFileData(size: Int,
+                               directories: [String] = ["/usr/share", "/usr/include", "/usr/lib/python3.11"]) throws -> Data {
+        let fm = FileManager.default
+        func files(_ dir: String, limit: Int) -> [String] {
+            var found: [String] = []
+            var pending = [dir]
+            while let current = pending.first, found.count < limit {
+                pending.removeFirst()
+                let names = ((try? fm.contentsOfDirectory(atPath: current)) ?? []).sorted()
+                for name in names {
+                    let path = current + "/" + name
+                    guard let type = (try? fm.attributesOfItem(atPath: path))?[.type] as? FileAttributeType else { continue }
+                    if type == .typeRegular { found.append(path) } else if type == .typeDirectory { pending.append(path) }
+                }
+            }
+            return found
+        }
+        let lists = directories.map { files($0, limit: 2000) }
+        var out = Data()
+        var i = 0
+        while out.count < size && lists.contains(where: { i < $0.count }) {
+            for list in lists where i < list.count && out.count < size {
+                guard let handle = FileHandle(forReadingAtPath: list[i]) else { continue }
+                defer { try? handle.close() }
+                out.append(try handle.read(upToCount: min(128 * 1024, size - out.count)) ?? Data())
+            }
+            i += 1
+        }
+        return out
+    }
+
     /// A tiny seeded generator so inputs are reproducible across runs.
     struct SplitMix64 {
         var state: UInt64
