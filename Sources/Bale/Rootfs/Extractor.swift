@@ -29,7 +29,12 @@ final class Extractor {
 
     init(target: String) throws {
         self.target = target
-        if mkdir(target, 0o755) != 0 && errno != EEXIST { throw BaleError.posix("cannot create", path: target) }
+        // The target and its parents are the user's choice, so they are created as plain paths.
+        do {
+            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+        } catch {
+            throw BaleError(.io, "\(target): cannot create directory", cause: error)
+        }
         let fd = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw BaleError.posix("cannot open directory", path: target) }
         rootFD = fd
