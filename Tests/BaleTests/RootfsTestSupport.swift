@@ -74,7 +74,8 @@ enum RootfsTestSupport {
             default: text = "other"
             }
             text += " mode=" + String(st.st_mode & 0o7777, radix: 8)
-            if mtimes && (st.st_mode & S_IFMT) != S_IFDIR { text += " mtime=\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)" }
+            // Whole seconds: TarWriter's ustar headers carry no fraction.
+            if mtimes && (st.st_mode & S_IFMT) != S_IFDIR { text += " mtime=\(st.st_mtim.tv_sec)" }
             out[path] = text
         }
         return out

@@ -83,6 +83,12 @@ struct Differ {
         return (newest, members)
     }
 
+    /// Equal mtimes; a base time without a fraction (ustar headers have none) matches any fraction
+    /// of the same second, so a tree exported from such a layer and committed again is unchanged.
+    private func sameTime(_ disk: TarTime, _ old: TarTime) -> Bool {
+        disk.seconds == old.seconds && (old.nanoseconds == 0 || disk.nanoseconds == old.nanoseconds)
+    }
+
     /// Whether the object on disk differs from the base's path.
     private func differs(_ disk: TarEntry, _ node: FlatNode) -> Bool {
         let old = node.effectiveEntry ?? TarEntry(path: "", kind: .directory, mode: 0o755)
@@ -91,11 +97,11 @@ struct Differ {
         if compareOwners && (disk.uid != old.uid || disk.gid != old.gid) { return true }
         switch disk.kind {
         case .directory: return false
-        case .file: return disk.size != old.size || disk.mtime != old.mtime
-        case .symlink: return disk.linkTarget != old.linkTarget || disk.mtime != old.mtime
+        case .file: return disk.size != old.size || !sameTime(disk.mtime, old.mtime)
+        case .symlink: return disk.linkTarget != old.linkTarget || !sameTime(disk.mtime, old.mtime)
         case .characterDevice, .blockDevice:
-            return disk.devMajor != old.devMajor || disk.devMinor != old.devMinor || disk.mtime != old.mtime
-        default: return disk.mtime != old.mtime
+            return disk.devMajor != old.devMajor || disk.devMinor != old.devMinor || !sameTime(disk.mtime, old.mtime)
+        default: return !sameTime(disk.mtime, old.mtime)
         }
     }
 }

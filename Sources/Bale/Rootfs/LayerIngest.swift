@@ -40,12 +40,15 @@ extension Store {
     /// Compresses one uncompressed tar stream into a gzip layer blob (one pass: read → ParallelGzip,
     /// which hashes input and output → temp file under `ingest/` → rename to `blobs/sha256/<digest>`).
     /// `read` has ByteSource semantics. Callers hold the exclusive lock.
-    func ingestGzipLayer(_ compression: GzipSettings,
+    /// `check` runs after the last byte and before the blob is renamed into place: a failure there
+    /// leaves no blob.
+    func ingestGzipLayer(_ compression: GzipSettings, check: () throws -> Void = {},
                          read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> CompressionResult {
         let file = try AtomicFile(directory: ingestDir)
         do {
             let gzip = ParallelGzip(level: compression.level, jobs: compression.jobs)
             let result = try gzip.compress(read: read, write: { try file.write($0) }, progress: compression.progress)
+            try check()
             if hasBlob(result.digest) {
                 file.discard()
             } else {
@@ -94,9 +97,17 @@ extension Store {
                 throw error
             }
         }
+        func joinParser() throws -> TarTime? {
+            do {
+                return try parser.join()
+            } catch let error as BaleError where error.code == .invalidInput {
+                throw BaleError(.invalidInput, "\(name) is not a tar archive: \(error.message)", cause: error)
+            }
+        }
+        var newest: TarTime?
         let result: CompressionResult
         do {
-            result = try ingestGzipLayer(compression) { buffer in
+            result = try ingestGzipLayer(compression, check: { newest = try joinParser() }) { buffer in
                 let n = try source.read(into: buffer)
                 if n > 0 {
                     try channel.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
@@ -111,14 +122,6 @@ extension Store {
             _ = try joinParser()
             throw error
         }
-        func joinParser() throws -> TarTime? {
-            do {
-                return try parser.join()
-            } catch let error as BaleError where error.code == .invalidInput {
-                throw BaleError(.invalidInput, "\(name) is not a tar archive: \(error.message)", cause: error)
-            }
-        }
-        let newest = try joinParser()
         return IngestedLayer(result: result, newest: newest)
     }
 
@@ -139,15 +142,17 @@ extension Store {
                 throw error
             }
         }
+        var newest: TarTime?
         let result: CompressionResult
         do {
-            result = try ingestGzipLayer(compression) { try channel.read(into: $0) }
+            result = try ingestGzipLayer(compression, check: { newest = try producer.join() }) {
+                try channel.read(into: $0)
+            }
         } catch {
             channel.cancel()
             _ = try producer.join()     // the producer's own error, when it failed first
             throw error
         }
-        let newest = try producer.join()
         return IngestedLayer(result: result, newest: newest)
     }
 }
