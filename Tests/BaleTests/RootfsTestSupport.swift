@@ -93,16 +93,16 @@ enum RootfsTestSupport {
         return process.terminationStatus
     }
 
-    /// Output of a shell command.
+    /// Status and stdout of a shell command (output through a file, never a pipe).
     static func shell(_ command: String) throws -> (status: Int32, output: String) {
+        let file = temporaryDirectory() + "/out"
+        defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        let pipe = Pipe()
-        process.standardOutput = pipe
+        process.arguments = ["-c", "{ \(command)\n} >'\(file)' </dev/null"]
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        let data = FileManager.default.contents(atPath: file) ?? Data()
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
