@@ -22,6 +22,7 @@ public struct BaleCommand: ParsableCommand {
                 Images.self, Inspect.self, History.self, Tag.self, Rmi.self,
             ]),
             CommandGroup(name: "Moving images", subcommands: [Save.self, Load.self, CopyCommand.self]),
+            CommandGroup(name: "Root file systems", subcommands: [Import.self, Export.self, Commit.self]),
             CommandGroup(name: "Store upkeep", subcommands: [Verify.self, Prune.self]),
         ]
     )

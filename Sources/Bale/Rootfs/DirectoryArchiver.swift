@@ -1,0 +1,147 @@
+import BaleCore
+import BaleIO
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One file-system object found under a directory being archived.
+struct DiskEntry {
+    /// The tar header it becomes (root-relative path, numeric owner, no names).
+    var header: TarEntry
+    /// Identity, to find hard links.
+    var device: UInt64
+    var inode: UInt64
+    var links: UInt64
+}
+
+/// Reads a directory tree deterministically and writes it as tar members (`import DIR`, and the new
+/// and changed paths of `commit DIR`).
+///
+/// ```
+/// order     depth first, names sorted by their UTF-8 bytes, a directory before its contents;
+///           the root itself is not a member
+/// headers   numeric uid/gid as on disk, no user/group names, mode & 07777, mtime with nanoseconds
+///           (clamped to SOURCE_DATE_EPOCH when given), symlink targets as stored, device numbers
+/// links     a second path of an inode already written (same st_dev, st_ino) is a hard link member
+/// skipped   sockets (with a warning); extended attributes are not archived
+/// ```
+struct DirectoryArchiver {
+    /// The directory archived.
+    let root: String
+    /// Latest mtime written; later ones are clamped to it (SOURCE_DATE_EPOCH).
+    let clamp: TarTime?
+    /// Collects warnings (skipped sockets).
+    let warn: @Sendable (String) -> Void
+
+    /// lstat of `relative` (root-relative; "" is the root) as a `DiskEntry`; nil for a socket.
+    func entry(_ relative: String) throws -> DiskEntry? {
+        let full = relative.isEmpty ? root : root + "/" + relative
+        var st = stat()
+        guard lstat(full, &st) == 0 else { throw BaleError.posix("cannot stat", path: full) }
+        let kind: TarEntry.Kind
+        var linkTarget: String?
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: kind = .file
+        case S_IFDIR: kind = .directory
+        case S_IFLNK:
+            kind = .symlink
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let n = readlink(full, &buffer, buffer.count - 1)
+            guard n >= 0 else { throw BaleError.posix("cannot read link", path: full) }
+            linkTarget = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        case S_IFCHR: kind = .characterDevice
+        case S_IFBLK: kind = .blockDevice
+        case S_IFIFO: kind = .fifo
+        default:
+            warn("\(full): socket skipped")
+            return nil
+        }
+        var mtime = TarTime(seconds: Int64(st.st_mtim.tv_sec), nanoseconds: Int32(st.st_mtim.tv_nsec))
+        if let clamp, clamp < mtime { mtime = clamp }
+        let rdev = UInt64(st.st_rdev)
+        let isDevice = kind == .characterDevice || kind == .blockDevice
+        let header = TarEntry(
+            path: relative, kind: kind, size: kind == .file ? Int64(st.st_size) : 0,
+            mode: UInt32(st.st_mode) & 0o7777, uid: Int64(st.st_uid), gid: Int64(st.st_gid), mtime: mtime,
+            linkTarget: linkTarget,
+            devMajor: isDevice ? UInt32(truncatingIfNeeded: ((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfff)) : 0,
+            devMinor: isDevice ? UInt32(truncatingIfNeeded: (rdev & 0xff) | ((rdev >> 12) & ~0xff)) : 0)
+        return DiskEntry(header: header, device: UInt64(st.st_dev), inode: UInt64(st.st_ino),
+                         links: UInt64(st.st_nlink))
+    }
+
+    /// The names in directory `relative`, sorted by their bytes.
+    func names(_ relative: String) throws -> [String] {
+        let full = relative.isEmpty ? root : root + "/" + relative
+        guard let dir = opendir(full) else { throw BaleError.posix("cannot read directory", path: full) }
+        defer { closedir(dir) }
+        var names: [[UInt8]] = []
+        while let item = readdir(dir) {
+            let name = withUnsafeBytes(of: item.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
+            if name != [0x2e] && name != [0x2e, 0x2e] { names.append(name) }
+        }
+        return names.sorted { $0.lexicographicallyPrecedes($1) }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Writes every object under the root; returns the newest mtime written (nil for an empty tree).
+    func archive(to writer: TarWriter) throws -> TarTime? {
+        var links = HardlinkMap()
+        var newest: TarTime?
+        func walk(_ relative: String) throws {
+            for name in try names(relative) {
+                let path = relative.isEmpty ? name : relative + "/" + name
+                guard let item = try entry(path) else { continue }
+                newest = max(newest ?? item.header.mtime, item.header.mtime)
+                try write(item, to: writer, links: &links)
+                if item.header.kind == .directory { try walk(path) }
+            }
+        }
+        try walk("")
+        return newest
+    }
+
+    /// Writes one object: a hard link if its inode was written before, else the object with its data.
+    func write(_ item: DiskEntry, to writer: TarWriter, links: inout HardlinkMap) throws {
+        var header = item.header
+        if header.kind != .directory && item.links > 1 {
+            if let first = links.paths[[item.device, item.inode]] {
+                header.kind = .hardlink
+                header.linkTarget = first
+                header.size = 0
+                try writer.writeEntry(header)
+                return
+            }
+            links.paths[[item.device, item.inode]] = header.path
+        }
+        if header.kind == .directory { header.path += "/" }
+        guard header.kind == .file else {
+            try writer.writeEntry(header)
+            return
+        }
+        let full = root + "/" + item.header.path
+        let fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw BaleError.posix("cannot open", path: full) }
+        defer { close(fd) }
+        try writer.beginEntry(header)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        var remaining = header.size
+        while remaining > 0 {
+            let n = read(fd, buffer.baseAddress, min(buffer.count, Int(remaining)))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw BaleError.posix("read failed", path: full)
+            }
+            guard n > 0 else { throw BaleError(.io, "\(full): file shrank while it was archived") }
+            try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            remaining -= Int64(n)
+        }
+        try writer.endEntry()
+    }
+}
+
+/// Paths already written, by (device, inode).
+struct HardlinkMap {
+    var paths: [[UInt64]: String] = [:]
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Bale
+import BaleCore
+import BaleIO
+import Foundation
+
+/// `bale export`: an image's layers flattened into one rootfs.
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Flatten an image's layers into one rootfs, as a tar archive or a directory.",
+        discussion: """
+            Whiteouts and opaque directories are applied, hard links kept, and no .wh. entries are \
+            written. The tar goes to standard output unless -o is given (refused on a terminal); \
+            directories come first, parents before children, then every other path with its data read \
+            from the layer it comes from.
+
+            --dir extracts into a directory that must be empty or absent. Nothing is ever written \
+            outside it: members whose name climbs out with "..", whose parent is a symlink or a file, or \
+            hard links to paths outside the image are refused (a leading "/" is stripped, as docker \
+            does). Ownership and device nodes are applied only as root (device nodes are otherwise \
+            skipped with a warning); modes, mtimes and symlinks always. Sparse files keep their holes.
+
+            Each refused member is reported on standard error with its layer digest; everything else is \
+            still written, and the exit status is then 1.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the tar to this file instead of stdout.", valueName: "file"))
+    var output: String?
+
+    @Option(name: .long, help: ArgumentHelp("Extract into this directory instead of writing a tar.", valueName: "dir"))
+    var dir: String?
+
+    @Argument(help: ArgumentHelp("The image (name, NAME@DIGEST, ID or ID prefix).", valueName: "image"))
+    var image: String
+
+    func validate() throws {
+        if output != nil && dir != nil { throw ValidationError("-o and --dir cannot be used together") }
+        if dir == nil, output == nil || output == "-", isatty(1) == 1 {
+            throw ValidationError("cowardly refusing to write a tar to a terminal. Use -o, --dir or redirect")
+        }
+    }
+
+    func run() throws {
+        let store = try global.store()
+        let outcome: (refused: [RefusedMember], warnings: [String])
+        if let dir {
+            outcome = try store.exportRootfs(image, toDirectory: dir)
+        } else if let output, output != "-" {
+            let directory = (output as NSString).deletingLastPathComponent
+            let file = try AtomicFile(directory: directory.isEmpty ? "." : directory)
+            outcome = try store.exportRootfs(image, toTar: file.fileDescriptor, tarName: output)
+            try file.commit(to: output)
+        } else {
+            outcome = try store.exportRootfs(image, toTar: 1)
+        }
+        outcome.warnings.forEach { printError("Warning: " + $0) }
+        outcome.refused.forEach { printError("Refused: " + $0.description) }
+        if !outcome.refused.isEmpty {
+            throw BaleError(.invalidInput, "\(outcome.refused.count) unsafe member(s) refused")
+        }
+    }
+}

@@ -1,0 +1,136 @@
+@testable import Bale
+import BaleCore
+import BaleIO
+import Foundation
+import Testing
+
+@Suite struct RootfsExportTests {
+    typealias S = RootfsTestSupport
+
+    /// Three layers exercising every flattening rule.
+    static func multiLayerImage(_ store: Store) throws {
+        let l0 = try S.tar { w in
+            try w.writeDirectory(path: "etc/")
+            try w.writeFile(path: "etc/passwd", data: Data("root\n".utf8))
+            try w.writeFile(path: "etc/hosts", data: Data("localhost\n".utf8))
+            try w.writeDirectory(path: "opt/")
+            try w.writeFile(path: "opt/a", data: Data("a0".utf8))
+            try w.writeDirectory(path: "opt/sub/")
+            try w.writeFile(path: "opt/sub/deep", data: Data("deep".utf8))
+            try w.writeFile(path: "data", data: Data("shared".utf8), mode: 0o600)
+            try w.writeHardlink(path: "data-link", target: "data")
+            try w.writeFile(path: "gone-target", data: Data("old content".utf8))
+            try w.writeHardlink(path: "keeps-old", target: "gone-target")
+            try w.writeDirectory(path: "var/")
+            try w.writeFile(path: "var/log", data: Data("log".utf8))
+        }
+        let l1 = try S.tar { w in
+            try w.writeFile(path: "etc/.wh.hosts", data: Data())         // whiteout
+            try w.writeDirectory(path: "opt/", mode: 0o700)               // merge, new attributes
+            try w.writeFile(path: "opt/.wh..wh..opq", data: Data())        // opaque: a and sub hidden
+            try w.writeFile(path: "opt/b", data: Data("b1".utf8))
+            try w.writeFile(path: "gone-target", data: Data("new".utf8))   // replaces the link target
+            try w.writeFile(path: ".wh.var", data: Data())                  // delete a directory
+            try w.writeSymlink(path: "var", target: "/tmp")                // and put a symlink there
+            try w.writeSymlink(path: "etc/rel", target: "passwd")
+        }
+        let l2 = try S.tar { w in
+            try w.writeFile(path: "/abs-is-stripped", data: Data("abs".utf8))
+            try w.writeFile(path: "./opt/b", data: Data("b2".utf8), mode: 0o755)
+            try w.writeFile(path: "data", data: Data("replaced".utf8))      // data-link keeps "shared"
+        }
+        try S.image(store, layers: [l0, l1, l2], name: "multi:1")
+    }
+
+    static let expected: [String: String] = [
+        "abs-is-stripped": "file abs size=3 mode=644",
+        "data": "file replaced size=8 mode=644",
+        "data-link": "file shared size=6 mode=600",
+        "etc": "dir mode=755",
+        "etc/passwd": "file root\n size=5 mode=644",
+        "etc/rel": "link -> passwd mode=777",
+        "gone-target": "file new size=3 mode=644",
+        "keeps-old": "file old content size=11 mode=644",
+        "opt": "dir mode=700",
+        "opt/b": "file b2 size=2 mode=755",
+        "var": "link -> /tmp mode=777",
+    ]
+
+    @Test func exportDirAppliesWhiteoutsOpaqueDirectoriesAndHardlinks() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        try Self.multiLayerImage(store)
+        let (refused, _) = try store.exportRootfs("multi:1", toDirectory: root + "/out")
+        #expect(refused.isEmpty)
+        #expect(try S.snapshot(root + "/out") == Self.expected)
+    }
+
+    @Test func exportTarEqualsExportDirAndHasNoWhiteouts() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        try Self.multiLayerImage(store)
+        let fd = open(root + "/out.tar", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = try store.exportRootfs("multi:1", toTar: fd)
+        close(fd)
+        let reader = try TarReader(path: root + "/out.tar")
+        var names: [String] = []
+        var seen = Set<String>()
+        while let entry = try reader.next() {
+            names.append(entry.path)
+            let parent = (entry.path.hasSuffix("/") ? String(entry.path.dropLast()) : entry.path)
+                .split(separator: "/").dropLast().joined(separator: "/")
+            #expect(parent.isEmpty || seen.contains(parent), "parent of \(entry.path) comes first")
+            if entry.kind == .hardlink { #expect(seen.contains(entry.linkTarget ?? "")) }
+            seen.insert(entry.path.hasSuffix("/") ? String(entry.path.dropLast()) : entry.path)
+        }
+        #expect(!names.contains { $0.contains(".wh.") })
+        try FileManager.default.createDirectory(atPath: root + "/x", withIntermediateDirectories: true)
+        #expect(try S.run(["tar", "-C", root + "/x", "-xf", root + "/out.tar"]) == 0)
+        #expect(try S.snapshot(root + "/x") == Self.expected)
+    }
+
+    @Test func hostileLayersWriteNothingOutsideAndReportEachMember() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        let outside = root + "/outside"
+        try FileManager.default.createDirectory(atPath: outside, withIntermediateDirectories: true)
+        let evil = try S.tar { w in
+            try w.writeFile(path: "../x", data: Data("escape".utf8))
+            try w.writeFile(path: "a/../../y", data: Data("escape".utf8))
+            try w.writeSymlink(path: "link", target: "../outside")
+            try w.writeFile(path: "link/through", data: Data("escape".utf8))
+            try w.writeSymlink(path: "abslink", target: outside)
+            try w.writeFile(path: "abslink/through", data: Data("escape".utf8))
+            try w.writeHardlink(path: "hl", target: "../outside/secret")
+            try w.writeHardlink(path: "hl2", target: "/etc/passwd")
+            try w.writeFile(path: "ok", data: Data("fine".utf8))
+        }
+        try S.image(store, layers: [evil], name: "evil:1")
+        let out = root + "/out/rootfs"
+        let (refused, _) = try store.exportRootfs("evil:1", toDirectory: out)
+        #expect(refused.map(\.member) == ["../x", "a/../../y", "link/through", "abslink/through", "hl", "hl2"])
+        #expect(refused.allSatisfy { $0.description.hasPrefix("layer sha256:") })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside).isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: root + "/out/x"))
+        #expect(!FileManager.default.fileExists(atPath: root + "/y"))
+        #expect(try S.snapshot(out).keys.sorted() == ["abslink", "link", "ok"])
+    }
+
+    @Test func extractionKeepsSparseHolesAndRefusesANonEmptyTarget() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        // GNU tar writes a sparse member of 64 MiB with 1 byte of data.
+        #expect(try S.shell("cd \(root) && truncate -s 64M sparse && printf x >> sparse && tar --sparse -cf s.tar sparse").status == 0)
+        let store = try Store(root: root + "/store")
+        try S.image(store, layers: [try Data(contentsOf: URL(fileURLWithPath: root + "/s.tar"))], name: "sparse:1")
+        _ = try store.exportRootfs("sparse:1", toDirectory: root + "/out")
+        var st = stat()
+        #expect(stat(root + "/out/sparse", &st) == 0)
+        #expect(st.st_size == 64 << 20 + 1)
+        #expect(st.st_blocks * 512 < 1 << 20, "holes were not filled")
+        #expect(throws: BaleError.self) { _ = try store.exportRootfs("sparse:1", toDirectory: root + "/out") }
+    }
+}
