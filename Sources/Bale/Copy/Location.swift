@@ -24,7 +24,7 @@ public enum ArchiveCompression: String, Sendable, CaseIterable {
 
 /// One kind of location: how to open it for reading and for writing. `path` is the part after the
 /// prefix and before the first `:`; `reference` the rest, if any.
-public protocol LocationFormat {
+public protocol LocationFormat: Sendable {
     /// The transport prefix, as skopeo spells it (`docker-archive`).
     static var prefix: String { get }
     static func source(path: String, reference: String?, context: LocationContext) throws -> any ImageSource
