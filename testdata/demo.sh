@@ -6,6 +6,7 @@
 # After the store commands comes the main job: save images from the first store to one archive,
 # load it into a second store (as on a host without a registry), list both; then an incremental
 # archive (--since) that carries only what the first archive lacks, and a copy to an OCI layout.
+# Last, the rootfs loop: import a directory, export it, change it, commit the changes, flatten.
 set -euo pipefail
 
 if [ $# -ne 1 ]; then
@@ -91,3 +92,24 @@ echo
 echo "# copy between locations: the store to an OCI layout, which skopeo reads"
 show bale copy app:2 oci:"$WORK/layout":app-2
 show skopeo inspect --format '{{.Digest}} {{.Layers}}' oci:"$WORK/layout":app-2
+echo
+echo "# a base image from a rootfs template: import a directory, export it, edit, commit, flatten"
+ROOTFS=$WORK/rootfs
+mkdir -p "$ROOTFS/etc" "$ROOTFS/bin"
+echo "welcome to the demo" >"$ROOTFS/etc/motd"
+echo "Demo Linux" >"$ROOTFS/etc/issue"
+printf '#!/bin/sh\necho hello\n' >"$ROOTFS/bin/hello"
+chmod 755 "$ROOTFS/bin/hello"
+ln -s hello "$ROOTFS/bin/hi"
+show bale import "$ROOTFS" demo/base:1 -c 'ENV A=b' -m 'from the demo'
+show bale export --dir "$WORK/out" demo/base:1
+echo "+ echo 'changed by the demo' >>$WORK/out/etc/motd; rm $WORK/out/etc/issue"
+echo "changed by the demo" >>"$WORK/out/etc/motd"
+rm "$WORK/out/etc/issue"
+show bale commit --base demo/base:1 "$WORK/out" demo/base:2
+show bale history demo/base:2
+show bale export -o "$WORK/flat.tar" demo/base:2
+echo "+ tar -tf $WORK/flat.tar   # one tree: etc/issue is gone, no .wh. entries"
+tar -tf "$WORK/flat.tar"
+echo "+ tar -xOf $WORK/flat.tar etc/motd"
+tar -xOf "$WORK/flat.tar" etc/motd
