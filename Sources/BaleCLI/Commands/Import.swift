@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bale
 import BaleCore
+import BaleIO
 import Foundation
 
 /// Options shared by `import` and `commit`: --change, --message, --compression-level.
@@ -12,8 +13,8 @@ struct RootfsImageFlags: ParsableArguments {
     @Option(name: .shortAndLong, help: ArgumentHelp("Commit message (the history comment).", valueName: "message"))
     var message: String?
 
-    @Option(name: .long, help: ArgumentHelp("gzip level of the new layer, 1 (fastest) to 9 (smallest).", valueName: "n"))
-    var compressionLevel: Int = 6
+    @Option(name: .long, help: ArgumentHelp("gzip level of the new layer, 1 (fastest) to 9 (smallest); 1-3 ISA-L igzip, 4-9 zlib.", valueName: "n"))
+    var compressionLevel: Int = ParallelGzip.defaultLevel
 
     func validate() throws {
         guard (1...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be 1 to 9") }
