@@ -147,18 +147,6 @@ extension Gunzip {
 
     /// Decompresses `input` in memory (for tests and small blobs).
     public func decompress(_ input: Data) throws -> (Data, CompressionResult) {
-        var offset = 0
-        var output = Data()
-        let result = try decompress(read: { buffer in
-            let n = min(buffer.count, input.count - offset)
-            if n > 0 {
-                input.withUnsafeBytes { src in
-                    buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset ..< offset + n]))
-                }
-            }
-            offset += n
-            return n
-        }, write: { output.append(contentsOf: $0) })
-        return (output, result)
+        try inMemory(input) { try decompress(read: $0, write: $1) }
     }
 }

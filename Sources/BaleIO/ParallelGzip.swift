@@ -239,19 +239,7 @@ public struct ParallelGzip: Sendable {
 extension ParallelGzip {
     /// Compresses `input` in memory (for tests and small blobs); returns the gzip bytes and the result.
     public func compress(_ input: Data) throws -> (Data, CompressionResult) {
-        var offset = 0
-        var output = Data()
-        let result = try compress(read: { buffer in
-            let n = min(buffer.count, input.count - offset)
-            if n > 0 {
-                input.withUnsafeBytes { src in
-                    buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset ..< offset + n]))
-                }
-            }
-            offset += n
-            return n
-        }, write: { output.append(contentsOf: $0) })
-        return (output, result)
+        try inMemory(input) { try compress(read: $0, write: $1) }
     }
 }
 
@@ -326,4 +314,25 @@ final class Flag: @unchecked Sendable {
     var isSet: Bool { lock.withLock { value } }
 
     func set() { lock.withLock { value = true } }
+}
+
+/// Runs a streaming (de)compressor over bytes in memory: the one adapter behind the `Data` conveniences
+/// of ParallelGzip, Gunzip and XzCompressor.
+func inMemory(_ input: Data,
+              _ run: (_ read: (UnsafeMutableRawBufferPointer) throws -> Int,
+                      _ write: (UnsafeRawBufferPointer) throws -> Void) throws -> CompressionResult)
+    rethrows -> (Data, CompressionResult) {
+    var offset = 0
+    var output = Data()
+    let result = try run({ buffer in
+        let n = min(buffer.count, input.count - offset)
+        if n > 0 {
+            input.withUnsafeBytes { src in
+                buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset ..< offset + n]))
+            }
+        }
+        offset += n
+        return n
+    }, { output.append(contentsOf: $0) })
+    return (output, result)
 }

@@ -113,18 +113,6 @@ public struct XzCompressor: Sendable {
 extension XzCompressor {
     /// Compresses `input` in memory (for tests and small blobs).
     public func compress(_ input: Data) throws -> (Data, CompressionResult) {
-        var offset = 0
-        var output = Data()
-        let result = try compress(read: { buffer in
-            let n = min(buffer.count, input.count - offset)
-            if n > 0 {
-                input.withUnsafeBytes { src in
-                    buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset ..< offset + n]))
-                }
-            }
-            offset += n
-            return n
-        }, write: { output.append(contentsOf: $0) })
-        return (output, result)
+        try inMemory(input) { try compress(read: $0, write: $1) }
     }
 }
