@@ -71,7 +71,9 @@ public final class FlatTree: @unchecked Sendable {
     public init(layers: [(digest: Digest, path: String)]) throws {
         self.layers = layers
         for (index, layer) in layers.enumerated() {
-            let reader = try TarReader(path: layer.path)
+            let stream = try LayerTarStream(path: layer.path, name: "layer \(layer.digest)")
+            defer { stream.close() }
+            let reader = stream.reader
             var ordinal = -1
             while let entry = try reader.next() {
                 ordinal += 1
@@ -268,7 +270,9 @@ public final class FlatTree: @unchecked Sendable {
                         _ body: (_ outputs: [Output], _ entry: TarEntry, _ reader: TarReader) throws -> Void) throws {
         for (index, layer) in layers.enumerated() {
             guard let wanted = plan[index], let last = wanted.keys.max() else { continue }
-            let reader = try TarReader(path: layer.path)
+            let stream = try LayerTarStream(path: layer.path, name: "layer \(layer.digest)")
+            defer { stream.close() }
+            let reader = stream.reader
             var ordinal = -1
             while ordinal < last, let entry = try reader.next() {
                 ordinal += 1
@@ -278,5 +282,51 @@ public final class FlatTree: @unchecked Sendable {
                 throw BaleError(.integrity, "layer \(layer.digest): fewer members on the second read than on the first")
             }
         }
+    }
+}
+
+/// A layer blob read as a tar. A gzip layer (the common case) is inflated by ISA-L on a second thread
+/// and parsed by libarchive on this one, so the two passes of a flatten use both cores; any other
+/// compression goes through libarchive's own filters.
+final class LayerTarStream {
+    let reader: TarReader
+    private let channel: ByteChannel?
+    private let inflater: BackgroundTask<Void>?
+
+    init(path: String, name: String) throws {
+        guard try Self.isGzip(path) else {
+            reader = try TarReader(path: path)
+            channel = nil
+            inflater = nil
+            return
+        }
+        let channel = ByteChannel()
+        inflater = BackgroundTask {
+            do {
+                let input = try FileBlobReader(path: path)
+                defer { input.close() }
+                _ = try Gunzip().decompress(read: { try input.read(into: $0) }, write: { try channel.write($0) })
+                channel.finish()
+            } catch let error as BaleError {
+                channel.fail(BaleError(error.code, "\(name): \(error.message)", cause: error.cause))
+            } catch {
+                channel.fail(error)
+            }
+        }
+        self.channel = channel
+        reader = try TarReader(source: ChannelSource(channel: channel), name: name)
+    }
+
+    /// Stops the inflater (whether or not the tar was read to the end) and waits for it.
+    func close() {
+        channel?.cancel()
+        _ = try? inflater?.join()
+    }
+
+    deinit { close() }
+
+    private static func isGzip(_ path: String) throws -> Bool {
+        let reader = try FileBlobReader(path: path)
+        return try LayerCompression.sniff(reader) == .gzip
     }
 }
