@@ -24,7 +24,11 @@ final class Extractor {
     private let rootFD: Int32
     private let asRoot = geteuid() == 0
     /// The last directory opened, reused while consecutive members share it.
-    private var cached: (path: String, fd: Int32)?
+    /// Open descriptors of directories already reached, by relative path: each was opened with
+    /// O_NOFOLLOW from its cached parent, and extraction never replaces a directory it created, so a
+    /// cached descriptor stays the directory it was. Bounded; cleared when full.
+    private var directories: [String: Int32] = [:]
+    private static let maxCachedDirectories = 1024
     var warnings: [String] = []
 
     init(target: String) throws {
@@ -50,7 +54,7 @@ final class Extractor {
     }
 
     deinit {
-        if let cached { close(cached.fd) }
+        for fd in directories.values { close(fd) }
         close(rootFD)
     }
 
@@ -178,18 +182,24 @@ final class Extractor {
     private func parentAndName(_ relative: String) throws -> (Int32, String) {
         var components = relative.split(separator: "/").map(String.init)
         guard let name = components.popLast() else { throw BaleError(.internal, "empty path in extraction") }
+        if components.isEmpty { return (rootFD, name) }
         let dirPath = components.joined(separator: "/")
-        if dirPath.isEmpty { return (rootFD, name) }
-        if let cached, cached.path == dirPath { return (cached.fd, name) }
+        if let fd = directories[dirPath] { return (fd, name) }
+        if directories.count >= Self.maxCachedDirectories {
+            for fd in directories.values { close(fd) }
+            directories.removeAll()
+        }
+        // Start from the deepest cached ancestor; open (and cache) the components below it.
         var fd = rootFD
+        var prefix = ""
         for component in components {
+            prefix = prefix.isEmpty ? component : prefix + "/" + component
+            if let known = directories[prefix] { fd = known; continue }
             let next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-            if fd != rootFD { close(fd) }
             guard next >= 0 else { throw BaleError.posix("cannot open directory (not followed if a symlink)", path: path(dirPath)) }
+            directories[prefix] = next
             fd = next
         }
-        if let cached { close(cached.fd) }
-        cached = (dirPath, fd)
         return (fd, name)
     }
 
