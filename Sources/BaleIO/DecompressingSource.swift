@@ -30,11 +30,7 @@ public final class DecompressingSource: ByteSource {
             throw BaleError(.internal, "\(name): libarchive could not allocate a reader")
         }
         self.archive = archive
-        for enable in [archive_read_support_filter_gzip, archive_read_support_filter_bzip2,
-                       archive_read_support_filter_xz, archive_read_support_filter_lzma,
-                       archive_read_support_filter_zstd] {
-            _ = enable(archive)
-        }
+        enableInProcessFilters(archive)
         _ = archive_read_support_format_raw(archive)
         _ = archive_read_support_format_empty(archive)
         let opened = archive_read_open2(archive, Unmanaged.passUnretained(client).toOpaque(), nil,
@@ -74,11 +70,7 @@ public final class DecompressingSource: ByteSource {
     }
 
     private func error(_ status: Int32, _ location: String) -> BaleError {
-        if let cause = client.error {
-            let bale = cause as? BaleError
-            return BaleError(bale?.code ?? .io, "\(name): \(location): \(bale?.message ?? String(describing: cause))",
-                             cause: cause)
-        }
+        if let cause = client.error { return clientError(cause, name: name, location: location) }
         return BaleError(.invalidInput, "\(name): \(location): " + archiveMessage(archive, fallback: "unreadable input"))
     }
 }

@@ -28,6 +28,25 @@ func archiveString(_ pointer: UnsafePointer<CChar>?) -> String? {
 }
 
 /// libarchive's last error message for `archive`, or `fallback`.
+/// Enables the whole-archive decompression filters bale allows: gzip, bzip2, xz, lzma and zstd, all
+/// in-process (Debian's libarchive links zlib, bzip2, liblzma and libzstd). Not `filter_all`, which also
+/// registers filters that run external programs (CVE-2014-9357: decompress in-process only).
+func enableInProcessFilters(_ archive: OpaquePointer) {
+    for enable in [archive_read_support_filter_gzip, archive_read_support_filter_bzip2,
+                   archive_read_support_filter_xz, archive_read_support_filter_lzma,
+                   archive_read_support_filter_zstd] {
+        _ = enable(archive)
+    }
+}
+
+/// The error for a libarchive failure caused by the caller's byte source or sink: its message, and its
+/// code when it is a BaleError, prefixed with the archive name and the place.
+func clientError(_ cause: any Error, name: String, location: String) -> BaleError {
+    let bale = cause as? BaleError
+    let message = bale?.message ?? String(describing: cause)
+    return BaleError(bale?.code ?? .io, "\(name): \(location): \(message)", cause: cause)
+}
+
 func archiveMessage(_ archive: OpaquePointer?, fallback: String) -> String {
     if let archive, let text = archiveString(archive_error_string(archive)), !text.isEmpty {
         return text

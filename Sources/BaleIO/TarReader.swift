@@ -92,13 +92,7 @@ public final class TarReader {
         }
         self.archive = archive
         // Set only after every throwing step below, so a failed init does not close the caller's fd twice.
-        for enable in [archive_read_support_filter_gzip, archive_read_support_filter_bzip2,
-                       archive_read_support_filter_xz, archive_read_support_filter_lzma,
-                       archive_read_support_filter_zstd] {
-            // ARCHIVE_WARN here would mean "through an external program"; Debian's libarchive13 links
-            // zlib, bzip2, liblzma and libzstd, so all of these run in-process.
-            _ = enable(archive)
-        }
+        enableInProcessFilters(archive)
         // One handler reads v7, ustar, PAX, GNU and star (`format_gnutar` is an alias of it).
         _ = archive_read_support_format_tar(archive)
         let opened = withArchiveLocale {
@@ -237,11 +231,7 @@ public final class TarReader {
     /// The error for the current libarchive failure; an error from the byte source wins over
     /// libarchive's generic message and keeps its code.
     private func makeError(where location: String) -> BaleError {
-        if let cause = client.error {
-            let bale = cause as? BaleError
-            let message = bale?.message ?? String(describing: cause)
-            return BaleError(bale?.code ?? .io, "\(name): \(location): \(message)", cause: cause)
-        }
+        if let cause = client.error { return clientError(cause, name: name, location: location) }
         return BaleError(.invalidInput,
                          "\(name): \(location): " + archiveMessage(archive, fallback: "unreadable tar archive"))
     }

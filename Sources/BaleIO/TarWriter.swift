@@ -300,11 +300,7 @@ public final class TarWriter {
 
     /// The error for the current libarchive failure; an error from the sink wins and keeps its code.
     private func makeError(where location: String) -> BaleError {
-        if let cause = client.error {
-            let bale = cause as? BaleError
-            let message = bale?.message ?? String(describing: cause)
-            return BaleError(bale?.code ?? .io, "\(name): \(location): \(message)", cause: cause)
-        }
+        if let cause = client.error { return clientError(cause, name: name, location: location) }
         return BaleError(.io, "\(name): \(location): " + archiveMessage(archive, fallback: "tar write failed"))
     }
 }
