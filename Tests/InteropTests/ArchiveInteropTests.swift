@@ -136,6 +136,34 @@ struct ArchiveInteropTests {
         }
     }
 
+    /// skopeo 1.9 writes one image per archive from its CLI; a multi-image archive of skopeo's making is
+    /// an OCI layout it filled with several images, tarred; and one image with several tags comes from
+    /// `--additional-tag`.
+    @Test func baleLoadsMultiImageAndMultiTagArchivesOfSkopeosMaking() throws {
+        try withStore { f in
+            let dir = f.directory.appendingPathComponent("skopeo-multi")
+            for name in ["app:1", "web:3"] {
+                let copy = try Harness.peer("skopeo", ["copy", "--quiet", "oci:\(f.layout.path):\(name)", "oci:\(dir.path):\(name)"])
+                try #require(copy.succeeded, "\(copy)")
+            }
+            let multi = f.directory.appendingPathComponent("multi.tar")
+            #expect(try Harness.peer("tar", ["-C", dir.path, "-cf", multi.path, "."]).succeeded)
+            let store = f.directory.appendingPathComponent("multi-store")
+            let load = try Harness.bale(["load", "-i", multi.path], root: store)
+            try #require(load.succeeded, "\(load)")
+            #expect(try baleImages(store) == ["app:1 \(f.ids["app:1"]!)", "web:3 \(f.ids["web:3"]!)"])
+
+            let tagged = f.directory.appendingPathComponent("tags.tar")
+            let copy = try Harness.peer("skopeo", ["copy", "--quiet", "--additional-tag", "web:latest",
+                                                   "oci:\(f.layout.path):web:3", "docker-archive:\(tagged.path):web:3"])
+            try #require(copy.succeeded, "\(copy)")
+            let tagStore = f.directory.appendingPathComponent("tag-store")
+            let tagLoad = try Harness.bale(["load", "-i", tagged.path], root: tagStore)
+            try #require(tagLoad.succeeded, "\(tagLoad)")
+            #expect(try baleImages(tagStore) == ["web:3 \(f.ids["web:3"]!)", "web:latest \(f.ids["web:3"]!)"])
+        }
+    }
+
     @Test func skopeoReadsWhatBaleWritesAndDigestsSurvive() throws {
         try withStore { f in
             // docker-archive: skopeo inspects and copies out; the config digest survives.
