@@ -12,8 +12,9 @@ import Foundation
 // Anything else after a member (trailing zeros, garbage) is refused, as Go's gzip reader refuses it,
 // because a layer's bytes must decompress to exactly one well-defined stream.
 
-/// Streaming gunzip that computes, in the same pass, the SHA-256 and size of the compressed input
-/// (`digest`) and of the decompressed output (`diffID`): what is needed to verify a gzip layer.
+/// Streaming gunzip. `decompress` also computes, in the same pass, the SHA-256 and size of the compressed
+/// input (`digest`) and of the decompressed output (`diffID`): what is needed to verify a gzip layer;
+/// `inflate` only decompresses, for readers of blobs already verified on their way into the store.
 public struct Gunzip: Sendable {
     /// Size of the input and output buffers.
     public let bufferSize: Int
@@ -23,7 +24,8 @@ public struct Gunzip: Sendable {
         self.bufferSize = max(bufferSize, 4096)
     }
 
-    /// Reads gzip bytes from `read` until it returns 0 and writes the decompressed bytes to `write`.
+    /// Reads gzip bytes from `read` until it returns 0 and writes the decompressed bytes to `write`,
+    /// hashing both sides.
     ///
     /// `read` fills a prefix of the buffer and returns the count (0 at end of input); `write` gets
     /// decompressed bytes in order (the buffer is valid only during the call); `progress` gets
@@ -32,6 +34,25 @@ public struct Gunzip: Sendable {
     public func decompress(read: (UnsafeMutableRawBufferPointer) throws -> Int,
                            write: (UnsafeRawBufferPointer) throws -> Void,
                            progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> CompressionResult {
+        var inputHash = SHA256Hasher()
+        var outputHash = SHA256Hasher()
+        let (bytesIn, bytesOut) = try inflate(read: { buffer in
+            let n = try read(buffer)
+            if n > 0 { inputHash.update(UnsafeRawBufferPointer(rebasing: buffer[0..<min(n, buffer.count)])) }
+            return n
+        }, write: { chunk in
+            try write(chunk)
+            outputHash.update(chunk)
+        }, progress: progress)
+        return CompressionResult(diffID: outputHash.finalize(), uncompressedSize: bytesOut,
+                                 digest: inputHash.finalize(), compressedSize: bytesIn)
+    }
+
+    /// `decompress` without the hashing: returns (compressed bytes read, decompressed bytes written).
+    /// The gzip CRC-32 and size checks still apply.
+    public func inflate(read: (UnsafeMutableRawBufferPointer) throws -> Int,
+                        write: (UnsafeRawBufferPointer) throws -> Void,
+                        progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> (Int64, Int64) {
         // inflate_state is ~100 KiB of tables and window: zero-filled heap memory rather than a Swift
         // initialiser (its big C arrays import as tuples).
         let stateSize = MemoryLayout<inflate_state>.size
@@ -51,8 +72,6 @@ public struct Gunzip: Sendable {
             throw BaleError(.internal, "buffer allocation failed")
         }
 
-        var inputHash = SHA256Hasher()
-        var outputHash = SHA256Hasher()
         var bytesIn: Int64 = 0
         var bytesOut: Int64 = 0
         var atEnd = false
@@ -68,8 +87,6 @@ public struct Gunzip: Sendable {
                 if n == 0 {
                     atEnd = true
                 } else {
-                    let chunk = UnsafeRawBufferPointer(start: inBase, count: n)
-                    inputHash.update(chunk)
                     bytesIn += Int64(n)
                     state.pointee.next_in = inBase.assumingMemoryBound(to: UInt8.self)
                     state.pointee.avail_in = UInt32(n)
@@ -95,7 +112,6 @@ public struct Gunzip: Sendable {
                 if produced > 0 {
                     let chunk = UnsafeRawBufferPointer(start: outBase, count: produced)
                     try write(chunk)
-                    outputHash.update(chunk)
                     bytesOut += Int64(produced)
                 }
                 // Positive codes are states, not errors; a dictionary never occurs in gzip.
@@ -125,8 +141,7 @@ public struct Gunzip: Sendable {
             } while state.pointee.avail_out == 0
             progress?(bytesIn, bytesOut)
         }
-        return CompressionResult(diffID: outputHash.finalize(), uncompressedSize: bytesOut,
-                                 digest: inputHash.finalize(), compressedSize: bytesIn)
+        return (bytesIn, bytesOut)
     }
 }
 

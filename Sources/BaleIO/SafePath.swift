@@ -17,6 +17,13 @@ public enum SafePath {
     /// `allowAbsolute`, which strips the leading `/` as moby does for layer entries), or a `..` that climbs
     /// above the root.
     public static func clean(_ name: String, allowAbsolute: Bool = false) throws -> String {
+        // Nearly every member of a real layer is already clean, at most with a directory's trailing "/":
+        // one scan of the bytes says so, and the name is kept as it is (this runs once per member).
+        switch scan(name.utf8) {
+        case .clean: return name
+        case .cleanWithTrailingSlash: return String(name.utf8.dropLast()) ?? name
+        case .needsWork: break
+        }
         guard !name.isEmpty else {
             throw BaleError(.invalidInput, "member \"\": empty name")
         }
@@ -64,6 +71,34 @@ public enum SafePath {
                             "member \(quoted(memberPath)): link target \(quoted(linkTarget)) escapes the archive root")
         }
         return resolved.joined(separator: "/")
+    }
+
+    private enum Scan { case clean, cleanWithTrailingSlash, needsWork }
+
+    /// Whether `bytes` is a clean relative path: no NUL, no leading `/`, no empty, `.` or `..`
+    /// component (one trailing `/` aside).
+    private static func scan(_ bytes: String.UTF8View) -> Scan {
+        var length = 0      // of the current component
+        var dots = 0        // how many of its bytes are "."
+        var last: UInt8 = 0
+        for byte in bytes {
+            switch byte {
+            case 0: return .needsWork
+            case UInt8(ascii: "/"):
+                if length == 0 || dots == length && length <= 2 { return .needsWork }
+                length = 0
+                dots = 0
+            case UInt8(ascii: "."):
+                length += 1
+                dots += 1
+            default:
+                length += 1
+            }
+            last = byte
+        }
+        if last == UInt8(ascii: "/") { return .cleanWithTrailingSlash }   // the component before it was checked
+        if length == 0 || dots == length && length <= 2 { return .needsWork }
+        return .clean
     }
 
     /// Applies `.` and `..` to `components`; `nil` when a `..` climbs above the start.

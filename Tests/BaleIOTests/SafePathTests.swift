@@ -8,6 +8,8 @@ import Testing
         ("a/b/../c", "a/c"), ("a/..", ""), (".", ""), ("./", ""), ("a/b/c/../../d", "a/d"),
         ("usr/lib/x86_64-linux-gnu/libc.so.6", "usr/lib/x86_64-linux-gnu/libc.so.6"),
         ("héllo/日本", "héllo/日本"), ("...", "..."), ("..a/b..", "..a/b.."), (".wh..wh..opq", ".wh..wh..opq"),
+        ("usr/share/", "usr/share"), ("a/.../b/", "a/.../b"), ("a/b/.", "a/b"), ("a/b//", "a/b"),
+        ("a/.", "a"), (".a/", ".a"), ("a/../", ""), ("x/..../", "x/...."),
     ])
     func cleansGoodNames(name: String, expected: String) throws {
         #expect(try SafePath.clean(name) == expected)
@@ -19,6 +21,9 @@ import Testing
         ("../x", "escapes the archive root"),
         ("a/../../x", "escapes the archive root"),
         ("./../x", "escapes the archive root"),
+        ("a/../..", "escapes the archive root"),
+        ("../", "escapes the archive root"),
+        ("a\u{0}/", "NUL"),
         ("", "empty name"),
         ("a\u{0}b", "NUL"),
     ])

@@ -91,6 +91,67 @@ import Testing
         #expect(try S.snapshot(root + "/x") == Self.expected)
     }
 
+    /// Layers whose order inside a layer matters once they are applied one at a time: a same-layer
+    /// whiteout, an opaque marker after its siblings, a directory replaced by a file and back, links to
+    /// lower layers, modes the umask would take away.
+    static func orderSensitiveImage(_ store: Store) throws {
+        let l0 = try S.tar { w in
+            try w.writeDirectory(path: "d/")
+            try w.writeFile(path: "d/x", data: Data("x0".utf8))
+            try w.writeDirectory(path: "o/")
+            try w.writeFile(path: "o/old", data: Data("old".utf8))
+            try w.writeFile(path: "lower", data: Data("lower".utf8), mode: 0o777)
+            try w.writeFile(path: "suid", data: Data("s".utf8), mode: 0o4755)
+            try w.writeDirectory(path: "var/")
+            try w.writeFile(path: "var/cache", data: Data("c".utf8))
+        }
+        let l1 = try S.tar { w in
+            try w.writeFile(path: "same", data: Data("kept".utf8))
+            try w.writeFile(path: ".wh.same", data: Data())                 // same layer: no effect
+            try w.writeFile(path: "o/new", data: Data("new".utf8))
+            try w.writeFile(path: "o/.wh..wh..opq", data: Data())           // after a sibling of its layer
+            try w.writeFile(path: "d", data: Data("file now".utf8))         // directory → file
+            try w.writeHardlink(path: "up-link", target: "lower")           // a link to a lower layer
+            try w.writeFile(path: ".wh.var", data: Data())
+            try w.writeFile(path: "var/fresh", data: Data("f".utf8))        // re-created under a whiteout
+        }
+        let l2 = try S.tar { w in
+            try w.writeDirectory(path: "d/", mode: 0o750)                   // file → directory again
+            try w.writeFile(path: "d/y", data: Data("y2".utf8))
+        }
+        try S.image(store, layers: [l0, l1, l2], name: "order:1")
+    }
+
+    static let orderExpected: [String: String] = [
+        "d": "dir mode=750",
+        "d/y": "file y2 size=2 mode=644",
+        "lower": "file lower size=5 inode=lower mode=777",
+        "o": "dir mode=755",
+        "o/new": "file new size=3 mode=644",
+        "same": "file kept size=4 mode=644",
+        "suid": "file s size=1 mode=4755",
+        "up-link": "file lower size=5 inode=lower mode=777",
+        "var": "dir mode=755",
+        "var/fresh": "file f size=1 mode=644",
+    ]
+
+    @Test func layersAppliedInOrderGiveTheSameTreeInADirectoryAndInATar() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        try Self.orderSensitiveImage(store)
+        let (refused, _) = try store.exportRootfs("order:1", toDirectory: root + "/out")
+        #expect(refused.isEmpty)
+        #expect(try S.snapshot(root + "/out") == Self.orderExpected)
+
+        let fd = open(root + "/out.tar", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = try store.exportRootfs("order:1", toTar: fd)
+        close(fd)
+        try FileManager.default.createDirectory(atPath: root + "/x", withIntermediateDirectories: true)
+        #expect(try S.run(["tar", "-C", root + "/x", "-xpf", root + "/out.tar"]) == 0)
+        #expect(try S.snapshot(root + "/x") == Self.orderExpected)
+    }
+
     @Test func hostileLayersWriteNothingOutsideAndReportEachMember() throws {
         let root = S.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }

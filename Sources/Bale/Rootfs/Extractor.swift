@@ -5,13 +5,21 @@ import Foundation
 import Glibc
 #endif
 
-/// Writes a flattened tree into a directory, never outside it (DESIGN §7, FORMATS §5):
+/// Writes the flattened tree of an image's layers into a directory, reading each layer once, never
+/// writing outside the directory (DESIGN §7, FORMATS §5):
 ///
 /// ```
-/// 1. directories, parents first, created 0700 (so a non-root run can fill them)
-/// 2. the data pass: files (sparse-aware: holes stay holes), symlinks, hard links, FIFOs, devices (root)
-/// 3. directories deepest first: owner (root only), mode, mtime
+/// for each member of each layer, bottom first (FlatTree.apply says what changed):
+///   removed paths      unlinked; a directory with its whole subtree
+///   implied parents    created 0700
+///   the member         a directory (0700, so a non-root run can fill it), a file from the reader's data
+///                      (sparse-aware: holes stay holes), a symlink, a hard link to a live path, a FIFO,
+///                      a device (root only); owner (root only), mode and mtime set at once
+/// then every directory, deepest first: owner (root only), mode, mtime
 /// ```
+///
+/// This is how a runtime applies layers (write, and later delete what an upper layer hides), so a file
+/// that an upper layer replaces is written and then removed; in exchange nothing is read twice.
 ///
 /// Every path is reached from the target's descriptor, one component at a time, with
 /// `openat(O_DIRECTORY | O_NOFOLLOW)`, and every object is created with `*at` calls that never follow a
@@ -23,10 +31,15 @@ final class Extractor {
     let target: String
     private let rootFD: Int32
     private let asRoot = geteuid() == 0
-    /// The last directory opened, reused while consecutive members share it.
+    /// Whether a new file already has the owner `(uid, gid)`: it gets the creator's IDs unless the
+    /// target is setgid (then its directories pass their group down). Saves a chown per file as root.
+    private let creatorOwns: (Int64, Int64) -> Bool
+    /// The process's umask. A file is created with its final mode, and chmod'ed only when the umask
+    /// took bits away (or it has setuid, setgid or sticky bits, which a chown may clear).
+    private let umask = Extractor.currentUmask()
     /// Open descriptors of directories already reached, by relative path: each was opened with
-    /// O_NOFOLLOW from its cached parent, and extraction never replaces a directory it created, so a
-    /// cached descriptor stays the directory it was. Bounded; cleared when full.
+    /// O_NOFOLLOW from its cached parent. Removing a path drops the descriptors at and under it, so a
+    /// cached descriptor is always the directory now at its path. Bounded; cleared when full.
     private var directories: [String: Int32] = [:]
     private static let maxCachedDirectories = 1024
     var warnings: [String] = []
@@ -42,14 +55,13 @@ final class Extractor {
         let fd = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw BaleError.posix("cannot open directory", path: target) }
         rootFD = fd
-        guard let dir = fdopendir(dup(fd)) else { throw BaleError.posix("cannot read directory", path: target) }
-        defer { closedir(dir) }
-        while let item = readdir(dir) {
-            let name = withUnsafeBytes(of: item.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-            if name != "." && name != ".." {
-                // Fully initialised: deinit closes rootFD.
-                throw BaleError(.conflict, "\(target): the target directory is not empty")
-            }
+        var st = stat()
+        let inheritsGroup = fstat(fd, &st) != 0 || st.st_mode & S_ISGID != 0
+        let (uid, gid) = (Int64(geteuid()), Int64(getegid()))
+        creatorOwns = { !inheritsGroup && $0 == uid && $1 == gid }
+        if try !Self.names(in: fd, path: target).isEmpty {
+            // Fully initialised: deinit closes rootFD.
+            throw BaleError(.conflict, "\(target): the target directory is not empty")
         }
     }
 
@@ -58,22 +70,24 @@ final class Extractor {
         close(rootFD)
     }
 
-    /// Extracts `tree`.
-    func extract(_ tree: FlatTree) throws {
-        let directories = tree.directories()
-        for dir in directories {
-            let (parent, name) = try parentAndName(dir.path)
-            guard mkdirat(parent, name, 0o700) == 0 else { throw BaleError.posix("cannot create directory", path: path(dir.path)) }
-        }
-        try tree.forEachPlanned(tree.plan()) { outputs, _, reader in
-            for output in outputs {
-                switch output {
-                case .data(let header): try create(header, reader: reader)
-                case .link(let header, let target): try link(header.path, to: target)
+    /// Extracts the image made of `layers` (bottom first), reading each layer once. Returns the
+    /// members refused as unsafe; they are skipped, and everything else is written.
+    func extract(_ layers: [LayerFile]) throws -> [RefusedMember] {
+        let tree = FlatTree()
+        try FlatTree.forEachMember(of: layers) { layer, ordinal, entry, reader in
+            let applied = tree.apply(entry, layer: layer, ordinal: ordinal, digest: layers[layer].digest)
+            for path in applied.removed { try remove(path) }
+            for path in applied.implied { try makeDirectory(path) }
+            if let header = applied.added?.entry {
+                switch header.kind {
+                case .directory: try makeDirectory(header.path)
+                case .hardlink: try link(header.path, to: header.linkTarget ?? "")
+                default: try create(header, reader: reader)
                 }
             }
+            return true
         }
-        for dir in directories.reversed() {
+        for dir in tree.directories().reversed() {
             let (parent, name) = try parentAndName(dir.path)
             if asRoot {
                 guard fchownat(parent, name, uid_t(truncatingIfNeeded: dir.uid), gid_t(truncatingIfNeeded: dir.gid),
@@ -87,6 +101,55 @@ final class Extractor {
                 throw BaleError.posix("cannot set times", path: path(dir.path))
             }
         }
+        return tree.refused
+    }
+
+    private func makeDirectory(_ relative: String) throws {
+        let (parent, name) = try parentAndName(relative)
+        guard mkdirat(parent, name, 0o700) == 0 else { throw BaleError.posix("cannot create directory", path: path(relative)) }
+    }
+
+    /// Removes `relative` (a directory with everything in it); a path that is not there (a member that
+    /// was skipped) is no error.
+    private func remove(_ relative: String) throws {
+        let (parent, name) = try parentAndName(relative)
+        for (cached, fd) in directories where cached == relative || cached.hasPrefix(relative + "/") {
+            close(fd)
+            directories[cached] = nil
+        }
+        try Self.remove(name, in: parent, path: path(relative))
+    }
+
+    /// Unlinks `name` in the directory `parent`; a directory is emptied first, depth first, each level
+    /// opened with O_NOFOLLOW from the one above.
+    private static func remove(_ name: String, in parent: Int32, path: String) throws {
+        if unlinkat(parent, name, 0) == 0 || errno == ENOENT { return }
+        guard errno == EISDIR else { throw BaleError.posix("cannot remove", path: path) }
+        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw BaleError.posix("cannot open directory (not followed if a symlink)", path: path) }
+        defer { close(fd) }
+        for child in try names(in: fd, path: path) {
+            try remove(child, in: fd, path: path + "/" + child)
+        }
+        guard unlinkat(parent, name, AT_REMOVEDIR) == 0 else { throw BaleError.posix("cannot remove", path: path) }
+    }
+
+    /// The names in the directory `fd` (without "." and ".."); `fd` stays open and usable.
+    private static func names(in fd: Int32, path: String) throws -> [String] {
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else {
+            if copy >= 0 { close(copy) }
+            throw BaleError.posix("cannot read directory", path: path)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let item = readdir(dir) {
+            let name = withUnsafeBytes(of: item.pointee.d_name) {
+                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     private func path(_ relative: String) -> String { target + "/" + relative }
@@ -97,7 +160,8 @@ final class Extractor {
         let full = path(header.path)
         switch header.kind {
         case .file, .hardlink:
-            let fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            let mode = mode_t(header.mode & 0o7777)
+            let fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o777)
             guard fd >= 0 else { throw BaleError.posix("cannot create", path: full) }
             defer { close(fd) }
             var end: Int64 = 0
@@ -119,12 +183,14 @@ final class Extractor {
             if end != header.size {
                 guard ftruncate(fd, off_t(header.size)) == 0 else { throw BaleError.posix("cannot set length", path: full) }
             }
-            if asRoot {
+            if asRoot && !creatorOwns(header.uid, header.gid) {
                 guard fchown(fd, uid_t(truncatingIfNeeded: header.uid), gid_t(truncatingIfNeeded: header.gid)) == 0 else {
                     throw BaleError.posix("cannot chown", path: full)
                 }
             }
-            guard fchmod(fd, mode_t(header.mode & 0o7777)) == 0 else { throw BaleError.posix("cannot chmod", path: full) }
+            if mode & (umask | 0o7000) != 0 {
+                guard fchmod(fd, mode) == 0 else { throw BaleError.posix("cannot chmod", path: full) }
+            }
             var times = Self.times(header.mtime)
             guard futimens(fd, &times) == 0 else { throw BaleError.posix("cannot set times", path: full) }
             return
@@ -173,6 +239,10 @@ final class Extractor {
         defer { close(targetDir) }
         let (parent, name) = try parentAndName(path)
         guard linkat(targetDir, targetName, parent, name, 0) == 0 else {
+            if errno == ENOENT {    // the target is a member that was skipped (a device, as non-root)
+                warnings.append("\(path): hard link to \(target) skipped (its target was skipped)")
+                return
+            }
             throw BaleError.posix("cannot create hard link to \(target)", path: self.path(path))
         }
     }
@@ -180,10 +250,10 @@ final class Extractor {
     /// The descriptor of the directory holding `relative`, and the final name. Each component is opened
     /// with O_NOFOLLOW | O_DIRECTORY from the target's descriptor, so no symlink is ever followed.
     private func parentAndName(_ relative: String) throws -> (Int32, String) {
-        var components = relative.split(separator: "/").map(String.init)
-        guard let name = components.popLast() else { throw BaleError(.internal, "empty path in extraction") }
-        if components.isEmpty { return (rootFD, name) }
-        let dirPath = components.joined(separator: "/")
+        guard !relative.isEmpty else { throw BaleError(.internal, "empty path in extraction") }
+        guard let slash = relative.utf8.lastIndex(of: UInt8(ascii: "/")) else { return (rootFD, relative) }
+        let dirPath = String(relative[..<slash])
+        let name = String(relative[relative.index(after: slash)...])
         if let fd = directories[dirPath] { return (fd, name) }
         if directories.count >= Self.maxCachedDirectories {
             for fd in directories.values { close(fd) }
@@ -192,7 +262,7 @@ final class Extractor {
         // Start from the deepest cached ancestor; open (and cache) the components below it.
         var fd = rootFD
         var prefix = ""
-        for component in components {
+        for component in FlatTree.components(dirPath) {
             prefix = prefix.isEmpty ? component : prefix + "/" + component
             if let known = directories[prefix] { fd = known; continue }
             let next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -201,6 +271,16 @@ final class Extractor {
             fd = next
         }
         return (fd, name)
+    }
+
+    /// The umask, from /proc/self/status: umask(2) can only read it by setting it, for every thread.
+    /// When it cannot be read, every bit counts as masked, so every file is chmod'ed.
+    static func currentUmask() -> mode_t {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+              let value = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8)
+        else { return 0o777 }
+        return value
     }
 
     static func times(_ t: TarTime) -> [timespec] {

@@ -49,53 +49,94 @@ final class FlatNode {
 
     /// Children sorted by name (byte order of the UTF-8), for deterministic output.
     var sortedChildren: [(String, FlatNode)] {
-        children.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
+        children.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
     }
+}
+
+/// A layer blob in the store: its digest (for messages) and the file holding it.
+typealias LayerFile = (digest: Digest, path: String)
+
+/// What applying one member changed in a `FlatTree`, for a consumer that mirrors the tree on disk while
+/// it is built (`Extractor`): remove `removed`, create `implied`, then create `added`.
+struct AppliedMember {
+    /// Paths that left the tree, each the top of what left (a whole subtree for a directory).
+    var removed: [String] = []
+    /// Directories created because the member's path implied them, parents first.
+    var implied: [String] = []
+    /// The node the member added; nil when it was refused, was a whiteout, or merged into a directory.
+    var added: FlatNode?
 }
 
 /// The result of applying every layer of an image, bottom to top, to an empty tree (FORMATS §5):
 /// opaque markers, whiteouts, directory merges and replacements applied; no `.wh.` names left.
 ///
-/// Built from headers only (one pass over each layer); the data is read in a second pass in layer order
-/// by `FlatTree.emit`, so nothing is buffered. Handed from one thread to another, never shared, hence
-/// `@unchecked Sendable`.
+/// Built from headers only, one member at a time by `apply`. Two consumers: `init(layers:)` reads the
+/// headers of every layer first, so that `plan` can then write a tar of the final tree in one data pass
+/// (`export` to a tar, the base of `commit DIR`); `Extractor` applies each member to the tree and to a
+/// directory as it reads it, so a directory export reads every layer once. Handed from one thread to
+/// another, never shared, hence `@unchecked Sendable`.
 public final class FlatTree: @unchecked Sendable {
     let root = FlatNode(entry: nil, layer: -1, ordinal: -1)
-    /// The layer blobs, bottom first: digest and file path.
-    let layers: [(digest: Digest, path: String)]
     /// Members refused while building the tree, in the order met.
     public private(set) var refused: [RefusedMember] = []
 
+    /// An empty tree, for `apply`.
+    init() {}
+
     /// Reads the headers of every layer (files in any compression TarReader detects) and builds the
     /// tree. Unsafe members are refused and recorded, not fatal; unreadable layers throw.
-    public init(layers: [(digest: Digest, path: String)]) throws {
-        self.layers = layers
+    public convenience init(layers: [(digest: Digest, path: String)]) throws {
+        self.init()
+        try Self.forEachMember(of: layers) { layer, ordinal, entry, _ in
+            _ = apply(entry, layer: layer, ordinal: ordinal, digest: layers[layer].digest)
+            return true
+        }
+    }
+
+    /// Reads the layers bottom first and calls `body` with each member's layer index, ordinal in its
+    /// layer and header, and the reader positioned at its data. `body` returns false to stop reading
+    /// the current layer and go on with the next.
+    static func forEachMember(of layers: [LayerFile],
+                              _ body: (_ layer: Int, _ ordinal: Int, _ entry: TarEntry, _ reader: TarReader) throws -> Bool) throws {
         for (index, layer) in layers.enumerated() {
             let stream = try LayerTarStream(path: layer.path, name: "layer \(layer.digest)")
             defer { stream.close() }
-            let reader = stream.reader
             var ordinal = -1
-            while let entry = try reader.next() {
+            while let entry = try stream.reader.next() {
                 ordinal += 1
-                if let reason = apply(entry, layer: index, ordinal: ordinal) {
-                    refused.append(RefusedMember(layer: layer.digest, member: entry.path, reason: reason))
-                }
+                guard try body(index, ordinal, entry, stream.reader) else { break }
             }
         }
+    }
+
+    /// The components of a cleaned path. Split on the bytes: a cleaned path has exactly one "/" between
+    /// components, and this runs for every member.
+    static func components(_ path: String) -> [String] {
+        path.utf8.split(separator: UInt8(ascii: "/")).map { String(Substring($0)) }
     }
 
     /// The node at a cleaned path, if present.
     func node(at path: String) -> FlatNode? {
         var node = root
-        for component in path.split(separator: "/") {
-            guard let child = node.children[String(component)] else { return nil }
+        for component in Self.components(path) {
+            guard let child = node.children[component] else { return nil }
             node = child
         }
         return node
     }
 
-    /// Applies one header; returns why it was refused, or nil.
-    private func apply(_ raw: TarEntry, layer: Int, ordinal: Int) -> String? {
+    /// Applies one member of layer `layer` (0 = bottom), the `ordinal`-th of its layer, and says what
+    /// changed. A refused member is recorded in `refused` and changes nothing.
+    func apply(_ raw: TarEntry, layer: Int, ordinal: Int, digest: Digest) -> AppliedMember {
+        var applied = AppliedMember()
+        if let reason = apply(raw, layer: layer, ordinal: ordinal, into: &applied) {
+            refused.append(RefusedMember(layer: digest, member: raw.path, reason: reason))
+        }
+        return applied
+    }
+
+    /// The body of `apply`: returns why the member is refused, or nil.
+    private func apply(_ raw: TarEntry, layer: Int, ordinal: Int, into applied: inout AppliedMember) -> String? {
         let path: String
         do {
             // moby strips a leading "/" from layer entries; ".." that climbs out is refused.
@@ -106,19 +147,29 @@ public final class FlatTree: @unchecked Sendable {
             return "\(error)"
         }
         if path.isEmpty { return nil }    // the root itself: its attributes are the target's
-        var components = path.split(separator: "/").map(String.init)
+        var components = Self.components(path)
         let name = components.removeLast()
+        var parentPath: String { components.joined(separator: "/") }     // for whiteouts only
 
         if name.hasPrefix(".wh.") {
             if name == ".wh..wh..opq" {
-                if let dir = existingDirectory(components) { pruneLower(dir, layer: layer) }
+                if let dir = existingDirectory(components) {
+                    pruneLower(dir, path: parentPath, layer: layer, removed: &applied.removed)
+                }
                 return nil
             }
             if name.hasPrefix(".wh..wh.") { return nil }     // AUFS metadata (.wh..wh.plnk etc.)
             let target = String(name.dropFirst(4))
             if target.isEmpty { return "a bare \".wh.\" whiteout is invalid" }
             if let dir = existingDirectory(components), let child = dir.children[target] {
-                if !pruneLower(child, layer: layer) { dir.children[target] = nil }
+                let childPath = parentPath.isEmpty ? target : parentPath + "/" + target
+                var below: [String] = []
+                if pruneLower(child, path: childPath, layer: layer, removed: &below) {
+                    applied.removed += below
+                } else {
+                    dir.children[target] = nil
+                    applied.removed.append(childPath)
+                }
             }
             return nil
         }
@@ -134,6 +185,8 @@ public final class FlatTree: @unchecked Sendable {
             }
             node = child
         }
+        var entry = raw
+        entry.path = path
         var hardlinkTarget: FlatNode?
         if raw.kind == .hardlink {
             guard let text = raw.linkTarget, !text.isEmpty else { return "hardlink without a target" }
@@ -147,25 +200,29 @@ public final class FlatTree: @unchecked Sendable {
                 return "hardlink target \(RefusedMember.quoted(text)) is not an earlier file of the image"
             }
             hardlinkTarget = target.linkTarget ?? target
+            entry.linkTarget = targetPath     // the live path it names now, cleaned
         }
         if let start = missingFrom {
-            for component in components[start...] {
+            for (i, component) in components.enumerated() where i >= start {
                 let implied = FlatNode(entry: nil, layer: layer, ordinal: -1)
                 node.children[component] = implied
                 node = implied
+                applied.implied.append(components[0...i].joined(separator: "/"))
             }
         }
-        var entry = raw
-        entry.path = path
-        if let existing = node.children[name], existing.isDirectory, entry.kind == .directory {
-            existing.entry = entry       // directory onto directory: merge, take the new attributes
-            existing.layer = layer
-            existing.ordinal = ordinal
-            return nil
+        if let existing = node.children[name] {
+            if existing.isDirectory, entry.kind == .directory {
+                existing.entry = entry       // directory onto directory: merge, take the new attributes
+                existing.layer = layer
+                existing.ordinal = ordinal
+                return nil
+            }
+            applied.removed.append(path)     // anything else replaces the old path and its subtree
         }
         let fresh = FlatNode(entry: entry, layer: layer, ordinal: ordinal)
         fresh.linkTarget = hardlinkTarget
         node.children[name] = fresh
+        applied.added = fresh
         return nil
     }
 
@@ -179,12 +236,20 @@ public final class FlatTree: @unchecked Sendable {
         return node
     }
 
-    /// Drops everything below `node` that came from layers under `layer`; returns whether `node` itself
-    /// stays (it is from `layer`, or a directory still holding something from `layer`).
+    /// Drops everything below `node` (at `path`) that came from layers under `layer`, adding to `removed`
+    /// the top path of each dropped subtree; returns whether `node` itself stays (it is from `layer`, or a
+    /// directory still holding something from `layer`).
     @discardableResult
-    private func pruneLower(_ node: FlatNode, layer: Int) -> Bool {
-        for (name, child) in node.children where !pruneLower(child, layer: layer) {
-            node.children[name] = nil
+    private func pruneLower(_ node: FlatNode, path: String, layer: Int, removed: inout [String]) -> Bool {
+        for (name, child) in node.children {
+            let childPath = path.isEmpty ? name : path + "/" + name
+            var below: [String] = []
+            if pruneLower(child, path: childPath, layer: layer, removed: &below) {
+                removed += below
+            } else {
+                node.children[name] = nil
+                removed.append(childPath)    // the whole subtree: its own removals are implied
+            }
         }
         return node.layer >= layer || (node.isDirectory && !node.children.isEmpty)
     }
@@ -264,21 +329,20 @@ public final class FlatTree: @unchecked Sendable {
         return plan
     }
 
-    /// The second pass: reads each layer that holds needed data, in layer order, and calls `body` for
-    /// every planned member with the reader positioned at its data.
-    func forEachPlanned(_ plan: [Int: [Int: [Output]]],
+    /// The second pass over `layers` (those the tree was built from): reads each layer that holds
+    /// needed data, in layer order, and calls `body` for every planned member with the reader positioned
+    /// at its data.
+    func forEachPlanned(_ plan: [Int: [Int: [Output]]], in layers: [LayerFile],
                         _ body: (_ outputs: [Output], _ entry: TarEntry, _ reader: TarReader) throws -> Void) throws {
         for (index, layer) in layers.enumerated() {
             guard let wanted = plan[index], let last = wanted.keys.max() else { continue }
-            let stream = try LayerTarStream(path: layer.path, name: "layer \(layer.digest)")
-            defer { stream.close() }
-            let reader = stream.reader
-            var ordinal = -1
-            while ordinal < last, let entry = try reader.next() {
-                ordinal += 1
+            var seen = -1
+            try Self.forEachMember(of: [layer]) { _, ordinal, entry, reader in
+                seen = ordinal
                 if let outputs = wanted[ordinal] { try body(outputs, entry, reader) }
+                return ordinal < last
             }
-            guard ordinal == last else {
+            guard seen == last else {
                 throw BaleError(.integrity, "layer \(layer.digest): fewer members on the second read than on the first")
             }
         }
@@ -286,8 +350,9 @@ public final class FlatTree: @unchecked Sendable {
 }
 
 /// A layer blob read as a tar. A gzip layer (the common case) is inflated by ISA-L on a second thread
-/// and parsed by libarchive on this one, so the two passes of a flatten use both cores; any other
-/// compression goes through libarchive's own filters.
+/// and parsed by libarchive on this one, so a flatten uses both cores; any other compression goes
+/// through libarchive's own filters. Nothing is hashed: the blob was verified on its way into the
+/// store, and `bale verify` checks it again on request.
 final class LayerTarStream {
     let reader: TarReader
     private let channel: ByteChannel?
@@ -305,7 +370,7 @@ final class LayerTarStream {
             do {
                 let input = try FileBlobReader(path: path)
                 defer { input.close() }
-                _ = try Gunzip().decompress(read: { try input.read(into: $0) }, write: { try channel.write($0) })
+                _ = try Gunzip().inflate(read: { try input.read(into: $0) }, write: { try channel.write($0) })
                 channel.finish()
             } catch let error as BaleError {
                 channel.fail(BaleError(error.code, "\(name): \(error.message)", cause: error.cause))

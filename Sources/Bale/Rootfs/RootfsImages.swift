@@ -182,27 +182,27 @@ extension Store {
     /// directory. Returns the refused members (each also reported through `warn` as met) and warnings.
     public func exportRootfs(_ imageName: String, toTar fileDescriptor: Int32? = nil, tarName: String = "<stdout>",
                              toDirectory directory: String? = nil) throws -> (refused: [RefusedMember], warnings: [String]) {
-        let (tree, image) = try withLock(exclusive: false) {
+        // The shared lock is held throughout, so no `rmi` can collect a layer while it is read.
+        try withLock(exclusive: false) {
             let image = try resolve(imageName, in: images(in: loadIndex()).images)
-            // Layer blobs are immutable and named by digest: reading them needs no lock after this.
-            return (try FlatTree(layers: image.manifest.value.layers.map { ($0.digest, blobPath($0.digest)) }), image)
+            let layers = image.manifest.value.layers.map { ($0.digest, blobPath($0.digest)) }
+            if let directory {
+                let extractor = try Extractor(target: directory)
+                let refused = try extractor.extract(layers)
+                return (refused, extractor.warnings)
+            }
+            let tree = try FlatTree(layers: layers)
+            let writer = try TarWriter(fileDescriptor: fileDescriptor ?? 1, name: tarName)
+            var warnings: [String] = []
+            try Self.writeTar(tree, layers: layers, to: writer, warnings: &warnings)
+            try writer.finish()
+            return (tree.refused, warnings)
         }
-        _ = image
-        if let directory {
-            let extractor = try Extractor(target: directory)
-            try extractor.extract(tree)
-            return (tree.refused, extractor.warnings)
-        }
-        let writer = try TarWriter(fileDescriptor: fileDescriptor ?? 1, name: tarName)
-        var warnings: [String] = []
-        try Self.writeTar(tree, to: writer, warnings: &warnings)
-        try writer.finish()
-        return (tree.refused, warnings)
     }
 
     /// Writes a flattened tree as one tar: directories first (parents first), then every other path in
     /// layer order with its data, hard links after their targets.
-    static func writeTar(_ tree: FlatTree, to writer: TarWriter, warnings: inout [String]) throws {
+    static func writeTar(_ tree: FlatTree, layers: [LayerFile], to writer: TarWriter, warnings: inout [String]) throws {
         for var dir in tree.directories() {
             dir.path += "/"
             try writer.writeEntry(dir)
@@ -210,7 +210,7 @@ extension Store {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         var skipped: [String] = []
-        try tree.forEachPlanned(tree.plan()) { outputs, _, reader in
+        try tree.forEachPlanned(tree.plan(), in: layers) { outputs, _, reader in
             for output in outputs {
                 switch output {
                 case .link(let header, _):
