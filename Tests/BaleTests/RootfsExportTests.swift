@@ -180,6 +180,23 @@ import Testing
         #expect(try S.snapshot(out).keys.sorted() == ["abslink", "link", "ok"])
     }
 
+    @Test func aCorruptLayerLeavesTheTargetAsItWasFound() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        let good = try S.tar { w in
+            try w.writeDirectory(path: "etc/", mode: 0o555)
+            try w.writeFile(path: "etc/ok", data: Data("ok".utf8))
+        }
+        let whole = try S.tar { w in try w.writeFile(path: "big", data: Data(repeating: 7, count: 4000)) }
+        try S.image(store, layers: [good, whole.prefix(1500)], name: "cut:1")
+        #expect(throws: BaleError.self) { _ = try store.exportRootfs("cut:1", toDirectory: root + "/absent") }
+        #expect(!FileManager.default.fileExists(atPath: root + "/absent"), "\((try? S.snapshot(root + "/absent")) ?? [:])")
+        try FileManager.default.createDirectory(atPath: root + "/empty", withIntermediateDirectories: false)
+        #expect(throws: BaleError.self) { _ = try store.exportRootfs("cut:1", toDirectory: root + "/empty") }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/empty").isEmpty)
+    }
+
     @Test func extractionKeepsSparseHolesAndRefusesANonEmptyTarget() throws {
         let root = S.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }

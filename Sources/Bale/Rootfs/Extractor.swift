@@ -44,8 +44,12 @@ final class Extractor {
     private static let maxCachedDirectories = 1024
     var warnings: [String] = []
 
+    /// Whether `init` created the target (then a failed extraction removes it again).
+    private let createdTarget: Bool
+
     init(target: String) throws {
         self.target = target
+        createdTarget = !FileManager.default.fileExists(atPath: target)
         // The target and its parents are the user's choice, so they are created as plain paths.
         do {
             try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
@@ -71,8 +75,24 @@ final class Extractor {
     }
 
     /// Extracts the image made of `layers` (bottom first), reading each layer once. Returns the
-    /// members refused as unsafe; they are skipped, and everything else is written.
+    /// members refused as unsafe; they are skipped, and everything else is written. When extraction
+    /// fails (a corrupt layer, a full disk), what was written is removed again, so the target is left
+    /// as it was found: empty, or absent if this extractor created it.
     func extract(_ layers: [LayerFile]) throws -> [RefusedMember] {
+        do {
+            return try extractAll(layers)
+        } catch {
+            for fd in directories.values { close(fd) }
+            directories.removeAll()
+            if let names = try? Self.names(in: rootFD, path: target) {
+                for name in names { try? Self.remove(name, in: rootFD, path: path(name)) }
+            }
+            if createdTarget { rmdir(target) }
+            throw error
+        }
+    }
+
+    private func extractAll(_ layers: [LayerFile]) throws -> [RefusedMember] {
         let tree = FlatTree()
         try FlatTree.forEachMember(of: layers) { layer, ordinal, entry, reader in
             let applied = tree.apply(entry, layer: layer, ordinal: ordinal, digest: layers[layer].digest)
@@ -128,6 +148,7 @@ final class Extractor {
         let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw BaleError.posix("cannot open directory (not followed if a symlink)", path: path) }
         defer { close(fd) }
+        _ = fchmod(fd, 0o700)     // a directory whose final mode is set may be read-only for its owner
         for child in try names(in: fd, path: path) {
             try remove(child, in: fd, path: path + "/" + child)
         }
@@ -142,6 +163,7 @@ final class Extractor {
             throw BaleError.posix("cannot read directory", path: path)
         }
         defer { closedir(dir) }
+        rewinddir(dir)     // the copy shares the read position with `fd`, which an earlier listing moved
         var names: [String] = []
         while let item = readdir(dir) {
             let name = withUnsafeBytes(of: item.pointee.d_name) {
