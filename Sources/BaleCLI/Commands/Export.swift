@@ -18,7 +18,9 @@ struct Export: ParsableCommand {
             outside it: members whose name climbs out with "..", whose parent is a symlink or a file, or \
             hard links to paths outside the image are refused (a leading "/" is stripped, as docker \
             does). Ownership and device nodes are applied only as root (device nodes are otherwise \
-            skipped with a warning); modes, mtimes and symlinks always. Sparse files keep their holes.
+            skipped with a warning); modes, mtimes and symlinks always. Sparse files keep their holes. \
+            Each layer is read once and applied as read; if extraction fails (a corrupt layer, a full \
+            disk), what was written is removed again, leaving the directory empty or absent as found.
 
             Each refused member is reported on standard error with its layer digest; everything else is \
             still written, and the exit status is then 1.
