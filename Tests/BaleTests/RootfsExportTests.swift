@@ -197,6 +197,24 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/empty").isEmpty)
     }
 
+    @Test func aGzipLayerWithABadCRCFailsBothExportsAtItsEnd() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        let layer = try S.tar { w in try w.writeFile(path: "f", data: Data(repeating: 1, count: 100_000)) }
+        try layer.write(to: URL(fileURLWithPath: root + "/l.tar"))
+        #expect(try S.shell("gzip -n < \(root)/l.tar > \(root)/l.tgz").status == 0)
+        var gzip = try Data(contentsOf: URL(fileURLWithPath: root + "/l.tgz"))
+        gzip[gzip.count - 8] ^= 0xff        // the CRC-32 in the trailer: the data itself is intact
+        try S.image(store, layers: [gzip], name: "crc:1")
+        let error = #expect(throws: BaleError.self) { _ = try store.exportRootfs("crc:1", toDirectory: root + "/out") }
+        #expect(error?.message.contains("CRC") == true, "\(error?.message ?? "")")
+        #expect(!FileManager.default.fileExists(atPath: root + "/out"))
+        let fd = open(root + "/out.tar", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        defer { close(fd) }
+        #expect(throws: BaleError.self) { _ = try store.exportRootfs("crc:1", toTar: fd) }
+    }
+
     @Test func extractionKeepsSparseHolesAndRefusesANonEmptyTarget() throws {
         let root = S.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -102,10 +102,12 @@ public final class FlatTree: @unchecked Sendable {
             let stream = try LayerTarStream(path: layer.path, name: "layer \(layer.digest)")
             defer { stream.close() }
             var ordinal = -1
+            var stopped = false
             while let entry = try stream.reader.next() {
                 ordinal += 1
-                guard try body(index, ordinal, entry, stream.reader) else { break }
+                guard try body(index, ordinal, entry, stream.reader) else { stopped = true; break }
             }
+            if !stopped { try stream.finish() }
         }
     }
 
@@ -380,6 +382,17 @@ final class LayerTarStream {
         }
         self.channel = channel
         reader = try TarReader(source: ChannelSource(channel: channel), name: name)
+    }
+
+    /// After the tar's end: reads the rest of the stream (the padding after the end blocks) so the
+    /// inflater reaches the gzip trailer, and rethrows its error — a CRC-32 or size mismatch is only
+    /// known there.
+    func finish() throws {
+        guard let channel else { return }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
+        defer { scratch.deallocate() }
+        while try channel.read(into: scratch) > 0 {}
+        try inflater?.join()
     }
 
     /// Stops the inflater (whether or not the tar was read to the end) and waits for it.
