@@ -148,6 +148,28 @@ import Testing
         ]))
     }
 
+    @Test func committingAnUnchangedTreeWritesNothingWhateverTheEpochOrSymlinkModes() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        let when = TarTime(seconds: 1_600_000_000)
+        let layer = try S.tar { w in
+            try w.writeDirectory(path: "etc/", mtime: when)
+            try w.writeFile(path: "etc/a", data: Data("a".utf8), mtime: when)
+            // Some tools record a symlink's mode as 0755; on disk it is always 0777.
+            try w.writeEntry(TarEntry(path: "etc/l", kind: .symlink, mode: 0o755, mtime: when, linkTarget: "a"))
+        }
+        try S.image(store, layers: [layer], name: "base:1")
+        _ = try store.exportRootfs("base:1", toDirectory: root + "/edit")
+        var options = Self.options(epoch: 1_500_000_000)       // older than every file
+        options.names = [try Reference(parsing: "base:2")]
+        let result = try store.commitRootfs(base: "base:1", input: .directory(root + "/edit"), options: options)
+        let reader = try TarReader(path: store.blobPath(result.layer.digest))
+        var names: [String] = []
+        while let e = try reader.next() { names.append(e.path) }
+        #expect(names.isEmpty)
+    }
+
     @Test func commitOfATarKeepsADockerBasesFamily() throws {
         let root = S.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }

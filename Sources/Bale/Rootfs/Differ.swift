@@ -46,7 +46,8 @@ struct Differ {
                 members += 1
             }
             if let item {
-                newest = max(newest ?? item.header.mtime, item.header.mtime)
+                let mtime = archiver.clamped(item.header.mtime)
+                newest = max(newest ?? mtime, mtime)
                 try archiver.write(item, to: writer, links: &links)
                 members += 1
             }
@@ -93,7 +94,8 @@ struct Differ {
     private func differs(_ disk: TarEntry, _ node: FlatNode) -> Bool {
         let old = node.effectiveEntry ?? TarEntry(path: "", kind: .directory, mode: 0o755)
         let oldKind = old.kind == .hardlink ? TarEntry.Kind.file : old.kind
-        guard disk.kind == oldKind, disk.mode == old.mode else { return true }
+        // A symlink's mode means nothing on Linux (always 0777 on disk), whatever a layer recorded.
+        guard disk.kind == oldKind, disk.kind == .symlink || disk.mode == old.mode else { return true }
         if compareOwners && (disk.uid != old.uid || disk.gid != old.gid) { return true }
         switch disk.kind {
         case .directory: return false

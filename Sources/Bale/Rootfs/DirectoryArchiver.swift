@@ -22,7 +22,7 @@ struct DiskEntry {
 /// order     depth first, names sorted by their UTF-8 bytes, a directory before its contents;
 ///           the root itself is not a member
 /// headers   numeric uid/gid as on disk, no user/group names, mode & 07777, mtime with nanoseconds
-///           (clamped to SOURCE_DATE_EPOCH when given), symlink targets as stored, device numbers
+///           (clamped to SOURCE_DATE_EPOCH when given, as it is written), symlink targets as stored, device numbers
 /// links     a second path of an inode already written (same st_dev, st_ino) is a hard link member
 /// skipped   sockets (with a warning); extended attributes are not archived
 /// ```
@@ -34,7 +34,14 @@ struct DirectoryArchiver {
     /// Collects warnings (skipped sockets).
     let warn: @Sendable (String) -> Void
 
-    /// lstat of `relative` (root-relative; "" is the root) as a `DiskEntry`; nil for a socket.
+    /// `time`, or the clamp when that is earlier: the mtime a header gets.
+    func clamped(_ time: TarTime) -> TarTime {
+        if let clamp, clamp < time { return clamp }
+        return time
+    }
+
+    /// lstat of `relative` (root-relative; "" is the root) as a `DiskEntry`, with the mtime as on
+    /// disk (`write` clamps it); nil for a socket.
     func entry(_ relative: String) throws -> DiskEntry? {
         let full = relative.isEmpty ? root : root + "/" + relative
         var st = stat()
@@ -57,8 +64,8 @@ struct DirectoryArchiver {
             warn("\(full): socket skipped")
             return nil
         }
-        var mtime = TarTime(seconds: Int64(st.st_mtim.tv_sec), nanoseconds: Int32(st.st_mtim.tv_nsec))
-        if let clamp, clamp < mtime { mtime = clamp }
+        // As on disk: the clamp applies when the header is written, so `commit` compares real times.
+        let mtime = TarTime(seconds: Int64(st.st_mtim.tv_sec), nanoseconds: Int32(st.st_mtim.tv_nsec))
         let rdev = UInt64(st.st_rdev)
         let isDevice = kind == .characterDevice || kind == .blockDevice
         let header = TarEntry(
@@ -92,7 +99,8 @@ struct DirectoryArchiver {
             for name in try names(relative) {
                 let path = relative.isEmpty ? name : relative + "/" + name
                 guard let item = try entry(path) else { continue }
-                newest = max(newest ?? item.header.mtime, item.header.mtime)
+                let mtime = clamped(item.header.mtime)
+                newest = max(newest ?? mtime, mtime)
                 try write(item, to: writer, links: &links)
                 if item.header.kind == .directory { try walk(path) }
             }
@@ -104,6 +112,7 @@ struct DirectoryArchiver {
     /// Writes one object: a hard link if its inode was written before, else the object with its data.
     func write(_ item: DiskEntry, to writer: TarWriter, links: inout HardlinkMap) throws {
         var header = item.header
+        header.mtime = clamped(header.mtime)
         if header.kind != .directory && item.links > 1 {
             if let first = links.paths[[item.device, item.inode]] {
                 header.kind = .hardlink
