@@ -178,7 +178,10 @@ final class StoreLock: @unchecked Sendable {
     private var fd: Int32
 
     init(path: String, exclusive: Bool) throws {
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // A reader opens the lock read-only (flock needs no write access), so a store it may only read
+        // can still be read; it is created only when missing.
+        fd = exclusive ? -1 : open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
         guard fd >= 0 else { throw BaleError.posix("cannot open lock file", path: path) }
         while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
             if errno != EINTR {
