@@ -50,13 +50,20 @@ final class Extractor {
     init(target: String) throws {
         self.target = target
         createdTarget = !FileManager.default.fileExists(atPath: target)
-        // The target and its parents are the user's choice, so they are created as plain paths.
-        do {
-            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
-        } catch {
-            throw BaleError(.io, "\(target): cannot create directory", cause: error)
+        // The target and its parents are the user's choice, so they are created, and followed when
+        // symlinks, as plain paths; only what is below the target is guarded.
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw BaleError(.conflict, "\(target): exists and is not a directory")
         }
-        let fd = open(target, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if createdTarget {
+            do {
+                try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            } catch {
+                throw BaleError(.io, "\(target): cannot create directory (\(error.localizedDescription))")
+            }
+        }
+        let fd = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw BaleError.posix("cannot open directory", path: target) }
         rootFD = fd
         var st = stat()
