@@ -180,6 +180,35 @@ import Testing
         #expect(try S.snapshot(out).keys.sorted() == ["abslink", "link", "ok"])
     }
 
+    @Test func aufsHardLinkDataBecomesTheLinksAndItsDirectoryIsNeverOutput() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        let layer = try S.tar { w in
+            try w.writeDirectory(path: ".wh..wh.plnk/", mode: 0o700)
+            try w.writeFile(path: ".wh..wh.plnk/1234.5", data: Data("shared".utf8), mode: 0o755)
+            try w.writeDirectory(path: "bin/")
+            try w.writeHardlink(path: "bin/x", target: ".wh..wh.plnk/1234.5")
+            try w.writeHardlink(path: "bin/y", target: ".wh..wh.plnk/1234.5")
+            try w.writeDirectory(path: ".wh..wh.orph/")                   // other AUFS metadata: skipped
+        }
+        try S.image(store, layers: [layer], name: "aufs:1")
+        let expected = [
+            "bin": "dir mode=755",
+            "bin/x": "file shared size=6 inode=bin/x mode=755",
+            "bin/y": "file shared size=6 inode=bin/x mode=755",
+        ]
+        let (refused, _) = try store.exportRootfs("aufs:1", toDirectory: root + "/out")
+        #expect(refused.isEmpty)
+        #expect(try S.snapshot(root + "/out") == expected)
+        let fd = open(root + "/out.tar", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = try store.exportRootfs("aufs:1", toTar: fd)
+        close(fd)
+        try FileManager.default.createDirectory(atPath: root + "/x", withIntermediateDirectories: true)
+        #expect(try S.run(["tar", "-C", root + "/x", "-xf", root + "/out.tar"]) == 0)
+        #expect(try S.snapshot(root + "/x") == expected)
+    }
+
     @Test func aCorruptLayerLeavesTheTargetAsItWasFound() throws {
         let root = S.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -114,6 +114,7 @@ final class Extractor {
             }
             return true
         }
+        if tree.root.children[FlatTree.aufsLinkDirectory] != nil { try remove(FlatTree.aufsLinkDirectory) }
         for dir in tree.directories().reversed() {
             let (parent, name) = try parentAndName(dir.path)
             if asRoot {

@@ -47,9 +47,11 @@ final class FlatNode {
     /// The header whose attributes the path has on disk (a hardlink shares its target's inode).
     var effectiveEntry: TarEntry? { linkTarget?.entry ?? entry }
 
-    /// Children sorted by name (byte order of the UTF-8), for deterministic output.
+    /// Children sorted by name (byte order of the UTF-8), for deterministic output; without AUFS's
+    /// hard-link directory, which is never part of the output (see `FlatTree.aufsLinkDirectory`).
     var sortedChildren: [(String, FlatNode)] {
-        children.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        children.filter { $0.key != FlatTree.aufsLinkDirectory }
+            .sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
     }
 }
 
@@ -77,6 +79,11 @@ struct AppliedMember {
 /// another, never shared, hence `@unchecked Sendable`.
 public final class FlatTree: @unchecked Sendable {
     let root = FlatNode(entry: nil, layer: -1, ordinal: -1)
+    /// AUFS keeps the data of hard links in `/.wh..wh.plnk/` and links to it from the real paths
+    /// (moby, pkg/archive). The directory is built like any other so that links into it resolve, but
+    /// it is never output: `sortedChildren` leaves it out, so the tar plan turns the first link to each
+    /// of its files into the file itself, and the extractor removes it at the end.
+    static let aufsLinkDirectory = ".wh..wh.plnk"
     /// Members refused while building the tree, in the order met.
     public private(set) var refused: [RefusedMember] = []
 
@@ -153,14 +160,14 @@ public final class FlatTree: @unchecked Sendable {
         let name = components.removeLast()
         var parentPath: String { components.joined(separator: "/") }     // for whiteouts only
 
-        if name.hasPrefix(".wh.") {
+        if name.hasPrefix(".wh.") && path != Self.aufsLinkDirectory {
             if name == ".wh..wh..opq" {
                 if let dir = existingDirectory(components) {
                     pruneLower(dir, path: parentPath, layer: layer, removed: &applied.removed)
                 }
                 return nil
             }
-            if name.hasPrefix(".wh..wh.") { return nil }     // AUFS metadata (.wh..wh.plnk etc.)
+            if name.hasPrefix(".wh..wh.") { return nil }     // other AUFS metadata
             let target = String(name.dropFirst(4))
             if target.isEmpty { return "a bare \".wh.\" whiteout is invalid" }
             if let dir = existingDirectory(components), let child = dir.children[target] {
