@@ -41,18 +41,21 @@ public struct BaleError: Error, Sendable, CustomStringConvertible, LocalizedErro
         self.cause = cause
     }
 
-    /// The message followed by each cause on its own line, indented.
+    /// The message followed by each cause on its own line, indented; a cause whose text the lines
+    /// before already hold (a wrapper that quoted it) is left out, so most errors print one line.
     public var description: String {
         var lines = [message]
         var next: (any Error)? = cause
         while let error = next {
+            let text: String
             if let bale = error as? BaleError {
-                lines.append("  caused by: " + bale.message)
+                text = bale.message
                 next = bale.cause
             } else {
-                lines.append("  caused by: " + String(describing: error))
+                text = String(describing: error)
                 next = nil
             }
+            if !lines.contains(where: { $0.contains(text) }) { lines.append("  caused by: " + text) }
         }
         return lines.joined(separator: "\n")
     }

@@ -27,6 +27,18 @@ func archiveString(_ pointer: UnsafePointer<CChar>?) -> String? {
     return String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
 }
 
+/// A member's name or link target as text. It must be UTF-8: bale keeps paths as Swift strings, and
+/// repairing bytes (as `archiveString` does) could merge two distinct names into one. Throws
+/// `invalidInput` naming the bytes, escaped.
+func archiveName(_ pointer: UnsafePointer<CChar>?) throws -> String? {
+    guard let pointer else { return nil }
+    let bytes = UnsafeRawBufferPointer(start: pointer, count: strlen(pointer))
+    if let text = String(validating: bytes, as: UTF8.self) { return text }
+    let escaped = bytes.map { $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5c
+        ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
+    throw BaleError(.invalidInput, "member \"\(escaped)\": the name is not valid UTF-8, which bale does not support")
+}
+
 /// libarchive's last error message for `archive`, or `fallback`.
 /// Enables the whole-archive decompression filters bale allows: gzip, bzip2, xz, lzma and zstd, all
 /// in-process (Debian's libarchive links zlib, bzip2, liblzma and libzstd). Not `filter_all`, which also

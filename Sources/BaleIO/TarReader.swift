@@ -132,10 +132,14 @@ public final class TarReader {
         // in the next header "after" it.
         try skipData()
         var entryPointer: OpaquePointer?
-        let (status, entry): (Int32, TarEntry?) = withArchiveLocale {
+        let (status, entry): (Int32, TarEntry?) = try withArchiveLocale {
             let status = archive_read_next_header(archive, &entryPointer)
             guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entryPointer else { return (status, nil) }
-            return (status, TarReader.makeEntry(entryPointer))
+            do {
+                return (status, try TarReader.makeEntry(entryPointer))
+            } catch let error as BaleError {
+                throw BaleError(error.code, "\(name): \(error.message)")
+            }
         }
         if status == ARCHIVE_EOF {
             finished = true
@@ -253,9 +257,9 @@ public final class TarReader {
     }
 
     /// A value copy of libarchive's entry (which is reused for the next header).
-    private static func makeEntry(_ entry: OpaquePointer) -> TarEntry {
-        let path = archiveString(archive_entry_pathname(entry)) ?? ""
-        let hardlink = archiveString(archive_entry_hardlink(entry))
+    private static func makeEntry(_ entry: OpaquePointer) throws -> TarEntry {
+        let path = try archiveName(archive_entry_pathname(entry)) ?? ""
+        let hardlink = try archiveName(archive_entry_hardlink(entry))
         let kind: TarEntry.Kind
         var linkTarget: String?
         if let hardlink {
@@ -267,7 +271,7 @@ public final class TarReader {
             case ArchiveFileType.directory: kind = .directory
             case ArchiveFileType.symlink:
                 kind = .symlink
-                linkTarget = archiveString(archive_entry_symlink(entry)) ?? ""
+                linkTarget = try archiveName(archive_entry_symlink(entry)) ?? ""
             case ArchiveFileType.characterDevice: kind = .characterDevice
             case ArchiveFileType.blockDevice: kind = .blockDevice
             case ArchiveFileType.fifo: kind = .fifo

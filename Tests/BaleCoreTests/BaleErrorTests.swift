@@ -23,6 +23,16 @@ struct BaleErrorTests {
         #expect((outer.cause as? BaleError)?.code == .integrity)
     }
 
+    @Test("a cause the message already quotes is not repeated")
+    func quotedCause() {
+        let inner = BaleError(.invalidInput, "x.tar: member \"a\": truncated", cause: PlainError())
+        let outer = BaleError(.invalidInput, "x.tar is not a tar archive: \(inner.message)", cause: inner)
+        #expect(outer.description == """
+            x.tar is not a tar archive: x.tar: member "a": truncated
+              caused by: plain failure
+            """)
+    }
+
     @Test("no cause, one line")
     func single() {
         let e = BaleError(.notFound, "image busybox not found")

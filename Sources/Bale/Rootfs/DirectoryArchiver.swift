@@ -88,7 +88,14 @@ struct DirectoryArchiver {
             let name = withUnsafeBytes(of: item.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
             if name != [0x2e] && name != [0x2e, 0x2e] { names.append(name) }
         }
-        return names.sorted { $0.lexicographicallyPrecedes($1) }.map { String(decoding: $0, as: UTF8.self) }
+        return try names.sorted { $0.lexicographicallyPrecedes($1) }.map { bytes in
+            // Repairing a name would archive a path that does not exist (or merge two names).
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                let shown = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\u{FFFD}", with: "?")
+                throw BaleError(.invalidInput, "\(full)/\(shown): the name is not valid UTF-8, which bale does not support")
+            }
+            return name
+        }
     }
 
     /// Writes every object under the root; returns the newest mtime written (nil for an empty tree).
