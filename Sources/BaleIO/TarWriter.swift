@@ -15,7 +15,8 @@ import Foundation
 /// block is not padded (whatever the destination; libarchive would otherwise pad only when writing to a
 /// terminal or device), so an archive ends right after its end-of-archive blocks, like Go's archive/tar
 /// and Docker's layers. Only the header fields given are written (no atime/ctime); xattrs are written in
-/// name order. gzip output carries no timestamp and no file name.
+/// name order, as PAX `SCHILY.xattr.NAME` records only (no `LIBARCHIVE.xattr` duplicates). gzip output
+/// carries no timestamp and no file name.
 ///
 /// Use `beginEntry`, `write` (any number of times), `endEntry` per member, then `finish()`. The data
 /// written must equal the declared size exactly or `write`/`endEntry` throws `.integrity`. A writer that
@@ -97,6 +98,9 @@ public final class TarWriter {
         }
         self.archive = archive
         var status = archive_write_set_format_pax_restricted(archive)
+        // xattrs as SCHILY.xattr records only, as Go's archive/tar (and so docker) writes them; by default
+        // libarchive adds a LIBARCHIVE.xattr copy of each, which GNU tar warns about on every member.
+        if status == ARCHIVE_OK { status = archive_write_set_format_option(archive, "pax", "xattrheader", "SCHILY") }
         if status == ARCHIVE_OK { status = archive_write_add_filter(archive, compression.filterCode) }
         if status == ARCHIVE_OK, compression == .gzip {
             // Without this the gzip header carries the current time, and output differs run to run.

@@ -93,6 +93,7 @@ import Testing
         // The xattrs go out as PAX SCHILY.xattr records, the form Docker layers use.
         let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(bytes.range(of: Data("SCHILY.xattr.user.comment=café".utf8)) != nil)
+        #expect(bytes.range(of: Data("LIBARCHIVE.xattr".utf8)) == nil, "only the SCHILY form, as Go writes")
     }
 
     @Test(arguments: TarCompression.allCases)

@@ -13,18 +13,23 @@ import Glibc
 ///   .wh.NAME          for every NAME of the base that is gone from the directory (only the top path of
 ///                     a deleted subtree; never together with NAME itself)
 ///   NAME              for every new path, and every path whose type, mode, owner, size, mtime, link
-///                     target or device numbers differ; for a directory only type, mode and owner count
+///                     target, device numbers or file capabilities (security.capability) differ; for a
+///                     directory only type, mode, owner and capabilities count
 ///   DIR/ + changes    a directory with a change anywhere below it is written too (before its contents)
 /// ```
 ///
 /// Like moby's `ChangesDirs` (pkg/archive/changes.go), files are compared by metadata, not by content:
 /// an edit that keeps size and mtime to the nanosecond is not seen. A path whose type changed is simply
-/// written: a non-directory replaces the old path and its subtree when the layer is applied. Owners are
-/// compared only when running as root, because `export --dir` can apply them only as root; otherwise a
-/// changed path keeps the base's owner and a new one gets 0:0.
+/// written: a non-directory replaces the old path and its subtree when the layer is applied. As in moby
+/// (changes.go compares `security.capability` next to the stat fields), a capability-only change is a
+/// change. Owners and capabilities are compared only when running as root, because `export --dir` can
+/// apply them only as root; otherwise a changed path keeps the base's owner and capability, and a new
+/// one gets 0:0 and none.
 struct Differ {
     let base: FlatTree
     let archiver: DirectoryArchiver
+    /// Whether owners and capabilities on disk are the user's (as root) or only what a non-root
+    /// export could not apply.
     let compareOwners = geteuid() == 0
 
     /// Writes the changes; returns the newest mtime written and the number of members.
@@ -68,6 +73,7 @@ struct Differ {
                 if !compareOwners {
                     item.header.uid = old?.effectiveEntry?.uid ?? 0
                     item.header.gid = old?.effectiveEntry?.gid ?? 0
+                    item.header.xattrs[ExtendedAttributes.capability] = old?.effectiveEntry?.xattrs[ExtendedAttributes.capability]
                 }
                 let changed = old.map { differs(item.header, $0) } ?? true
                 if item.header.kind == .directory {
@@ -97,6 +103,8 @@ struct Differ {
         // A symlink's mode means nothing on Linux (always 0777 on disk), whatever a layer recorded.
         guard disk.kind == oldKind, disk.kind == .symlink || disk.mode == old.mode else { return true }
         if compareOwners && (disk.uid != old.uid || disk.gid != old.gid) { return true }
+        let capability = ExtendedAttributes.capability
+        if compareOwners && disk.xattrs[capability] != old.xattrs[capability] { return true }
         switch disk.kind {
         case .directory: return false
         case .file: return disk.size != old.size || !sameTime(disk.mtime, old.mtime)

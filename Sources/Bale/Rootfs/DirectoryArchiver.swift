@@ -24,7 +24,9 @@ struct DiskEntry {
 /// headers   numeric uid/gid as on disk, no user/group names, mode & 07777, mtime with nanoseconds
 ///           (clamped to SOURCE_DATE_EPOCH when given, as it is written), symlink targets as stored, device numbers
 /// links     a second path of an inode already written (same st_dev, st_ino) is a hard link member
-/// skipped   sockets (with a warning); extended attributes are not archived
+/// xattrs    security.capability only, like moby (pkg/archive/archive.go ReadSecurityXattrToTarHeader),
+///           as a PAX SCHILY.xattr record; a v3 (namespaced) capability is written as v2
+/// skipped   sockets (with a warning); every other extended attribute
 /// ```
 struct DirectoryArchiver {
     /// The directory archived.
@@ -73,9 +75,24 @@ struct DirectoryArchiver {
             mode: UInt32(st.st_mode) & 0o7777, uid: Int64(st.st_uid), gid: Int64(st.st_gid), mtime: mtime,
             linkTarget: linkTarget,
             devMajor: isDevice ? UInt32(truncatingIfNeeded: ((rdev >> 8) & 0xfff) | ((rdev >> 32) & ~0xfff)) : 0,
-            devMinor: isDevice ? UInt32(truncatingIfNeeded: (rdev & 0xff) | ((rdev >> 12) & ~0xff)) : 0)
+            devMinor: isDevice ? UInt32(truncatingIfNeeded: (rdev & 0xff) | ((rdev >> 12) & ~0xff)) : 0,
+            xattrs: kind == .symlink ? [:] : try Self.capabilityXattrs(full))
         return DiskEntry(header: header, device: UInt64(st.st_dev), inode: UInt64(st.st_ino),
                          links: UInt64(st.st_nlink))
+    }
+
+    /// The file capabilities of `full` as a tar member's xattrs: `[security.capability: v2 value]`, or
+    /// empty. A VFS_CAP_REVISION_3 value (24 bytes: v2's 20 plus the root ID of the user namespace it was
+    /// set in) becomes revision 2, its first 20 bytes, as moby does: the root ID means nothing outside
+    /// the namespace the directory was built in.
+    static func capabilityXattrs(_ full: String) throws -> [String: Data] {
+        guard var value = try ExtendedAttributes.value(ExtendedAttributes.capability, path: full) else { return [:] }
+        // magic_etc is little-endian; its top byte (offset 3) is the revision.
+        if value.count >= 24, value[value.startIndex + 3] == 3 {
+            value = Data(value.prefix(20))
+            value[value.startIndex + 3] = 2
+        }
+        return [ExtendedAttributes.capability: value]
     }
 
     /// The names in directory `relative`, sorted by their bytes.

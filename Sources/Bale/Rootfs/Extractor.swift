@@ -14,9 +14,15 @@ import Glibc
 ///   implied parents    created 0700
 ///   the member         a directory (0700, so a non-root run can fill it), a file from the reader's data
 ///                      (sparse-aware: holes stay holes), a symlink, a hard link to a live path, a FIFO,
-///                      a device (root only); owner (root only), mode and mtime set at once
-/// then every directory, deepest first: owner (root only), mode, mtime
+///                      a device (root only); owner (root only), then xattrs, mode and mtime
+/// then every directory, deepest first: owner (root only), xattrs, mode, mtime
 /// ```
+///
+/// Extended attributes (`TarEntry.xattrs`) are set after the owner, because a chown clears
+/// `security.capability`, and after a file's data, because a write clears it too. As in moby
+/// (createTarFile), an attribute the file system or the user may not set (EPERM, EACCES, ENOTSUP) is a
+/// warning naming the path and attribute, not an error. A hard link shares its target's inode, and so
+/// its attributes.
 ///
 /// This is how a runtime applies layers (write, and later delete what an upper layer hides), so a file
 /// that an upper layer replaces is written and then removed; in exchange nothing is read twice.
@@ -121,6 +127,7 @@ final class Extractor {
                 guard fchownat(parent, name, uid_t(truncatingIfNeeded: dir.uid), gid_t(truncatingIfNeeded: dir.gid),
                                AT_SYMLINK_NOFOLLOW) == 0 else { throw BaleError.posix("cannot chown", path: path(dir.path)) }
             }
+            try setXattrs(dir, fileDescriptor: nil, parent: parent, name: name)
             guard fchmodat(parent, name, mode_t(dir.mode & 0o7777), 0) == 0 else {
                 throw BaleError.posix("cannot chmod", path: path(dir.path))
             }
@@ -221,6 +228,7 @@ final class Extractor {
             if mode & (umask | 0o7000) != 0 {
                 guard fchmod(fd, mode) == 0 else { throw BaleError.posix("cannot chmod", path: full) }
             }
+            try setXattrs(header, fileDescriptor: fd, parent: parent, name: name)
             var times = Self.times(header.mtime)
             guard futimens(fd, &times) == 0 else { throw BaleError.posix("cannot set times", path: full) }
             return
@@ -250,6 +258,7 @@ final class Extractor {
             guard fchownat(parent, name, uid_t(truncatingIfNeeded: header.uid), gid_t(truncatingIfNeeded: header.gid),
                            AT_SYMLINK_NOFOLLOW) == 0 else { throw BaleError.posix("cannot chown", path: full) }
         }
+        try setXattrs(header, fileDescriptor: nil, parent: parent, name: name)
         if header.kind != .symlink {
             guard fchmodat(parent, name, mode_t(header.mode & 0o7777), 0) == 0 else {
                 throw BaleError.posix("cannot chmod", path: full)
@@ -258,6 +267,40 @@ final class Extractor {
         var times = Self.times(header.mtime)
         guard utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else {
             throw BaleError.posix("cannot set times", path: full)
+        }
+    }
+
+    /// Sets every extended attribute of `header` on the object `name` in the directory `parent`: through
+    /// `fileDescriptor` when the object is open (a file), through a descriptor opened with O_NOFOLLOW for
+    /// a directory, else (symlinks, FIFOs, devices, which cannot be opened safely) with `lsetxattr` on
+    /// `/proc/self/fd/PARENT/NAME`, which reaches the parent through its descriptor and does not follow
+    /// the final name. Call it after any chown. EPERM, EACCES and ENOTSUP become warnings.
+    private func setXattrs(_ header: TarEntry, fileDescriptor: Int32?, parent: Int32, name: String) throws {
+        guard !header.xattrs.isEmpty else { return }
+        var fd = fileDescriptor ?? -1
+        var opened = false
+        defer { if opened { close(fd) } }
+        if fd < 0 && header.kind == .directory {
+            fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw BaleError.posix("cannot open directory (not followed if a symlink)", path: path(header.path))
+            }
+            opened = true
+        }
+        for (key, value) in header.xattrs.sorted(by: { $0.key < $1.key }) {
+            do {
+                if fd >= 0 {
+                    try ExtendedAttributes.set(key, value: value, fileDescriptor: fd, path: path(header.path))
+                } else {
+                    try ExtendedAttributes.set(key, value: value, path: "/proc/self/fd/\(parent)/\(name)")
+                }
+            } catch {
+                let code = ExtendedAttributes.errorNumber(error) ?? 0
+                guard [EPERM, EACCES, ENOTSUP, EOPNOTSUPP].contains(code) else {
+                    throw BaleError(.io, "\(path(header.path)): cannot set extended attribute \(key)", cause: error)
+                }
+                warnings.append("\(header.path): extended attribute \(key) not set: \(String(cString: strerror(code)))")
+            }
         }
     }
 

@@ -11,9 +11,11 @@ struct Commit: ParsableCommand {
             With a TARFILE (plain or compressed, or - for standard input) the new layer is its \
             decompressed bytes, as given. With a DIR the new layer holds the differences between DIR \
             and the base image's flattened tree (what `bale export --dir` writes): new paths, and paths \
-            whose type, mode, owner, size, mtime, link target or device numbers changed (contents are \
-            not compared, as with docker); deleted files and directories become whiteouts (.wh.NAME). \
-            Owners are compared only when run as root, since only root can apply them on export.
+            whose type, mode, owner, size, mtime, link target, device numbers or file capabilities \
+            (security.capability) changed (contents are not compared, as with docker); deleted files \
+            and directories become whiteouts (.wh.NAME). A written path carries its file capabilities, \
+            the one extended attribute docker keeps. Owners and capabilities are compared only when \
+            run as root, since only root can apply them on export.
 
             The new config is the base's, with unknown fields kept, plus the layer's DiffID, a history \
             entry (created_by "bale commit", -a, -m), -a as author and --change applied. Its creation \

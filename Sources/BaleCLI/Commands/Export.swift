@@ -18,7 +18,10 @@ struct Export: ParsableCommand {
             outside it: members whose name climbs out with "..", whose parent is a symlink or a file, or \
             hard links to paths outside the image are refused (a leading "/" is stripped, as docker \
             does). Ownership and device nodes are applied only as root (device nodes are otherwise \
-            skipped with a warning); modes, mtimes and symlinks always. Sparse files keep their holes. \
+            skipped with a warning); modes, mtimes and symlinks always. Extended attributes in the \
+            layers (file capabilities, user.*, ...) are set after the owner; one the file system or \
+            user may not set (e.g. security.capability without root) is skipped with a warning. \
+            Sparse files keep their holes. A tar output keeps every member's extended attributes. \
             Each layer is read once and applied as read; if extraction fails (a corrupt layer, a full \
             disk), what was written is removed again, leaving the directory empty or absent as found.
 

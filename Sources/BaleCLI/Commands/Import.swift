@@ -71,8 +71,9 @@ struct Import: ParsableCommand {
             or - for standard input: its decompressed bytes become the layer unchanged, so the layer's \
             DiffID is their SHA-256, as with docker import. DIR is archived deterministically: names \
             sorted, numeric owners without names, modes and mtimes as on disk (mtimes clamped to \
-            SOURCE_DATE_EPOCH when it is set), symlinks, hard links; sockets and extended attributes \
-            are left out. The layer is compressed by parallel gzip (the same bytes for every --jobs).
+            SOURCE_DATE_EPOCH when it is set), symlinks, hard links, and file capabilities \
+            (security.capability, the one extended attribute docker keeps; a v3 capability is stored \
+            as v2); sockets and other extended attributes are left out. The layer is compressed by parallel gzip (the same bytes for every --jobs).
 
             The image is an OCI image for --platform (default: this host). Its creation time is \
             SOURCE_DATE_EPOCH when set, else the newest mtime in the input, so the same input always \
