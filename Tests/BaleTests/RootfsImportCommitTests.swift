@@ -170,6 +170,17 @@ import Testing
         #expect(names.isEmpty)
     }
 
+    @Test func importWarnsAboutANameThatReadsAsAWhiteout() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/src/etc", withIntermediateDirectories: true)
+        try Data("x".utf8).write(to: URL(fileURLWithPath: root + "/src/etc/.wh.notes"))
+        let store = try Store(root: root + "/store")
+        let result = try store.importRootfs(.directory(root + "/src"), options: Self.options())
+        #expect(result.warnings.contains { $0.hasSuffix("src/etc/.wh.notes: a name starting with \".wh.\" is read as a whiteout by every image tool") },
+                "\(result.warnings)")
+    }
+
     @Test func commitOfATarKeepsADockerBasesFamily() throws {
         let root = S.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }

@@ -43,11 +43,21 @@ struct DirectoryArchiver {
     }
 
     /// lstat of `relative` (root-relative; "" is the root) as a `DiskEntry`, with the mtime as on
-    /// disk (`write` clamps it); nil for a socket.
+    /// disk (`write` clamps it); nil for a socket or a path that no longer exists (both with a warning).
     func entry(_ relative: String) throws -> DiskEntry? {
         let full = relative.isEmpty ? root : root + "/" + relative
         var st = stat()
-        guard lstat(full, &st) == 0 else { throw BaleError.posix("cannot stat", path: full) }
+        guard lstat(full, &st) == 0 else {
+            // A path removed since its directory was listed (a live tree): skipped, as GNU tar does.
+            if errno == ENOENT {
+                warn("\(full): removed while it was archived; skipped")
+                return nil
+            }
+            throw BaleError.posix("cannot stat", path: full)
+        }
+        if relative.split(separator: "/").last?.hasPrefix(".wh.") == true {
+            warn("\(full): a name starting with \".wh.\" is read as a whiteout by every image tool")
+        }
         let kind: TarEntry.Kind
         var linkTarget: String?
         switch st.st_mode & S_IFMT {
