@@ -366,8 +366,11 @@ final class LayerTarStream {
     let reader: TarReader
     private let channel: ByteChannel?
     private let inflater: BackgroundTask<Void>?
+    /// For messages: "layer sha256:…".
+    private let name: String
 
     init(path: String, name: String) throws {
+        self.name = name
         guard try Self.isGzip(path) else {
             reader = try TarReader(path: path)
             channel = nil
@@ -381,10 +384,8 @@ final class LayerTarStream {
                 defer { input.close() }
                 _ = try Gunzip().inflate(read: { try input.read(into: $0) }, write: { try channel.write($0) })
                 channel.finish()
-            } catch let error as BaleError {
-                channel.fail(BaleError(error.code, "\(name): \(error.message)", cause: error.cause))
             } catch {
-                channel.fail(error)
+                channel.fail(error)    // the reader names the layer and the member it was in
             }
         }
         self.channel = channel
@@ -398,8 +399,12 @@ final class LayerTarStream {
         guard let channel else { return }
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
         defer { scratch.deallocate() }
-        while try channel.read(into: scratch) > 0 {}
-        try inflater?.join()
+        do {
+            while try channel.read(into: scratch) > 0 {}
+            try inflater?.join()
+        } catch let error as BaleError {
+            throw BaleError(error.code, "\(name): after the tar's end: \(error.message)", cause: error.cause)
+        }
     }
 
     /// Stops the inflater (whether or not the tar was read to the end) and waits for it.
