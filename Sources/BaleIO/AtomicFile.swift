@@ -25,7 +25,9 @@ public final class AtomicFile: ByteSink {
     private var settled = false
 
     /// Creates a new temp file in `directory`, named `prefix` + random hex, mode 0644 (before umask).
-    public init(directory: String, prefix: String = ".tmp-") throws {
+    /// A failure to create it is reported under `nameInErrors` when given (the path the user asked
+    /// for, rather than a temp name they never saw), else under the temp path.
+    public init(directory: String, prefix: String = ".tmp-", nameInErrors: String? = nil) throws {
         var attempt = 0
         while true {
             let path = directory + "/" + prefix + String(UInt64.random(in: .min ... .max), radix: 16)
@@ -37,7 +39,7 @@ public final class AtomicFile: ByteSink {
             }
             attempt += 1
             // EEXIST: an unlikely name collision; try another name a few times.
-            guard errno == EEXIST, attempt < 16 else { throw BaleError.posix("create", path: path) }
+            guard errno == EEXIST, attempt < 16 else { throw BaleError.posix("create", path: nameInErrors ?? path) }
         }
     }
 

@@ -2,15 +2,20 @@ import BaleCore
 import CArchive
 import Foundation
 
-/// The decompressed byte stream of a possibly compressed input, through libarchive's "raw" format:
+/// The decompressed byte stream of a possibly compressed input, detected from its magic bytes:
 ///
 /// ```
-/// input bytes ─▶ [gzip | bzip2 | xz | lzma | zstd | none, detected from magic bytes] ─▶ read(into:)
+/// input ─▶ 1f 8b (gzip)? ── yes ─▶ GunzipSource (ISA-L: each member's CRC-32 and ISIZE checked) ─▶ read(into:)
+///                       └── no ──▶ libarchive "raw" [bzip2 | xz | lzma | zstd | none] ───────────▶ read(into:)
 /// ```
 ///
 /// Used where the *uncompressed bytes themselves* are the product (a rootfs tar imported verbatim as a
-/// layer, whose DiffID is the SHA-256 of exactly these bytes), so nothing is re-serialised. Only
-/// in-process filters are enabled, as in `TarReader` (CVE-2014-9357). Not thread-safe.
+/// layer, whose DiffID is the SHA-256 of exactly these bytes), so nothing is re-serialised. gzip does not
+/// go through libarchive because its gzip filter never checks the trailer: a wrong CRC-32 or ISIZE would
+/// be accepted and corrupt bytes stored. bzip2, xz, lzma and zstd carry checks libarchive's filters
+/// (liblzma, libbz2, libzstd) do verify. A gzip input is undone once, as docker's DecompressStream does
+/// (libarchive would also have undone a compression nested inside it). Only in-process filters are
+/// enabled, as in `TarReader` (CVE-2014-9357). Not thread-safe.
 public final class DecompressingSource: ByteSource {
     /// The input's name in error messages.
     public let name: String
@@ -18,14 +23,23 @@ public final class DecompressingSource: ByteSource {
     public private(set) var compression: TarCompression = .none
 
     private var archive: OpaquePointer?
-    private let client: RawSourceClient
+    private var client: RawSourceClient?
+    private var gunzip: GunzipSource?
     private var finished = false
 
     /// Reads the decompressed form of `source`; `name` is used in error messages. Throws
     /// `.invalidInput` when the compressed stream is unreadable from the start.
     public init(source: any ByteSource, name: String) throws {
         self.name = name
-        self.client = RawSourceClient(source)
+        var peeked = PeekedSource(source)
+        let magic = try peeked.peek(2)
+        if magic == [0x1f, 0x8b] {
+            compression = .gzip
+            gunzip = GunzipSource(source: peeked, name: name)
+            return
+        }
+        let client = RawSourceClient(peeked)
+        self.client = client
         guard let archive = archive_read_new() else {
             throw BaleError(.internal, "\(name): libarchive could not allocate a reader")
         }
@@ -62,6 +76,7 @@ public final class DecompressingSource: ByteSource {
 
     /// Reads decompressed bytes; 0 at the end of the stream.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if let gunzip { return try gunzip.read(into: buffer) }
         guard !finished, let archive, let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
         let n = archive_read_data(archive, base, buffer.count)
         if n < 0 { throw error(Int32(n), "while decompressing") }
@@ -70,7 +85,7 @@ public final class DecompressingSource: ByteSource {
     }
 
     private func error(_ status: Int32, _ location: String) -> BaleError {
-        if let cause = client.error { return clientError(cause, name: name, location: location) }
+        if let cause = client?.error { return clientError(cause, name: name, location: location) }
         return BaleError(.invalidInput, "\(name): \(location): " + archiveMessage(archive, fallback: "unreadable input"))
     }
 }
@@ -95,5 +110,37 @@ private final class RawSourceClient {
             self.error = error
             return -1
         }
+    }
+}
+
+/// A source whose first bytes can be looked at before it is read from the start.
+private struct PeekedSource: ByteSource {
+    private var source: any ByteSource
+    private var head: [UInt8] = []
+    private var headOffset = 0
+    private var sourceAtEnd = false
+
+    init(_ source: any ByteSource) { self.source = source }
+
+    /// The first `count` bytes (fewer when the input is shorter); they are still returned by `read`.
+    mutating func peek(_ count: Int) throws -> [UInt8] {
+        var chunk = [UInt8](repeating: 0, count: count)
+        while head.count < count && !sourceAtEnd {
+            let want = count - head.count
+            let n = try chunk.withUnsafeMutableBytes { try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0 ..< want])) }
+            if n == 0 { sourceAtEnd = true } else { head += chunk[0 ..< min(n, want)] }
+        }
+        return Array(head.prefix(count))
+    }
+
+    mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if headOffset < head.count {
+            let n = min(buffer.count, head.count - headOffset)
+            head[headOffset ..< headOffset + n].withUnsafeBytes { buffer.copyMemory(from: $0) }
+            headOffset += n
+            return n
+        }
+        if sourceAtEnd { return 0 }
+        return try source.read(into: buffer)
     }
 }

@@ -53,95 +53,143 @@ public struct Gunzip: Sendable {
     public func inflate(read: (UnsafeMutableRawBufferPointer) throws -> Int,
                         write: (UnsafeRawBufferPointer) throws -> Void,
                         progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> (Int64, Int64) {
+        // The push form is the pull form driven to the end: one implementation of the checks.
+        try withoutActuallyEscaping(read) { read in
+            let source = GunzipSource(source: ClosureByteSource(read), bufferSize: bufferSize)
+            let output = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
+            defer { output.deallocate() }
+            while true {
+                let n = try source.read(into: output)
+                if n == 0 { break }
+                try write(UnsafeRawBufferPointer(rebasing: output[0 ..< n]))
+                progress?(source.bytesIn, source.bytesOut)
+            }
+            return (source.bytesIn, source.bytesOut)
+        }
+    }
+}
+
+/// Pull-style gunzip: each `read(into:)` inflates straight into the caller's buffer, reading compressed
+/// bytes from `source` as ISA-L asks for them and keeping the inflate state between calls. The checks
+/// are those of `Gunzip` (it is built on this): every member's CRC-32 and ISIZE, several members
+/// accepted, anything else after a member refused, truncation refused; a read returns 0 only after the
+/// last member's trailer was checked. Not thread-safe.
+public final class GunzipSource: ByteSource {
+    /// Prefixed to error messages (`"<name>: "`) when given.
+    public let name: String?
+    /// Compressed bytes read from the source so far.
+    public private(set) var bytesIn: Int64 = 0
+    /// Decompressed bytes returned so far.
+    public private(set) var bytesOut: Int64 = 0
+
+    private var source: any ByteSource
+    private let rawState: UnsafeMutableRawPointer
+    private let state: UnsafeMutablePointer<inflate_state>
+    private let input: UnsafeMutableRawBufferPointer
+    private var atEnd = false
+    private var inMember = false        // bytes of a member have been fed and its end not yet seen
+    private var members = 0
+    private var outputWasFull = false   // ISA-L may hold decoded bytes it had no room for
+    private var finished = false
+    private var failure: (any Error)?
+
+    /// Decompresses the gzip stream `source`, reading it `bufferSize` bytes at a time (at least 4 KiB).
+    public init(source: any ByteSource, name: String? = nil, bufferSize: Int = 1 << 20) {
+        self.source = source
+        self.name = name
         // inflate_state is ~100 KiB of tables and window: zero-filled heap memory rather than a Swift
         // initialiser (its big C arrays import as tuples).
         let stateSize = MemoryLayout<inflate_state>.size
-        let rawState = UnsafeMutableRawPointer.allocate(byteCount: stateSize,
-                                                        alignment: MemoryLayout<inflate_state>.alignment)
+        rawState = UnsafeMutableRawPointer.allocate(byteCount: stateSize,
+                                                    alignment: MemoryLayout<inflate_state>.alignment)
         rawState.initializeMemory(as: UInt8.self, repeating: 0, count: stateSize)
-        defer { rawState.deallocate() }
-        let state = rawState.bindMemory(to: inflate_state.self, capacity: 1)
+        state = rawState.bindMemory(to: inflate_state.self, capacity: 1)
         isal_inflate_init(state)
         state.pointee.crc_flag = UInt32(ISAL_GZIP)
+        input = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bufferSize, 4096), alignment: 16)
+    }
 
-        let input = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
-        defer { input.deallocate() }
-        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
-        defer { output.deallocate() }
-        guard let inBase = input.baseAddress, let outBase = output.baseAddress else {
-            throw BaleError(.internal, "buffer allocation failed")
+    deinit {
+        rawState.deallocate()
+        input.deallocate()
+    }
+
+    /// Fills a prefix of `buffer` with decompressed bytes; 0 at the end of the last member. Throws
+    /// `invalidInput` for data that is not gzip, is truncated, or fails its CRC/size check; errors of
+    /// the source pass through. After an error every call throws it again.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if let failure { throw failure }
+        guard !finished, let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        do {
+            return try inflate(into: base, count: min(buffer.count, Int(UInt32.max)))
+        } catch {
+            failure = error
+            throw error
         }
+    }
 
-        var bytesIn: Int64 = 0
-        var bytesOut: Int64 = 0
-        var atEnd = false
-        var inMember = false       // bytes of a member have been fed and its end not yet seen
-        var members = 0
-
+    private func inflate(into outBase: UnsafeMutableRawPointer, count: Int) throws -> Int {
+        let prefix = name.map { "\($0): " } ?? ""
         while true {
-            if state.pointee.avail_in == 0 && !atEnd {
-                let n = try read(input)
-                guard n >= 0, n <= input.count else {
-                    throw BaleError(.internal, "read callback returned \(n) for a \(input.count)-byte buffer")
-                }
-                if n == 0 {
-                    atEnd = true
-                } else {
-                    bytesIn += Int64(n)
-                    state.pointee.next_in = inBase.assumingMemoryBound(to: UInt8.self)
-                    state.pointee.avail_in = UInt32(n)
-                }
-            }
-            if state.pointee.avail_in == 0 && atEnd {
-                if inMember {
-                    throw BaleError(.invalidInput, "gzip stream is truncated after \(bytesIn) bytes")
-                }
-                if members == 0 {
-                    throw BaleError(.invalidInput, "empty input is not a gzip stream")
-                }
-                break
-            }
-            // Inflate until ISA-L wants more input (output space left over) or a member ends.
-            repeat {
-                inMember = true
-                state.pointee.next_out = outBase.assumingMemoryBound(to: UInt8.self)
-                state.pointee.avail_out = UInt32(output.count)
-                let availBefore = state.pointee.avail_in
-                let rc = isal_inflate(state)
-                let produced = output.count - Int(state.pointee.avail_out)
-                if produced > 0 {
-                    let chunk = UnsafeRawBufferPointer(start: outBase, count: produced)
-                    try write(chunk)
-                    bytesOut += Int64(produced)
-                }
-                // Positive codes are states, not errors; a dictionary never occurs in gzip.
-                guard rc >= 0, rc != ISAL_NEED_DICT else {
-                    throw BaleError(.invalidInput, "gzip member \(members + 1) is corrupt near byte \(bytesIn): "
-                                    + Self.describe(rc))
-                }
-                if state.pointee.block_state == ISAL_BLOCK_FINISH {
-                    // ISA-L hands unread bytes back through next_in/avail_in when a member ends; a
-                    // whole byte still in its bit buffer would be lost, so that is refused, not ignored.
-                    guard state.pointee.read_in_length < 8 else {
-                        throw BaleError(.internal, "isal_inflate kept input past the end of a gzip member")
+            // Input is read only when ISA-L has none and had room to flush what it decoded.
+            if state.pointee.avail_in == 0 && !outputWasFull {
+                if !atEnd {
+                    let n = try source.read(into: input)
+                    guard n >= 0, n <= input.count, let inBase = input.baseAddress else {
+                        throw BaleError(.internal, "\(prefix)read returned \(n) for a \(input.count)-byte buffer")
                     }
-                    inMember = false
-                    members += 1
-                    let nextIn = state.pointee.next_in
-                    let availIn = state.pointee.avail_in
-                    isal_inflate_reset(state)
-                    state.pointee.crc_flag = UInt32(ISAL_GZIP)
-                    state.pointee.next_in = nextIn
-                    state.pointee.avail_in = availIn
-                    break
+                    if n == 0 {
+                        atEnd = true
+                    } else {
+                        bytesIn += Int64(n)
+                        state.pointee.next_in = inBase.assumingMemoryBound(to: UInt8.self)
+                        state.pointee.avail_in = UInt32(n)
+                    }
                 }
-                if produced == 0 && availBefore > 0 && state.pointee.avail_in == availBefore {
-                    throw BaleError(.internal, "isal_inflate made no progress")   // never loop forever
+                if atEnd && state.pointee.avail_in == 0 {
+                    if inMember {
+                        throw BaleError(.invalidInput, "\(prefix)gzip stream is truncated after \(bytesIn) bytes")
+                    }
+                    if members == 0 {
+                        throw BaleError(.invalidInput, "\(prefix)empty input is not a gzip stream")
+                    }
+                    finished = true
+                    return 0
                 }
-            } while state.pointee.avail_out == 0
-            progress?(bytesIn, bytesOut)
+            }
+            inMember = true
+            state.pointee.next_out = outBase.assumingMemoryBound(to: UInt8.self)
+            state.pointee.avail_out = UInt32(count)
+            let availBefore = state.pointee.avail_in
+            let rc = isal_inflate(state)
+            let produced = count - Int(state.pointee.avail_out)
+            outputWasFull = state.pointee.avail_out == 0
+            bytesOut += Int64(produced)
+            // Positive codes are states, not errors; a dictionary never occurs in gzip.
+            guard rc >= 0, rc != ISAL_NEED_DICT else {
+                throw BaleError(.invalidInput, "\(prefix)gzip member \(members + 1) is corrupt near byte \(bytesIn): "
+                                + Gunzip.describe(rc))
+            }
+            if state.pointee.block_state == ISAL_BLOCK_FINISH {
+                // ISA-L hands unread bytes back through next_in/avail_in when a member ends; a whole
+                // byte still in its bit buffer would be lost, so that is refused, not ignored.
+                guard state.pointee.read_in_length < 8 else {
+                    throw BaleError(.internal, "\(prefix)isal_inflate kept input past the end of a gzip member")
+                }
+                inMember = false
+                outputWasFull = false
+                members += 1
+                let nextIn = state.pointee.next_in
+                let availIn = state.pointee.avail_in
+                isal_inflate_reset(state)
+                state.pointee.crc_flag = UInt32(ISAL_GZIP)
+                state.pointee.next_in = nextIn
+                state.pointee.avail_in = availIn
+            } else if produced == 0 && availBefore > 0 && state.pointee.avail_in == availBefore {
+                throw BaleError(.internal, "\(prefix)isal_inflate made no progress")   // never loop forever
+            }
+            if produced > 0 { return produced }
         }
-        return (bytesIn, bytesOut)
     }
 }
 

@@ -65,4 +65,71 @@ import Testing
         #expect(try Self.sh("'\(Self.bale)' export -o a --dir b x", env: env).status == 2)
         #expect(try Self.sh("'\(Self.bale)' import --compression-level 10 \(root)/src", env: env).status == 2)
     }
+
+    /// `-o` writes a symlink's target and keeps the link, writes into a FIFO without replacing it, and
+    /// names the path as given when its directory is missing (`OutputFile`), for export and save alike.
+    @Test func dashOWritesThroughSymlinksAndIntoFIFOs() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bale-cli-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let env = ["BALE_ROOT": root + "/store"]
+        let setup = try Self.sh("""
+            set -e; mkdir -p \(root)/src/d \(root)/out && echo hi > \(root)/src/d/f
+            '\(Self.bale)' import \(root)/src r:1 >/dev/null
+            echo old > \(root)/out/real.tar; ln -s real.tar \(root)/out/lnk.tar
+            echo old > \(root)/out/saved.tar; ln -s saved.tar \(root)/out/save-lnk.tar
+            """, env: env)
+        try #require(setup.status == 0, "\(setup.err)")
+
+        let export = try Self.sh("'\(Self.bale)' export -o \(root)/out/lnk.tar r:1", env: env)
+        #expect(export.status == 0, "\(export.err)")
+        let save = try Self.sh("'\(Self.bale)' save -o \(root)/out/save-lnk.tar r:1", env: env)
+        #expect(save.status == 0, "\(save.err)")
+        let check = try Self.sh("""
+            cd \(root)/out; test -L lnk.tar && echo link-kept; tar -tf real.tar | sort | tr '\\n' ' '; echo
+            test -L save-lnk.tar && echo save-link-kept; tar -tf saved.tar | grep -c '^manifest.json$'
+            ls -A | tr '\\n' ' '
+            """)
+        #expect(check.out == "link-kept\nd/ d/f \nsave-link-kept\n1\nlnk.tar real.tar save-lnk.tar saved.tar ",
+                "\(check.out)\(check.err)")
+
+        let fifo = try Self.sh("""
+            cd \(root)/out; mkfifo p; cat p > got & '\(Self.bale)' export -o p r:1; s=$?; wait
+            echo $s; test -p p && echo still-fifo; tar -tf got | sort | tr '\\n' ' '
+            """, env: env)
+        #expect(fifo.out == "0\nstill-fifo\nd/ d/f ", "\(fifo.out)\(fifo.err)")
+
+        let missing = try Self.sh("'\(Self.bale)' export -o \(root)/nodir/x.tar r:1", env: env)
+        #expect(missing.status != 0)
+        #expect(missing.err.contains("\(root)/nodir/x.tar: create: No such file or directory"), "\(missing.err)")
+        #expect(!missing.err.contains(".tmp-"))
+    }
+
+    /// A gzip tar whose trailer is wrong is refused by import and commit alike, and the store keeps
+    /// neither an image nor a blob of it.
+    @Test func aGzipTarWithABadCRCIsRefusedAndLeavesTheStoreAsItWas() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bale-cli-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let env = ["BALE_ROOT": root + "/store"]
+        let setup = try Self.sh("""
+            set -e; mkdir -p \(root)/src && head -c 300000 /dev/urandom > \(root)/src/blob && echo hi > \(root)/src/f
+            '\(Self.bale)' import \(root)/src base:1 >/dev/null
+            tar -C \(root)/src -c . | gzip -c > \(root)/c.tgz
+            python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[-8]^=1; open(p,'wb').write(b)" \(root)/c.tgz
+            ! gzip -t \(root)/c.tgz 2>/dev/null
+            """, env: env)
+        try #require(setup.status == 0, "\(setup.err)")
+        let state = "find \(root)/store -type f | sort | xargs sha256sum; '\(Self.bale)' images"
+        let before = try Self.sh(state, env: env)
+
+        for command in ["import \(root)/c.tgz bad:1", "commit --base base:1 \(root)/c.tgz bad:2"] {
+            let run = try Self.sh("'\(Self.bale)' \(command)", env: env)
+            #expect(run.status != 0, "\(command)")
+            #expect(run.err.contains("\(root)/c.tgz"), "\(command): \(run.err)")
+            #expect(run.err.contains("CRC-32 or size check failed"), "\(command): \(run.err)")
+            #expect(run.err.split(separator: "\n").count == 1, "\(command): one line: \(run.err)")
+            let after = try Self.sh(state, env: env)
+            #expect(after.out == before.out, "\(command) changed the store")
+            #expect(!after.out.contains("bad"))
+        }
+    }
 }

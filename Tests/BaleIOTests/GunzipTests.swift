@@ -119,4 +119,38 @@ import Testing
         }
         #expect(readError == InjectedError(where_: "read"))
     }
+
+    @Test(arguments: [1, 3, 4096, 1 << 20])
+    func gunzipSourceFillsTheCallersBufferAtAnySize(bufferSize: Int) throws {
+        let a = GzipTestSupport.mixedData(size: 90_000, seed: 31)
+        let b = GzipTestSupport.mixedData(size: 10_000, seed: 32)
+        let compressed = try GzipTestSupport.gzipWithSystem(a) + ParallelGzip(jobs: 2, blockSize: 8192).compress(b).0
+        let source = GunzipSource(source: DataByteSource(compressed), name: "x.gz", bufferSize: 4096)
+        var output = Data()
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let n = try source.read(into: buffer)
+            #expect(n <= bufferSize)
+            if n == 0 { break }
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[0 ..< n]))
+        }
+        #expect(output == a + b)
+        #expect(source.bytesIn == Int64(compressed.count))
+        #expect(source.bytesOut == Int64(a.count + b.count))
+        #expect(try source.read(into: buffer) == 0, "stays at the end")
+    }
+
+    @Test func gunzipSourceRepeatsItsErrorAndNamesItsInput() throws {
+        var compressed = try GzipTestSupport.gzipWithSystem(GzipTestSupport.mixedData(size: 20_000, seed: 33))
+        compressed[compressed.count - 8] ^= 0x10
+        let source = GunzipSource(source: DataByteSource(compressed), name: "bad.gz")
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        let first = #expect(throws: BaleError.self) { while try source.read(into: buffer) > 0 {} }
+        #expect(first?.message.hasPrefix("bad.gz: gzip member 1 is corrupt") == true, "\(String(describing: first))")
+        #expect(first?.message.hasSuffix("CRC-32 or size check failed") == true)
+        let again = #expect(throws: BaleError.self) { _ = try source.read(into: buffer) }
+        #expect(again?.message == first?.message)
+    }
 }

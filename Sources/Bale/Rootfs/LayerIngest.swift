@@ -106,9 +106,16 @@ extension Store {
         }
         var newest: TarTime?
         let result: CompressionResult
+        var sourceFailed = false
         do {
             result = try ingestGzipLayer(compression, check: { newest = try joinParser() }) { buffer in
-                let n = try source.read(into: buffer)
+                let n: Int
+                do {
+                    n = try source.read(into: buffer)
+                } catch {
+                    sourceFailed = true
+                    throw error
+                }
                 if n > 0 {
                     try channel.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                 } else {
@@ -118,6 +125,12 @@ extension Store {
             }
         } catch {
             channel.fail(error)
+            if sourceFailed {
+                // The input itself is bad (a gzip CRC, a truncated xz): the parser only saw that failure
+                // passed on through the channel, so its complaint would just repeat it, wrapped.
+                _ = try? parser.join()
+                throw error
+            }
             // The parser's complaint (not a tar) explains a failure better than "reading side stopped".
             _ = try joinParser()
             throw error

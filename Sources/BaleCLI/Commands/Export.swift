@@ -53,10 +53,10 @@ struct Export: ParsableCommand {
         if let dir {
             outcome = try store.exportRootfs(image, toDirectory: dir)
         } else if let output, output != "-" {
-            let directory = (output as NSString).deletingLastPathComponent
-            let file = try AtomicFile(directory: directory.isEmpty ? "." : directory)
+            // A regular file is replaced atomically; a device, FIFO or symlink's target is written as is.
+            let file = try OutputFile(path: output)
             outcome = try store.exportRootfs(image, toTar: file.fileDescriptor, tarName: output)
-            try file.commit(to: output)
+            try file.commit()
         } else {
             outcome = try store.exportRootfs(image, toTar: 1)
         }

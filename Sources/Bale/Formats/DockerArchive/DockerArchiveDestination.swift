@@ -18,7 +18,8 @@ import Foundation
 ///
 /// The tar is deterministic (owner 0/0, mtime 0, mode 0644, no end padding) and compressed as a whole
 /// when asked. A file is written under a temp name in its directory and renamed only at `commit`, so a
-/// failed save never leaves a half archive under the final name. Blobs are verified (size and digest)
+/// failed save never leaves a half archive under the final name (a symlink's target is replaced and the
+/// link kept; a device or FIFO is written into directly: `OutputFile`). Blobs are verified (size and digest)
 /// while they are written into their tar member; a mismatch fails the put and the archive.
 public final class DockerArchiveDestination: ImageDestination, @unchecked Sendable {
     // Sendable: every mutable field is guarded by `lock` (the copier puts one blob at a time anyway:
@@ -36,9 +37,8 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
     private var expected: [Digest: String] = [:]
 
     private let lock = NSLock()
-    private let finalPath: String?
     private let temporaryDirectory: String
-    private var file: AtomicFile?
+    private var file: OutputFile?
     private var writer: TarWriter?
     private var written = Set<Digest>()
     private var documents: [Digest: Data] = [:]
@@ -59,15 +59,13 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
                           temporaryDirectory: temporaryDirectory, name: location)
             return
         }
-        let directory = (path as NSString).deletingLastPathComponent
-        let base = (path as NSString).lastPathComponent
-        let file: AtomicFile
+        let file: OutputFile
         do {
-            file = try AtomicFile(directory: directory.isEmpty ? "." : directory, prefix: ".\(base).tmp-")
+            file = try OutputFile(path: path)
         } catch let error as BaleError {
             throw BaleError(error.code, "\(location): \(error.message)", cause: error.cause)
         }
-        try self.init(sink: file, file: file, finalPath: path, compression: compression, form: form,
+        try self.init(sink: file, file: file, compression: compression, form: form,
                       temporaryDirectory: temporaryDirectory, name: location)
     }
 
@@ -75,11 +73,10 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
     public convenience init(fileDescriptor: Int32, compression: ArchiveCompression = .none, form: Form = .docker,
                             temporaryDirectory: String = NSTemporaryDirectory(), name: String) throws {
         try self.init(sink: FileDescriptorSink(fileDescriptor: fileDescriptor, name: name), file: nil,
-                      finalPath: nil, compression: compression, form: form, temporaryDirectory: temporaryDirectory,
-                      name: name)
+                      compression: compression, form: form, temporaryDirectory: temporaryDirectory, name: name)
     }
 
-    private init(sink: any ByteSink, file: AtomicFile?, finalPath: String?, compression: ArchiveCompression,
+    private init(sink: any ByteSink, file: OutputFile?, compression: ArchiveCompression,
                  form: Form, temporaryDirectory: String, name: String) throws {
         self.name = name
         self.form = form
@@ -90,7 +87,6 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
             properties = DestinationProperties(acceptsDockerTypes: false, concurrentPuts: false)
         }
         self.file = file
-        self.finalPath = finalPath
         self.temporaryDirectory = temporaryDirectory
         let tarCompression: TarCompression
         switch compression {
@@ -187,9 +183,9 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
                 try writeMetadata()
                 try writer?.finish()
                 writer = nil
-                if let file, let finalPath {
+                if let file {
                     do {
-                        try file.commit(to: finalPath)
+                        try file.commit()
                     } catch let error as BaleError {
                         throw BaleError(error.code, "\(name): \(error.message)", cause: error.cause)
                     }
