@@ -31,7 +31,7 @@ struct Export: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write the tar to this file instead of stdout.", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write the tar to this file instead of stdout: replaced when complete; a symlink is followed and kept; a device or FIFO is written into.", valueName: "file"))
     var output: String?
 
     @Option(name: .long, help: ArgumentHelp("Extract into this directory instead of writing a tar.", valueName: "dir"))

@@ -23,7 +23,7 @@ struct Save: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of stdout.", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of stdout: replaced when complete; a symlink is followed and kept; a device or FIFO is written into.", valueName: "file"))
     var output: String?
 
     @Option(name: .long, help: ArgumentHelp("docker or oci.", valueName: "format"))
