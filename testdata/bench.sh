@@ -5,9 +5,11 @@
 #
 # Corpus: about 1 GiB of real files (a tar of /usr/share, /usr/include, /usr/bin and part of
 # /usr/lib), and the same files in four tars for a four-layer image, made once and cached in WORKDIR
-# (default ./bench-work, git-ignored). Each command runs
-# once under GNU time; the table gives wall seconds, CPU seconds (user+sys) and peak RSS, and the
-# last lines give ratios bale ÷ peer. Figures, not pass/fail: the targets live in the issue notes.
+# (default ./bench-work, git-ignored). Each command runs once under GNU time, except the two pairs
+# the targets compare (import vs umoci, export vs tar -x): three alternating runs each, and the median
+# counts, because single runs on this machine varied by a third. The table gives wall seconds, CPU
+# seconds (user+sys) and peak RSS, and the last lines give ratios bale ÷ peer. Figures, not pass/fail:
+# the targets live in the issue notes.
 set -euo pipefail
 bale=$(readlink -f "$1")
 work=$(readlink -m "${2:-bench-work}")
@@ -47,13 +49,27 @@ printf 'corpus: %s (%d MiB), %d cores\n\n' "$corpus" $((corpus_bytes / 1048576))
 printf '%-34s %10s %10s %11s\n' command wall cpu "peak RSS"
 
 # --- import: rootfs tar → one gzip layer in a store -------------------------------------------------
+median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+# The median of runs 1-3 of each named command becomes the command's row.
+medians() {
+  local name
+  for name in "$@"; do
+    wall[$name]=$(median "${wall[$name (run 1)]}" "${wall[$name (run 2)]}" "${wall[$name (run 3)]}")
+    cpu[$name]=$(median "${cpu[$name (run 1)]}" "${cpu[$name (run 2)]}" "${cpu[$name (run 3)]}")
+    rss[$name]=$(median "${rss[$name (run 1)]}" "${rss[$name (run 2)]}" "${rss[$name (run 3)]}")
+    printf '%-34s %8.2f s %8.2f s %7d MiB\n' "$name (median)" "${wall[$name]}" "${cpu[$name]}" "${rss[$name]}"
+  done
+}
 rm -rf store1 store2
 measure "bale import --jobs 1" "$bale" --root store1 --no-progress --jobs 1 import "$corpus" bench:1
-measure "bale import --jobs $jobs" "$bale" --root store2 --no-progress --jobs "$jobs" import "$corpus" bench:1
+for i in 1 2 3; do
+  rm -rf store2 umoci-img && umoci init --layout umoci-img >/dev/null && umoci new --image umoci-img:bench >/dev/null
+  measure "bale import --jobs $jobs (run $i)" "$bale" --root store2 --no-progress --jobs "$jobs" import "$corpus" bench:1
+  measure "umoci raw add-layer (run $i)" umoci raw add-layer --image umoci-img:bench "$corpus"
+done
+medians "bale import --jobs $jobs" "umoci raw add-layer"
 layer=$(ls -S store2/blobs/sha256 | head -n 1)
 bale_layer=$(stat -c %s "store2/blobs/sha256/$layer")
-rm -rf umoci-img && umoci init --layout umoci-img >/dev/null && umoci new --image umoci-img:bench >/dev/null
-measure "umoci raw add-layer" umoci raw add-layer --image umoci-img:bench "$corpus"
 measure "pigz -p $jobs -6" sh -c "pigz -p $jobs -6 < $corpus > corpus.pigz.gz"
 measure "gzip -6" sh -c "gzip -6 < $corpus > corpus.gzip.gz"
 gzip_layer=$(stat -c %s corpus.gzip.gz)
@@ -76,10 +92,13 @@ fresh_fs() { # prints a new empty directory for one extraction
 }
 cleanup_fs() { if mountpoint -q "$work/mnt"; then umount "$work/mnt"; fi; rm -rf "$fs_image" "$work/mnt" "$work/out-dir"; }
 trap cleanup_fs EXIT
-out=$(fresh_fs)
-measure "bale export --dir" "$bale" --root store2 --no-progress export --dir "$out" bench:1
-out=$(fresh_fs) && mkdir "$out"
-measure "tar -x" tar -C "$out" -xf "$corpus"
+for i in 1 2 3; do
+  out=$(fresh_fs)
+  measure "bale export --dir (run $i)" "$bale" --root store2 --no-progress export --dir "$out" bench:1
+  out=$(fresh_fs) && mkdir "$out"
+  measure "tar -x (run $i)" tar -C "$out" -xf "$corpus"
+done
+medians "bale export --dir" "tar -x"
 case $out in "$work"/mnt/*) echo "(export and tar -x each into a new ext4 file system)";; esac
 cleanup_fs
 
