@@ -118,7 +118,8 @@ import Testing
             ! gzip -t \(root)/c.tgz 2>/dev/null
             """, env: env)
         try #require(setup.status == 0, "\(setup.err)")
-        let state = "find \(root)/store -type f | sort | xargs sha256sum; '\(Self.bale)' images"
+        // Names and IDs, not the "created ... ago" column, which moves with the clock.
+        let state = "find \(root)/store -type f | sort | xargs sha256sum; '\(Self.bale)' images --no-trunc --format '{{.Repository}}:{{.Tag}} {{.ID}}'"
         let before = try Self.sh(state, env: env)
 
         for command in ["import \(root)/c.tgz bad:1", "commit --base base:1 \(root)/c.tgz bad:2"] {
