@@ -9,7 +9,8 @@ import Foundation
 /// missing, or a regular file        AtomicFile next to it, renamed over PATH at commit   (.atomic)
 /// a symlink (or a chain of them)    resolved to the final target, which is then treated
 ///                                   as below; the link itself stays in place
-/// a char/block device, FIFO, socket opened O_WRONLY and written into, no temp, no rename  (.direct)
+/// a char/block device or FIFO      opened O_WRONLY and written into, no temp, no rename  (.direct)
+///                                   (a socket cannot be opened: open fails with ENXIO)
 /// a directory                       refused
 /// ```
 ///
@@ -22,7 +23,7 @@ public final class OutputFile: ByteSink {
     public enum Mode: Sendable, Equatable {
         /// Through a temp file in the target's directory, renamed over the target by `commit`.
         case atomic
-        /// Straight into the existing non-regular object (device, FIFO, socket).
+        /// Straight into the existing non-regular object (device or FIFO).
         case direct
     }
 

@@ -30,10 +30,10 @@ public enum SafePath {
         guard !name.utf8.contains(0) else {
             throw BaleError(.invalidInput, "member \(quoted(name)): name contains a NUL byte")
         }
-        if name.hasPrefix("/") && !allowAbsolute {
+        if name.utf8.first == UInt8(ascii: "/") && !allowAbsolute {
             throw BaleError(.invalidInput, "member \(quoted(name)): absolute path")
         }
-        guard let components = resolve(name.split(separator: "/", omittingEmptySubsequences: true)) else {
+        guard let components = resolve(components(name)) else {
             throw BaleError(.invalidInput,
                             "member \(quoted(name)): path escapes the archive root (\"..\" climbs above it)")
         }
@@ -56,16 +56,16 @@ public enum SafePath {
             throw BaleError(.invalidInput, "member \(quoted(memberPath)): link target contains a NUL byte")
         }
         var components: [Substring]
-        if linkTarget.hasPrefix("/") {
+        if linkTarget.utf8.first == UInt8(ascii: "/") {
             guard allowAbsolute else {
                 throw BaleError(.invalidInput,
                                 "member \(quoted(memberPath)): absolute link target \(quoted(linkTarget))")
             }
             components = []
         } else {
-            components = link.split(separator: "/").dropLast()
+            components = Array(Self.components(link).dropLast())
         }
-        components += linkTarget.split(separator: "/", omittingEmptySubsequences: true)
+        components += Self.components(linkTarget)
         guard let resolved = resolve(components) else {
             throw BaleError(.invalidInput,
                             "member \(quoted(memberPath)): link target \(quoted(linkTarget)) escapes the archive root")
@@ -101,15 +101,23 @@ public enum SafePath {
         return .clean
     }
 
-    /// Applies `.` and `..` to `components`; `nil` when a `..` climbs above the start.
+    /// The non-empty "/"-separated components of `text`, split on the byte as the file system does:
+    /// Swift's Character-wise split keeps a "/" followed by a combining mark (U+0338) inside one
+    /// component, which would hide a ".." from `resolve`.
+    private static func components(_ text: String) -> [Substring] {
+        text.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map { Substring($0) }
+    }
+
+    /// Applies `.` and `..` to `components` (compared as bytes, not as canonically equivalent text);
+    /// `nil` when a `..` climbs above the start.
     private static func resolve(_ components: [Substring]) -> [Substring]? {
         var stack: [Substring] = []
         for component in components {
-            switch component {
-            case "", ".": continue
-            case "..":
+            if component.utf8.isEmpty || component.utf8.elementsEqual(".".utf8) { continue }
+            if component.utf8.elementsEqual("..".utf8) {
                 guard stack.popLast() != nil else { return nil }
-            default: stack.append(component)
+            } else {
+                stack.append(component)
             }
         }
         return stack

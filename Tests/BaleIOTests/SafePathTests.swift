@@ -24,6 +24,8 @@ import Testing
         ("a/../..", "escapes the archive root"),
         ("../", "escapes the archive root"),
         ("a\u{0}/", "NUL"),
+        ("../\u{338}x", "escapes the archive root"),       // "/" + U+0338 is one Character, two components
+        ("a/../../\u{338}x", "escapes the archive root"),
         ("", "empty name"),
         ("a\u{0}b", "NUL"),
     ])

@@ -209,6 +209,50 @@ import Testing
         #expect(try S.snapshot(root + "/x") == expected)
     }
 
+    @Test func modesAreExactUnderADefaultACL() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        try S.image(store, layers: [try S.tar { w in
+            try w.writeDirectory(path: "d/", mode: 0o755)
+            try w.writeFile(path: "d/f", data: Data("f".utf8), mode: 0o644)
+        }], name: "acl:1")
+        // A default ACL u::rwx,g::---,o::--- (version 2; tag, permissions, id per entry): new files get
+        // 0600 from it, whatever the umask, unless their mode is set afterwards.
+        var acl = Data([2, 0, 0, 0])
+        for (tag, perm) in [(UInt16(0x01), UInt16(7)), (0x04, 0), (0x20, 0)] {
+            withUnsafeBytes(of: tag.littleEndian) { acl.append(contentsOf: $0) }
+            withUnsafeBytes(of: perm.littleEndian) { acl.append(contentsOf: $0) }
+            acl.append(contentsOf: [0xff, 0xff, 0xff, 0xff])
+        }
+        try FileManager.default.createDirectory(atPath: root + "/out", withIntermediateDirectories: false)
+        try ExtendedAttributes.set("system.posix_acl_default", value: acl, path: root + "/out")
+        _ = try store.exportRootfs("acl:1", toDirectory: root + "/out")
+        #expect(try S.snapshot(root + "/out") == ["d": "dir mode=755", "d/f": "file f size=1 mode=644"])
+    }
+
+    @Test func namesAreSplitAndMatchedOnTheirBytes() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        // "/" followed by U+0338 is one Character in Swift: a character-wise split would keep "..\u{338}"
+        // whole, or miss ".wh." before a combining mark. The file system sees bytes.
+        try S.image(store, layers: [
+            try S.tar { w in
+                try w.writeFile(path: "\u{338}x", data: Data("x".utf8))
+                try w.writeFile(path: "keep", data: Data("k".utf8))
+            },
+            try S.tar { w in
+                try w.writeFile(path: ".wh.\u{338}x", data: Data())
+                try w.writeFile(path: "../\u{338}out", data: Data("escape".utf8))
+            },
+        ], name: "bytes:1")
+        let (refused, _) = try store.exportRootfs("bytes:1", toDirectory: root + "/out")
+        #expect(refused.map(\.member) == ["../\u{338}out"])
+        #expect(try S.snapshot(root + "/out") == ["keep": "file k size=1 mode=644"])
+        #expect(!FileManager.default.fileExists(atPath: root + "/\u{338}out"))
+    }
+
     @Test func aCorruptLayerLeavesTheTargetAsItWasFound() throws {
         let root = S.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: root) }

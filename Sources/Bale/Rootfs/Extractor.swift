@@ -40,14 +40,12 @@ final class Extractor {
     /// Whether a new file already has the owner `(uid, gid)`: it gets the creator's IDs unless the
     /// target is setgid (then its directories pass their group down). Saves a chown per file as root.
     private let creatorOwns: (Int64, Int64) -> Bool
-    /// The process's umask. A file is created with its final mode, and chmod'ed only when the umask
-    /// took bits away (or it has setuid, setgid or sticky bits, which a chown may clear).
-    private let umask = Extractor.currentUmask()
     /// Open descriptors of directories already reached, by relative path: each was opened with
     /// O_NOFOLLOW from its cached parent. Removing a path drops the descriptors at and under it, so a
     /// cached descriptor is always the directory now at its path. Bounded; cleared when full.
     private var directories: [String: Int32] = [:]
-    private static let maxCachedDirectories = 1024
+    /// Well below the usual soft limit of 1024 open files, which the process shares.
+    private static let maxCachedDirectories = 256
     var warnings: [String] = []
 
     /// Whether `init` created the target (then a failed extraction removes it again).
@@ -97,11 +95,18 @@ final class Extractor {
         } catch {
             for fd in directories.values { close(fd) }
             directories.removeAll()
-            if let names = try? Self.names(in: rootFD, path: target) {
-                for name in names { try? Self.remove(name, in: rootFD, path: path(name)) }
+            var leftover: String?
+            do {
+                for name in try Self.names(in: rootFD, path: target) { try Self.remove(name, in: rootFD, path: path(name)) }
+                if createdTarget && rmdir(target) != 0 { throw BaleError.posix("cannot remove", path: target) }
+            } catch let failure as BaleError {
+                leftover = failure.message
+            } catch {
+                leftover = "\(error)"
             }
-            if createdTarget { rmdir(target) }
-            throw error
+            guard let leftover, let bale = error as? BaleError else { throw error }
+            throw BaleError(bale.code, bale.message + " (and what was written could not all be removed: \(leftover))",
+                            cause: bale.cause)
         }
     }
 
@@ -160,10 +165,20 @@ final class Extractor {
     private static func remove(_ name: String, in parent: Int32, path: String) throws {
         if unlinkat(parent, name, 0) == 0 || errno == ENOENT { return }
         guard errno == EISDIR else { throw BaleError.posix("cannot remove", path: path) }
-        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        var fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 && errno == EACCES {
+            // A directory whose final mode is set may be closed to its owner: open it again after a chmod
+            // through an O_PATH descriptor (never a symlink: O_NOFOLLOW | O_DIRECTORY).
+            let handle = openat(parent, name, Self.oPath | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            if handle >= 0 {
+                _ = chmod("/proc/self/fd/\(handle)", 0o700)
+                close(handle)
+            }
+            fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
         guard fd >= 0 else { throw BaleError.posix("cannot open directory (not followed if a symlink)", path: path) }
         defer { close(fd) }
-        _ = fchmod(fd, 0o700)     // a directory whose final mode is set may be read-only for its owner
+        _ = fchmod(fd, 0o700)     // and writable, so its entries can be removed
         for child in try names(in: fd, path: path) {
             try remove(child, in: fd, path: path + "/" + child)
         }
@@ -225,9 +240,8 @@ final class Extractor {
                     throw BaleError.posix("cannot chown", path: full)
                 }
             }
-            if mode & (umask | 0o7000) != 0 {
-                guard fchmod(fd, mode) == 0 else { throw BaleError.posix("cannot chmod", path: full) }
-            }
+            // Always: the mode given at creation is cut by the umask, or by a default ACL instead.
+            guard fchmod(fd, mode) == 0 else { throw BaleError.posix("cannot chmod", path: full) }
             try setXattrs(header, fileDescriptor: fd, parent: parent, name: name)
             var times = Self.times(header.mtime)
             guard futimens(fd, &times) == 0 else { throw BaleError.posix("cannot set times", path: full) }
@@ -346,15 +360,8 @@ final class Extractor {
         return (fd, name)
     }
 
-    /// The umask, from /proc/self/status: umask(2) can only read it by setting it, for every thread.
-    /// When it cannot be read, every bit counts as masked, so every file is chmod'ed.
-    static func currentUmask() -> mode_t {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
-              let value = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8)
-        else { return 0o777 }
-        return value
-    }
+    /// Linux's O_PATH (fcntl.h), which Glibc's Swift module does not export.
+    static let oPath: Int32 = 0o10000000
 
     static func times(_ t: TarTime) -> [timespec] {
         let ts = timespec(tv_sec: Int(t.seconds), tv_nsec: Int(t.nanoseconds))

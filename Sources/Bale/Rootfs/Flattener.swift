@@ -47,10 +47,13 @@ final class FlatNode {
     /// The header whose attributes the path has on disk (a hardlink shares its target's inode).
     var effectiveEntry: TarEntry? { linkTarget?.entry ?? entry }
 
-    /// Children sorted by name (byte order of the UTF-8), for deterministic output; without AUFS's
-    /// hard-link directory, which is never part of the output (see `FlatTree.aufsLinkDirectory`).
+    /// Whether this is the tree's root (whose AUFS hard-link directory is never output).
+    var isRoot = false
+
+    /// Children sorted by name (byte order of the UTF-8), for deterministic output; at the root without
+    /// AUFS's hard-link directory, which is never part of the output (see `FlatTree.aufsLinkDirectory`).
     var sortedChildren: [(String, FlatNode)] {
-        children.filter { $0.key != FlatTree.aufsLinkDirectory }
+        children.filter { !isRoot || $0.key != FlatTree.aufsLinkDirectory }
             .sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
     }
 }
@@ -78,7 +81,11 @@ struct AppliedMember {
 /// directory as it reads it, so a directory export reads every layer once. Handed from one thread to
 /// another, never shared, hence `@unchecked Sendable`.
 public final class FlatTree: @unchecked Sendable {
-    let root = FlatNode(entry: nil, layer: -1, ordinal: -1)
+    let root: FlatNode = {
+        let node = FlatNode(entry: nil, layer: -1, ordinal: -1)
+        node.isRoot = true
+        return node
+    }()
     /// AUFS keeps the data of hard links in `/.wh..wh.plnk/` and links to it from the real paths
     /// (moby, pkg/archive). The directory is built like any other so that links into it resolve, but
     /// it is never output: `sortedChildren` leaves it out, so the tar plan turns the first link to each
@@ -160,15 +167,17 @@ public final class FlatTree: @unchecked Sendable {
         let name = components.removeLast()
         var parentPath: String { components.joined(separator: "/") }     // for whiteouts only
 
-        if name.hasPrefix(".wh.") && path != Self.aufsLinkDirectory {
-            if name == ".wh..wh..opq" {
+        // Whiteout names are matched on their bytes, as every other tool does (String's hasPrefix
+        // works on characters, and ".wh." followed by a combining mark is not a character prefix).
+        if name.utf8.starts(with: ".wh.".utf8) && !path.utf8.elementsEqual(Self.aufsLinkDirectory.utf8) {
+            if name.utf8.elementsEqual(".wh..wh..opq".utf8) {
                 if let dir = existingDirectory(components) {
                     pruneLower(dir, path: parentPath, layer: layer, removed: &applied.removed)
                 }
                 return nil
             }
-            if name.hasPrefix(".wh..wh.") { return nil }     // other AUFS metadata
-            let target = String(name.dropFirst(4))
+            if name.utf8.starts(with: ".wh..wh.".utf8) { return nil }     // other AUFS metadata
+            let target = String(Substring(name.utf8.dropFirst(4)))
             if target.isEmpty { return "a bare \".wh.\" whiteout is invalid" }
             if let dir = existingDirectory(components), let child = dir.children[target] {
                 let childPath = parentPath.isEmpty ? target : parentPath + "/" + target
