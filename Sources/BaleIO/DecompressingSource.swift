@@ -23,7 +23,7 @@ public final class DecompressingSource: ByteSource {
     public private(set) var compression: TarCompression = .none
 
     private var archive: OpaquePointer?
-    private var client: RawSourceClient?
+    private var client: ArchiveSourceClient?
     private var gunzip: GunzipSource?
     private var finished = false
 
@@ -38,7 +38,7 @@ public final class DecompressingSource: ByteSource {
             gunzip = GunzipSource(source: peeked, name: name)
             return
         }
-        let client = RawSourceClient(peeked)
+        let client = ArchiveSourceClient(peeked, bufferSize: 256 * 1024)
         self.client = client
         guard let archive = archive_read_new() else {
             throw BaleError(.internal, "\(name): libarchive could not allocate a reader")
@@ -50,7 +50,7 @@ public final class DecompressingSource: ByteSource {
         let opened = archive_read_open2(archive, Unmanaged.passUnretained(client).toOpaque(), nil,
                                         { _, clientData, out in
                                             guard let clientData, let out else { return -1 }
-                                            return Unmanaged<RawSourceClient>.fromOpaque(clientData)
+                                            return Unmanaged<ArchiveSourceClient>.fromOpaque(clientData)
                                                 .takeUnretainedValue().fill(out)
                                         }, nil, nil)
         guard opened == ARCHIVE_OK else { throw error(opened, "at start") }
@@ -87,29 +87,6 @@ public final class DecompressingSource: ByteSource {
     private func error(_ status: Int32, _ location: String) -> BaleError {
         if let cause = client?.error { return clientError(cause, name: name, location: location) }
         return BaleError(.invalidInput, "\(name): \(location): " + archiveMessage(archive, fallback: "unreadable input"))
-    }
-}
-
-/// The libarchive client of a `DecompressingSource`: the source, the buffer libarchive reads from (valid
-/// until the next callback) and the first error the source threw.
-private final class RawSourceClient {
-    var source: any ByteSource
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
-    var error: (any Error)?
-
-    init(_ source: any ByteSource) { self.source = source }
-
-    deinit { buffer.deallocate() }
-
-    func fill(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
-        do {
-            let n = try source.read(into: buffer)
-            out.pointee = UnsafeRawPointer(buffer.baseAddress)
-            return n
-        } catch {
-            self.error = error
-            return -1
-        }
     }
 }
 

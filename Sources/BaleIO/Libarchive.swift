@@ -112,3 +112,48 @@ public enum TarCompression: String, Hashable, Sendable, CaseIterable {
         self = found
     }
 }
+
+/// The libarchive client of a `TarReader` or `DecompressingSource`: owns the source, the buffer
+/// libarchive reads from (valid until the next callback, as libarchive requires) and the first error
+/// the source threw.
+final class ArchiveSourceClient {
+    var source: any ByteSource
+    let buffer: UnsafeMutableRawBufferPointer
+    var error: (any Error)?
+    /// The descriptor behind `source` when it may be a regular file, so skips can seek.
+    private let seekableFileDescriptor: Int32?
+
+    init(_ source: any ByteSource, seekableFileDescriptor: Int32? = nil, bufferSize: Int = 128 * 1024) {
+        self.source = source
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
+        self.seekableFileDescriptor = seekableFileDescriptor
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// The read callback: fills the buffer, returns the byte count, 0 at end, -1 on error.
+    func fill(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
+        do {
+            let n = try source.read(into: buffer)
+            out.pointee = UnsafeRawPointer(buffer.baseAddress)
+            return n
+        } catch {
+            self.error = error
+            return -1
+        }
+    }
+
+    /// The skip callback: seeks over up to `request` bytes of a regular file, never past its end (so a
+    /// truncated archive is still reported as truncated), and returns how far it went. 0 makes
+    /// libarchive read and discard instead (pipes, custom sources).
+    func skip(_ request: Int64) -> Int64 {
+        guard let fd = seekableFileDescriptor, request > 0 else { return 0 }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return 0 }
+        let position = lseek(fd, 0, SEEK_CUR)
+        guard position >= 0 else { return 0 }
+        let step = min(request, max(0, Int64(info.st_size) - Int64(position)))
+        guard step > 0, lseek(fd, off_t(step), SEEK_CUR) >= 0 else { return 0 }
+        return step
+    }
+}

@@ -43,7 +43,7 @@ public final class TarReader {
 
     private var archive: OpaquePointer?
     private var ownedFileDescriptor: Int32 = -1
-    private let client: SourceClient
+    private let client: ArchiveSourceClient
     /// Path of the current member, or of the last one once its data was consumed.
     private var member: String?
     /// Whether the current member's data has been read to its end (or skipped).
@@ -86,7 +86,7 @@ public final class TarReader {
 
     private init(source: any ByteSource, name: String, ownedFileDescriptor: Int32, seekable: Int32?) throws {
         self.name = name
-        self.client = SourceClient(source, seekableFileDescriptor: seekable)
+        self.client = ArchiveSourceClient(source, seekableFileDescriptor: seekable)
         guard let archive = archive_read_new() else {
             throw BaleError(.internal, "\(name): libarchive could not allocate a reader")
         }
@@ -99,12 +99,12 @@ public final class TarReader {
             archive_read_open2(archive, Unmanaged.passUnretained(client).toOpaque(), nil,
                                { _, clientData, out in
                                    guard let clientData, let out else { return -1 }
-                                   return Unmanaged<SourceClient>.fromOpaque(clientData)
+                                   return Unmanaged<ArchiveSourceClient>.fromOpaque(clientData)
                                        .takeUnretainedValue().fill(out)
                                },
                                { _, clientData, request in
                                    guard let clientData else { return 0 }
-                                   return Unmanaged<SourceClient>.fromOpaque(clientData)
+                                   return Unmanaged<ArchiveSourceClient>.fromOpaque(clientData)
                                        .takeUnretainedValue().skip(request)
                                }, nil)
         }
@@ -312,48 +312,5 @@ public final class TarReader {
             devMajor: isDevice ? UInt32(truncatingIfNeeded: archive_entry_rdevmajor(entry)) : 0,
             devMinor: isDevice ? UInt32(truncatingIfNeeded: archive_entry_rdevminor(entry)) : 0,
             xattrs: xattrs, sparseMap: sparseMap)
-    }
-}
-
-/// The libarchive client of a `TarReader`: owns the source, the buffer libarchive reads from (valid
-/// until the next callback, as libarchive requires) and the first error the source threw.
-private final class SourceClient {
-    var source: any ByteSource
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 128 * 1024, alignment: 16)
-    var error: (any Error)?
-    /// The descriptor behind `source` when it may be a regular file, so skips can seek.
-    private let seekableFileDescriptor: Int32?
-
-    init(_ source: any ByteSource, seekableFileDescriptor: Int32?) {
-        self.source = source
-        self.seekableFileDescriptor = seekableFileDescriptor
-    }
-
-    deinit { buffer.deallocate() }
-
-    /// The read callback: fills the buffer, returns the byte count, 0 at end, -1 on error.
-    func fill(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
-        do {
-            let n = try source.read(into: buffer)
-            out.pointee = UnsafeRawPointer(buffer.baseAddress)
-            return n
-        } catch {
-            self.error = error
-            return -1
-        }
-    }
-
-    /// The skip callback: seeks over up to `request` bytes of a regular file, never past its end (so a
-    /// truncated archive is still reported as truncated), and returns how far it went. 0 makes
-    /// libarchive read and discard instead (pipes, custom sources).
-    func skip(_ request: Int64) -> Int64 {
-        guard let fd = seekableFileDescriptor, request > 0 else { return 0 }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return 0 }
-        let position = lseek(fd, 0, SEEK_CUR)
-        guard position >= 0 else { return 0 }
-        let step = min(request, max(0, Int64(info.st_size) - Int64(position)))
-        guard step > 0, lseek(fd, off_t(step), SEEK_CUR) >= 0 else { return 0 }
-        return step
     }
 }
