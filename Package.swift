@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
+        // Linux calls Swift's Glibc module leaves out (sync_file_range, xattrs); nothing to link.
+        .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
         .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
                        providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
@@ -25,7 +27,7 @@ let package = Package(
 
         .target(name: "BaleCore"),
         .target(name: "BaleIO", dependencies: [
-            "BaleCore", "CArchive", "CZlib", "CLzma", "CIsal",
+            "BaleCore", "CArchive", "CZlib", "CLzma", "CIsal", "CSystem",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "Bale", dependencies: ["BaleCore", "BaleIO"]),

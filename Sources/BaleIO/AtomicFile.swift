@@ -1,4 +1,5 @@
 import BaleCore
+import CSystem
 import Foundation
 
 /// A file that appears at its final path complete or not at all: bytes go to a temp file created in a
@@ -6,7 +7,7 @@ import Foundation
 ///
 /// ```
 /// init        open(dir/.tmp-<random>, O_CREAT|O_EXCL|O_WRONLY, 0644)
-/// write…      full writes, EINTR retried
+/// write…      full writes, EINTR retried; writeback started every 8 MiB (`Writeback`)
 /// commit(to:) fsync(file) → close → rename(temp, final) → fsync(directory of final)
 /// discard()   close → unlink(temp)          (also done by deinit if neither was called)
 /// ```
@@ -23,6 +24,7 @@ public final class AtomicFile: ByteSink {
     public private(set) var byteCount: Int64 = 0
     /// Set once the temp file was renamed or removed, so `discard` never unlinks a name it no longer owns.
     private var settled = false
+    private var writeback = Writeback()
 
     /// Creates a new temp file in `directory`, named `prefix` + random hex, mode 0644 (before umask).
     /// A failure to create it is reported under `nameInErrors` when given (the path the user asked
@@ -52,6 +54,7 @@ public final class AtomicFile: ByteSink {
         }
         try writeAll(fileDescriptor, bytes, name: temporaryPath)
         byteCount += Int64(bytes.count)
+        writeback.advance(fileDescriptor, to: byteCount)
     }
 
     /// Makes the data durable and renames the temp file to `finalPath`, then syncs the directory that
@@ -95,5 +98,29 @@ public final class AtomicFile: ByteSink {
         guard fd >= 0 else { throw BaleError.posix("open directory", path: dirPath) }
         defer { close(fd) }
         guard fsync(fd) == 0 else { throw BaleError.posix("fsync directory", path: dirPath) }
+    }
+}
+
+/// Hands a growing file's new bytes to the kernel for writeback every few MiB (`sync_file_range`
+/// with `SYNC_FILE_RANGE_WRITE`, which starts the I/O and does not wait for it), so the disk writes
+/// while the pipeline still computes, and the fsync before a rename waits only for the last stretch.
+/// Without it, the 450 MB layer of `make bench`'s import sat in the page cache until that fsync, which
+/// then took 1.2 s of the command's 7.
+///
+/// Advisory only: an I/O error it meets is reported again by the fsync that follows, and on file systems
+/// without writeback (tmpfs) it does nothing.
+public struct Writeback: Sendable {
+    /// Bytes between two calls to `sync_file_range`.
+    static let stretch: Int64 = 8 << 20
+    private var started: Int64 = 0
+
+    /// An empty range.
+    public init() {}
+
+    /// Notes that `fd` now holds `size` bytes, and starts writeback of what is new when enough is.
+    public mutating func advance(_ fd: Int32, to size: Int64) {
+        guard size - started >= Self.stretch else { return }
+        _ = sync_file_range(fd, __off64_t(started), __off64_t(size - started), UInt32(BALE_SYNC_FILE_RANGE_WRITE))
+        started = size
     }
 }

@@ -1,5 +1,5 @@
 import BaleCore
-import CArchive
+import CSystem
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -51,6 +51,7 @@ public enum BlobFile {
         defer { if !keep { unlink(tmp) } }
         var hasher = SHA256Hasher()
         var size: Int64 = 0
+        var writeback = Writeback()
         do {
             defer { close(fd) }
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -65,6 +66,7 @@ public enum BlobFile {
                     throw BaleError(.integrity, "\(expected.digest): more than the \(expected.size) bytes its descriptor gives")
                 }
                 try Store.writeAll(fd, chunk, path: tmp)
+                writeback.advance(fd, to: size)
             }
             guard fsync(fd) == 0 else { throw BaleError.posix("fsync failed", path: tmp) }
         }
