@@ -38,7 +38,7 @@ public final class DecompressingSource: ByteSource {
             gunzip = GunzipSource(source: peeked, name: name)
             return
         }
-        let client = ArchiveSourceClient(peeked, bufferSize: 256 * 1024)
+        let client = ArchiveSourceClient(BufferedChunks(peeked, bufferSize: 256 * 1024))
         self.client = client
         guard let archive = archive_read_new() else {
             throw BaleError(.internal, "\(name): libarchive could not allocate a reader")

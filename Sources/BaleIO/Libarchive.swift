@@ -113,30 +113,26 @@ public enum TarCompression: String, Hashable, Sendable, CaseIterable {
     }
 }
 
-/// The libarchive client of a `TarReader` or `DecompressingSource`: owns the source, the buffer
-/// libarchive reads from (valid until the next callback, as libarchive requires) and the first error
+/// The libarchive client of a `TarReader` or `DecompressingSource`: owns the source, whose chunk
+/// libarchive reads from (valid until the next callback, as libarchive requires), and the first error
 /// the source threw.
 final class ArchiveSourceClient {
-    var source: any ByteSource
-    let buffer: UnsafeMutableRawBufferPointer
+    var chunks: any ChunkSource
     var error: (any Error)?
-    /// The descriptor behind `source` when it may be a regular file, so skips can seek.
+    /// The descriptor behind `chunks` when it may be a regular file, so skips can seek.
     private let seekableFileDescriptor: Int32?
 
-    init(_ source: any ByteSource, seekableFileDescriptor: Int32? = nil, bufferSize: Int = 128 * 1024) {
-        self.source = source
-        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bufferSize, alignment: 16)
+    init(_ chunks: any ChunkSource, seekableFileDescriptor: Int32? = nil) {
+        self.chunks = chunks
         self.seekableFileDescriptor = seekableFileDescriptor
     }
 
-    deinit { buffer.deallocate() }
-
-    /// The read callback: fills the buffer, returns the byte count, 0 at end, -1 on error.
+    /// The read callback: lends the next chunk, returns its byte count, 0 at end, -1 on error.
     func fill(_ out: UnsafeMutablePointer<UnsafeRawPointer?>) -> Int {
         do {
-            let n = try source.read(into: buffer)
-            out.pointee = UnsafeRawPointer(buffer.baseAddress)
-            return n
+            let chunk = try chunks.nextChunk()
+            out.pointee = chunk.baseAddress
+            return chunk.count
         } catch {
             self.error = error
             return -1

@@ -120,12 +120,16 @@ public struct ParallelGzip: Sendable {
     ///
     /// - `read` fills a prefix of the buffer and returns how many bytes it wrote (0 at end of input).
     /// - `write` receives the output in order; the buffer is only valid during the call.
+    /// - `tee` gets each block of input, in order, once it is read and hashed and before it is
+    ///   compressed: the block is never written again and may be kept (a second reader of the same
+    ///   bytes, such as a tar parser on another thread, takes it without a copy).
     /// - `progress` gets (uncompressed bytes done, compressed bytes written) after every block.
     ///
-    /// All three run on the calling thread. The first error (from a callback or the engine) stops the
+    /// All four run on the calling thread. The first error (from a callback or the engine) stops the
     /// pipeline: blocks not yet started are skipped, running ones are awaited, then the error is rethrown.
     public func compress(read: (UnsafeMutableRawBufferPointer) throws -> Int,
                          write: (UnsafeRawBufferPointer) throws -> Void,
+                         tee: ((ByteBlock) throws -> Void)? = nil,
                          progress: (@Sendable (Int64, Int64) -> Void)? = nil) throws -> CompressionResult {
         guard let engine else {
             throw BaleError(.usage, "gzip compression level \(level) is out of range 1...9")
@@ -200,8 +204,9 @@ public struct ParallelGzip: Sendable {
                     let block = ByteBlock(capacity: blockSize)
                     atEnd = try block.fill(from: read)
                     if block.count > 0 {
-                        inputHash.update(UnsafeRawBufferPointer(start: block.base, count: block.count))
+                        inputHash.update(block.bytes)
                         bytesIn += Int64(block.count)
+                        try tee?(block)
                         if let h = held { submit(h, last: false) }
                         held = block
                     }
@@ -240,35 +245,6 @@ extension ParallelGzip {
     /// Compresses `input` in memory (for tests and small blobs); returns the gzip bytes and the result.
     public func compress(_ input: Data) throws -> (Data, CompressionResult) {
         try inMemory(input) { try compress(read: $0, write: $1) }
-    }
-}
-
-/// An owned, fixed-capacity byte buffer. It is handed from the reading thread to one worker and back;
-/// the pool's queue and each job's semaphore order those accesses, hence `@unchecked Sendable`.
-final class ByteBlock: @unchecked Sendable {
-    let base: UnsafeMutableRawPointer
-    let capacity: Int
-    private(set) var count = 0
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        self.base = UnsafeMutableRawPointer.allocate(byteCount: max(capacity, 1), alignment: 16)
-    }
-
-    deinit { base.deallocate() }
-
-    /// Reads until full or until `read` returns 0; returns true at end of input. Blocks are always filled
-    /// completely before the end, so block boundaries (and the output) never depend on read sizes.
-    func fill(from read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Bool {
-        while count < capacity {
-            let n = try read(UnsafeMutableRawBufferPointer(start: base + count, count: capacity - count))
-            if n == 0 { return true }
-            guard n > 0, n <= capacity - count else {
-                throw BaleError(.internal, "read callback returned \(n) for a \(capacity - count)-byte buffer")
-            }
-            count += n
-        }
-        return false
     }
 }
 

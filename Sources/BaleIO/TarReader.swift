@@ -84,9 +84,20 @@ public final class TarReader {
         try self.init(source: source, name: name, ownedFileDescriptor: -1, seekable: nil)
     }
 
-    private init(source: any ByteSource, name: String, ownedFileDescriptor: Int32, seekable: Int32?) throws {
+    /// Reads the chunks `chunks` lends, in place (a channel's blocks: no copy into a buffer of the
+    /// reader's); `name` is used in error messages.
+    public convenience init(chunks: any ChunkSource, name: String) throws {
+        try self.init(chunks: chunks, name: name, ownedFileDescriptor: -1, seekable: nil)
+    }
+
+    private convenience init(source: any ByteSource, name: String, ownedFileDescriptor: Int32, seekable: Int32?) throws {
+        try self.init(chunks: BufferedChunks(source, bufferSize: 128 * 1024), name: name,
+                      ownedFileDescriptor: ownedFileDescriptor, seekable: seekable)
+    }
+
+    private init(chunks: any ChunkSource, name: String, ownedFileDescriptor: Int32, seekable: Int32?) throws {
         self.name = name
-        self.client = ArchiveSourceClient(source, seekableFileDescriptor: seekable)
+        self.client = ArchiveSourceClient(chunks, seekableFileDescriptor: seekable)
         guard let archive = archive_read_new() else {
             throw BaleError(.internal, "\(name): libarchive could not allocate a reader")
         }

@@ -391,14 +391,21 @@ final class LayerTarStream {
             do {
                 let input = try FileBlobReader(path: path)
                 defer { input.close() }
-                _ = try Gunzip().inflate(read: { try input.read(into: $0) }, write: { try channel.write($0) })
+                // ISA-L inflates straight into blocks that libarchive then reads in place: no copies.
+                let gunzip = GunzipSource(source: ClosureByteSource { try input.read(into: $0) })
+                var atEnd = false
+                while !atEnd {
+                    let block = ByteBlock(capacity: 1 << 20)
+                    atEnd = try block.fill(from: { try gunzip.read(into: $0) })
+                    try channel.send(block)
+                }
                 channel.finish()
             } catch {
                 channel.fail(error)    // the reader names the layer and the member it was in
             }
         }
         self.channel = channel
-        reader = try TarReader(source: ChannelSource(channel: channel), name: name)
+        reader = try TarReader(chunks: ChannelSource(channel: channel), name: name)
     }
 
     /// After the tar's end: reads the rest of the stream (the padding after the end blocks) so the
@@ -406,10 +413,8 @@ final class LayerTarStream {
     /// known there.
     func finish() throws {
         guard let channel else { return }
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 16)
-        defer { scratch.deallocate() }
         do {
-            while try channel.read(into: scratch) > 0 {}
+            while try !channel.nextChunk().isEmpty {}
             try inflater?.join()
         } catch let error as BaleError {
             throw BaleError(error.code, "\(name): after the tar's end: \(error.message)", cause: error.cause)

@@ -40,14 +40,16 @@ extension Store {
     /// Compresses one uncompressed tar stream into a gzip layer blob (one pass: read → ParallelGzip,
     /// which hashes input and output → temp file under `ingest/` → rename to `blobs/sha256/<digest>`).
     /// `read` has ByteSource semantics. Callers hold the exclusive lock.
-    /// `check` runs after the last byte and before the blob is renamed into place: a failure there
-    /// leaves no blob.
-    func ingestGzipLayer(_ compression: GzipSettings, check: () throws -> Void = {},
+    /// `tee` gets each block of input as `ParallelGzip.compress` reads it. `check` runs after the last
+    /// byte and before the blob is renamed into place: a failure there leaves no blob.
+    func ingestGzipLayer(_ compression: GzipSettings, tee: ((ByteBlock) throws -> Void)? = nil,
+                         check: () throws -> Void = {},
                          read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> CompressionResult {
         let file = try AtomicFile(directory: ingestDir)
         do {
             let gzip = ParallelGzip(level: compression.level, jobs: compression.jobs)
-            let result = try gzip.compress(read: read, write: { try file.write($0) }, progress: compression.progress)
+            let result = try gzip.compress(read: read, write: { try file.write($0) }, tee: tee,
+                                           progress: compression.progress)
             try check()
             if hasBlob(result.digest) {
                 file.discard()
@@ -64,7 +66,7 @@ extension Store {
     /// Ingests a tar file or stdin verbatim: decompressed (never re-serialised, so the DiffID is the
     /// SHA-256 of the decompressed input, as docker's import has it) and gzipped. A second thread parses
     /// the same bytes as tar on the way, which checks that the input is a tar and finds its newest mtime,
-    /// without a second read.
+    /// without a second read: the compressor's input blocks go to it through a channel, uncopied.
     func ingestTarFile(_ input: LayerInput, compression: GzipSettings) throws -> IngestedLayer {
         let name: String
         let fd: Int32
@@ -84,13 +86,11 @@ extension Store {
         let channel = ByteChannel()
         let parser = BackgroundTask<TarTime?> {
             do {
-                let reader = try TarReader(source: ChannelSource(channel: channel), name: name)
+                let reader = try TarReader(chunks: ChannelSource(channel: channel), name: name)
                 var newest: TarTime?
                 while let entry = try reader.next() { newest = max(newest ?? entry.mtime, entry.mtime) }
                 // libarchive stops at the end-of-archive blocks; take (and drop) whatever follows.
-                let sink = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
-                defer { sink.deallocate() }
-                while try channel.read(into: sink) > 0 {}
+                while try !channel.nextChunk().isEmpty {}
                 return newest
             } catch {
                 channel.cancel()
@@ -108,20 +108,16 @@ extension Store {
         let result: CompressionResult
         var sourceFailed = false
         do {
-            result = try ingestGzipLayer(compression, check: { newest = try joinParser() }) { buffer in
-                let n: Int
+            result = try ingestGzipLayer(compression, tee: { try channel.send($0) }, check: {
+                channel.finish()
+                newest = try joinParser()
+            }) { buffer in
                 do {
-                    n = try source.read(into: buffer)
+                    return try source.read(into: buffer)
                 } catch {
                     sourceFailed = true
                     throw error
                 }
-                if n > 0 {
-                    try channel.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                } else {
-                    channel.finish()
-                }
-                return n
             }
         } catch {
             channel.fail(error)
