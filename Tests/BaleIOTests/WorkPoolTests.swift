@@ -52,4 +52,32 @@ import Testing
         #expect(finished.wait(timeout: .now() + 30) == .success)
         #expect(gauge.peak == jobs)
     }
+
+    /// While every worker is busy, `jobs` more items are taken at once (ready to start), and the next
+    /// `submit` waits until a worker is free: back-pressure with a ready queue.
+    @Test(arguments: [1, 2])
+    func queuesJobsReadyItemsThenBlocks(jobs: Int) throws {
+        let pool = WorkPool(jobs: jobs)
+        let release = DispatchSemaphore(value: 0)
+        let finished = DispatchGroup()
+        let busy = DispatchSemaphore(value: 0)
+        for _ in 0 ..< jobs {
+            finished.enter()
+            pool.submit { busy.signal(); _ = release.wait(timeout: .now() + 10); finished.leave() }
+        }
+        for _ in 0 ..< jobs { #expect(busy.wait(timeout: .now() + 10) == .success) }
+        // These fill the queue without waiting.
+        for _ in 0 ..< jobs {
+            finished.enter()
+            pool.submit { finished.leave() }
+        }
+        // This one must wait for a worker: submit it from another thread and see that it has not returned.
+        let submitted = DispatchSemaphore(value: 0)
+        finished.enter()
+        Thread { pool.submit { finished.leave() }; submitted.signal() }.start()
+        #expect(submitted.wait(timeout: .now() + 0.3) == .timedOut)
+        for _ in 0 ..< jobs { release.signal() }
+        #expect(submitted.wait(timeout: .now() + 10) == .success)
+        #expect(finished.wait(timeout: .now() + 10) == .success)
+    }
 }
