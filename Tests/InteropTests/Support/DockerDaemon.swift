@@ -20,7 +20,7 @@ struct DockerDaemon {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let socket = dir + "/docker.sock"
         let log = dir + "/dockerd.log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)   // the next line reports a failure
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? logHandle.close() }
         let process = Process()
