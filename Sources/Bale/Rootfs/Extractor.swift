@@ -43,7 +43,11 @@ final class Extractor {
     /// Open descriptors of directories already reached, by relative path: each was opened with
     /// O_NOFOLLOW from its cached parent. Removing a path drops the descriptors at and under it, so a
     /// cached descriptor is always the directory now at its path. Bounded; cleared when full.
-    private var directories: [String: Int32] = [:]
+    private var directories: [String: Int32] = [:] {
+        didSet { lastDirectory = nil }     // a descriptor may have been closed
+    }
+    /// The entry of `directories` used last.
+    private var lastDirectory: (path: String, fd: Int32)?
     /// Well below the usual soft limit of 1024 open files, which the process shares.
     private static let maxCachedDirectories = 256
     var warnings: [String] = []
@@ -126,7 +130,7 @@ final class Extractor {
             return true
         }
         if tree.root.children[FlatTree.aufsLinkDirectory] != nil { try remove(FlatTree.aufsLinkDirectory) }
-        for dir in tree.directories().reversed() {
+        for dir in tree.directories(sorted: false).reversed() {
             let (parent, name) = try parentAndName(dir.path)
             if asRoot {
                 guard fchownat(parent, name, uid_t(truncatingIfNeeded: dir.uid), gid_t(truncatingIfNeeded: dir.gid),
@@ -204,12 +208,18 @@ final class Extractor {
         return names
     }
 
-    private func path(_ relative: String) -> String { target + "/" + relative }
+    /// The full path of `relative`, for messages; keeps `errno`, which messages built after a failed
+    /// call still have to read.
+    private func path(_ relative: String) -> String {
+        let saved = errno
+        defer { errno = saved }
+        return target + "/" + relative
+    }
 
     /// Creates one non-directory member from the reader's current data.
     private func create(_ header: TarEntry, reader: TarReader) throws {
         let (parent, name) = try parentAndName(header.path)
-        let full = path(header.path)
+        var full: String { path(header.path) }     // for messages only
         switch header.kind {
         case .file, .hardlink:
             let mode = mode_t(header.mode & 0o7777)
@@ -339,9 +349,14 @@ final class Extractor {
     private func parentAndName(_ relative: String) throws -> (Int32, String) {
         guard !relative.isEmpty else { throw BaleError(.internal, "empty path in extraction") }
         guard let slash = relative.utf8.lastIndex(of: UInt8(ascii: "/")) else { return (rootFD, relative) }
-        let dirPath = String(relative[..<slash])
         let name = String(relative[relative.index(after: slash)...])
-        if let fd = directories[dirPath] { return (fd, name) }
+        // Members come directory by directory: most have the last member's parent.
+        if let last = lastDirectory, last.path == relative[..<slash] { return (last.fd, name) }
+        let dirPath = String(relative[..<slash])
+        if let fd = directories[dirPath] {
+            lastDirectory = (dirPath, fd)
+            return (fd, name)
+        }
         if directories.count >= Self.maxCachedDirectories {
             for fd in directories.values { close(fd) }
             directories.removeAll()
@@ -357,6 +372,7 @@ final class Extractor {
             directories[prefix] = next
             fd = next
         }
+        lastDirectory = (dirPath, fd)
         return (fd, name)
     }
 

@@ -93,6 +93,10 @@ public final class FlatTree: @unchecked Sendable {
     static let aufsLinkDirectory = ".wh..wh.plnk"
     /// Members refused while building the tree, in the order met.
     public private(set) var refused: [RefusedMember] = []
+    /// The directory that held the last member, by path: a layer lists a directory's members together,
+    /// so most members skip the walk from the root. Forgotten whenever anything leaves the tree (then
+    /// the node might no longer be at that path).
+    private var lastParent: (path: Substring, node: FlatNode)?
 
     /// An empty tree, for `apply`.
     init() {}
@@ -163,16 +167,19 @@ public final class FlatTree: @unchecked Sendable {
             return "\(error)"
         }
         if path.isEmpty { return nil }    // the root itself: its attributes are the target's
-        var components = Self.components(path)
-        let name = components.removeLast()
-        var parentPath: String { components.joined(separator: "/") }     // for whiteouts only
+        defer { if !applied.removed.isEmpty { lastParent = nil } }
+        let slash = path.utf8.lastIndex(of: UInt8(ascii: "/"))
+        let parentPath = slash.map { path[..<$0] } ?? ""
+        let name = String(slash.map { path[path.index(after: $0)...] } ?? path[...])
+        // The components above `name`, split only when the cached parent does not apply.
+        var components: [String] { Self.components(String(parentPath)) }
 
         // Whiteout names are matched on their bytes, as every other tool does (String's hasPrefix
         // works on characters, and ".wh." followed by a combining mark is not a character prefix).
         if name.utf8.starts(with: ".wh.".utf8) && !path.utf8.elementsEqual(Self.aufsLinkDirectory.utf8) {
             if name.utf8.elementsEqual(".wh..wh..opq".utf8) {
                 if let dir = existingDirectory(components) {
-                    pruneLower(dir, path: parentPath, layer: layer, removed: &applied.removed)
+                    pruneLower(dir, path: String(parentPath), layer: layer, removed: &applied.removed)
                 }
                 return nil
             }
@@ -180,7 +187,7 @@ public final class FlatTree: @unchecked Sendable {
             let target = String(Substring(name.utf8.dropFirst(4)))
             if target.isEmpty { return "a bare \".wh.\" whiteout is invalid" }
             if let dir = existingDirectory(components), let child = dir.children[target] {
-                let childPath = parentPath.isEmpty ? target : parentPath + "/" + target
+                let childPath = parentPath.isEmpty ? target : String(parentPath) + "/" + target
                 var below: [String] = []
                 if pruneLower(child, path: childPath, layer: layer, removed: &below) {
                     applied.removed += below
@@ -195,13 +202,20 @@ public final class FlatTree: @unchecked Sendable {
         // Parents must be directories; a symlink parent would make the path resolve elsewhere.
         var node = root
         var missingFrom: Int?
-        for (i, component) in components.enumerated() {
-            guard let child = node.children[component] else { missingFrom = i; break }
-            guard child.isDirectory else {
-                let what = child.entry?.kind == .symlink ? "a symlink" : "not a directory"
-                return "parent \"\(components[0...i].joined(separator: "/"))\" is \(what)"
+        let parents: [String]
+        if let last = lastParent, last.path == parentPath {
+            node = last.node
+            parents = []
+        } else {
+            parents = components
+            for (i, component) in parents.enumerated() {
+                guard let child = node.children[component] else { missingFrom = i; break }
+                guard child.isDirectory else {
+                    let what = child.entry?.kind == .symlink ? "a symlink" : "not a directory"
+                    return "parent \"\(parents[0...i].joined(separator: "/"))\" is \(what)"
+                }
+                node = child
             }
-            node = child
         }
         var entry = raw
         entry.path = path
@@ -221,13 +235,14 @@ public final class FlatTree: @unchecked Sendable {
             entry.linkTarget = targetPath     // the live path it names now, cleaned
         }
         if let start = missingFrom {
-            for (i, component) in components.enumerated() where i >= start {
+            for (i, component) in parents.enumerated() where i >= start {
                 let implied = FlatNode(entry: nil, layer: layer, ordinal: -1)
                 node.children[component] = implied
                 node = implied
-                applied.implied.append(components[0...i].joined(separator: "/"))
+                applied.implied.append(parents[0...i].joined(separator: "/"))
             }
         }
+        lastParent = (parentPath, node)
         if let existing = node.children[name] {
             if existing.isDirectory, entry.kind == .directory {
                 existing.entry = entry       // directory onto directory: merge, take the new attributes
@@ -282,11 +297,14 @@ public final class FlatTree: @unchecked Sendable {
         case link(TarEntry, target: String)
     }
 
-    /// Every directory in parents-first order, with its header (implied ones get 0755, root-owned).
-    func directories() -> [TarEntry] {
+    /// Every directory in parents-first order, with its header (implied ones get 0755, root-owned);
+    /// siblings by name when `sorted`, else in no set order (the extractor needs parents first only).
+    func directories(sorted: Bool = true) -> [TarEntry] {
         var out: [TarEntry] = []
         func walk(_ node: FlatNode, _ prefix: String) {
-            for (name, child) in node.sortedChildren where child.isDirectory {
+            let children = sorted ? node.sortedChildren
+                : node.children.filter { !node.isRoot || $0.key != FlatTree.aufsLinkDirectory }.map { ($0.key, $0.value) }
+            for (name, child) in children where child.isDirectory {
                 let path = prefix.isEmpty ? name : prefix + "/" + name
                 out.append(child.entry ?? TarEntry(path: path, kind: .directory, mode: 0o755))
                 walk(child, path)
