@@ -7,25 +7,12 @@ import Testing
         ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path + "/.build/debug/bale"
 
-    /// Runs a shell command with its output in files (a pipe would wait for EOF, which a daemon the
-    /// command starts can hold off forever); returns status, stdout and stderr.
+    /// Runs a shell command through `CLIRunner.run` (output in files, never pipes); returns status,
+    /// stdout and stderr.
     @discardableResult
     static func sh(_ command: String, env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bale-sh-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "{ \(command)\n} >'\(dir)/out' 2>'\(dir)/err' </dev/null"]
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
-        p.standardInput = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        let out = FileManager.default.contents(atPath: dir + "/out") ?? Data()
-        let err = FileManager.default.contents(atPath: dir + "/err") ?? Data()
-        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+        let run = try CLIRunner.run(URL(fileURLWithPath: "/bin/sh"), ["-c", command], environment: env)
+        return (run.status, run.out, run.err)
     }
 
     @Test func importPrintsTheImageIDAndExportCommitRoundTrip() throws {

@@ -51,6 +51,14 @@ enum CLIRunner {
     static func bale(
         _ arguments: [String], stdin: Data? = nil, environment: [String: String?] = [:], timeout: TimeInterval = 120
     ) throws -> BaleRun {
+        try run(try executable(), arguments, stdin: stdin, environment: environment, timeout: timeout)
+    }
+
+    /// Runs `program` as `bale` runs above (the result names the arguments only).
+    static func run(
+        _ program: URL, _ arguments: [String], stdin: Data? = nil, environment: [String: String?] = [:],
+        timeout: TimeInterval = 120
+    ) throws -> BaleRun {
         let files = FileManager.default
         let scratch = files.temporaryDirectory.appendingPathComponent("bale-cli-\(UUID().uuidString)")
         try files.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -71,7 +79,7 @@ enum CLIRunner {
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         let process = Process()
-        process.executableURL = try executable()
+        process.executableURL = program
         process.arguments = arguments
         process.environment = env
         process.standardOutput = out
@@ -83,7 +91,7 @@ enum CLIRunner {
         if finished.wait(timeout: .now() + timeout) == .timedOut {
             process.terminate()
             _ = finished.wait(timeout: .now() + 10)
-            throw RunError(description: "`bale \(arguments.joined(separator: " "))` still running after \(Int(timeout)) s")
+            throw RunError(description: "`\(program.lastPathComponent) \(arguments.joined(separator: " "))` still running after \(Int(timeout)) s")
         }
         return BaleRun(arguments: arguments, status: process.terminationStatus,
                        signalled: process.terminationReason == .uncaughtSignal,
