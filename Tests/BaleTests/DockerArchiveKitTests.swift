@@ -96,14 +96,8 @@ enum DockerArchiveKit {
     @discardableResult
     static func load(_ source: DockerArchiveSource, into store: Store,
                      platform: Platform = Platform(os: "linux", architecture: "amd64")) throws -> CopyReport {
-        defer { source.close() }
-        let destination = try StoreDestination(store: store)
-        do {
-            _ = try Copier.stage(source, for: destination, temporaryDirectory: NSTemporaryDirectory())
-        } catch {
-            destination.abort()
-            throw error
-        }
+        let destination: StoreDestination
+        do { destination = try StoreDestination(store: store) } catch { source.close(); throw error }
         return try Copier(options: CopyOptions(platform: platform)).copy(from: source, to: destination)
     }
 

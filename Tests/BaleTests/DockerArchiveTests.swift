@@ -434,12 +434,12 @@ typealias DAKit = DockerArchiveKit
         let dir = try DAKit.TempDir()
         try DAKit.tar(members).write(to: URL(fileURLWithPath: dir.file("in.tar")))
         let source = try DockerArchiveSource(path: dir.file("in.tar"), reference: nil)
-        defer { source.close() }
         let destination = try DockerArchiveDestination(path: dir.file("out.tar"))
-        let staging = try Copier.stage(source, for: destination, temporaryDirectory: dir.path)
-        #expect(staging != nil)
-        _ = try Copier().copy(from: source, to: destination)
-        withExtendedLifetime(staging) {}
+        var options = CopyOptions()
+        options.temporaryDirectory = dir.path
+        _ = try Copier(options: options).copy(from: source, to: destination)
+        // The staging directory went with the copy.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("bale-staging") }.isEmpty)
         let f = try StoreFixture()
         let report = try DAKit.load(path: dir.file("out.tar"), into: f.store)
         #expect(report.images.map(\.descriptor.digest) == [manifest])

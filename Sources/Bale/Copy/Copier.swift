@@ -6,8 +6,10 @@ import Foundation
 public struct CopyOptions: Sendable {
     /// Blobs copied at once.
     public var jobs: Int
-    /// The platform to keep from an index (default: the host's), unless `allPlatforms`.
-    public var platform: Platform
+    /// The platform to keep from an index, unless `allPlatforms`. nil: what the source holds when it
+    /// is the image itself (the store keeps a whole index, so a backup keeps every platform), else the
+    /// host's, as `docker pull` does.
+    public var platform: Platform?
     /// Keep every platform of an index (each must be present in the source).
     public var allPlatforms: Bool
     /// Layer blobs to leave out, each with the archive that carries them (`save --since`). The
@@ -15,8 +17,22 @@ public struct CopyOptions: Sendable {
     public var omit: [Digest: String] = [:]
     /// Told of blob bytes as they are copied (from several threads).
     public var progress: (@Sendable (Int64) -> Void)?
+    /// What the copied images are called at the destination.
+    public var names: Naming = .keep
+    /// Where a streaming source is staged when the destination cannot hold its blobs.
+    public var temporaryDirectory: String = NSTemporaryDirectory()
 
-    public init(jobs: Int = ProcessInfo.processInfo.activeProcessorCount, platform: Platform = .host,
+    /// Names of the copied images at the destination.
+    public enum Naming: Sendable {
+        /// The names the source gives them.
+        case keep
+        /// None (`save --no-tags`).
+        case none
+        /// This one name; the source must select exactly one image.
+        case only(Reference)
+    }
+
+    public init(jobs: Int = ProcessInfo.processInfo.activeProcessorCount, platform: Platform? = nil,
                 allPlatforms: Bool = false) {
         self.jobs = max(1, jobs)
         self.platform = platform
@@ -46,12 +62,39 @@ public struct Copier: Sendable {
         self.options = options
     }
 
-    /// Copies `images` (default: all the source holds) from `source` to `destination`.
-    public func copy(from source: any ImageSource, to destination: any ImageDestination,
-                     images selected: [SourceImage]? = nil) throws -> CopyReport {
+    /// Opens both locations and copies every image the source selects (see `copy(from:to:)`). A name
+    /// in the destination location (`store:NAME`, `docker-archive:F:NAME`) renames the single image
+    /// copied, unless `options.names` says otherwise.
+    public func copy(from source: Location, to destination: Location, context: LocationContext) throws -> CopyReport {
+        var options = self.options
+        if case .keep = options.names, let name = destination.name { options.names = .only(name) }
+        let src = try source.source(context)
+        let dst: any ImageDestination
+        do { dst = try destination.destination(context) } catch { src.close(); throw error }
+        return try Copier(options: options).copy(from: src, to: dst)
+    }
+
+    /// The one way images move. Stages a streaming source (into the destination itself when it can take
+    /// blobs it may not keep, else into a temporary directory), names the images as `options.names`
+    /// says, plans and copies, and commits. The source is closed, and the destination committed or
+    /// aborted (left as it was), whatever happens.
+    public func copy(from source: any ImageSource, to destination: any ImageDestination) throws -> CopyReport {
+        defer { source.close() }
         do {
-            let report = try run(source, destination, selected)
+            let staging = try stage(source, for: destination)
+            var images = try source.images()
+            switch options.names {
+            case .keep: break
+            case .none: images = images.map { SourceImage(descriptor: $0.descriptor, names: []) }
+            case .only(let name):
+                guard images.count == 1 else {
+                    throw BaleError(.usage, "\(source.name) holds \(images.count) images; a destination name fits only one (select one in the source location)")
+                }
+                images[0].names = [name]
+            }
+            let report = try run(source, destination, images)
             try destination.commit()
+            withExtendedLifetime(staging) {}
             return report
         } catch {
             destination.abort()
@@ -59,20 +102,18 @@ public struct Copier: Sendable {
         }
     }
 
-    /// The images a source holds, staging a streaming source first: into the destination itself when it
-    /// can take blobs it may not keep, else into a temporary directory that lives as long as `staging`.
-    public static func stage(_ source: any ImageSource, for destination: any ImageDestination,
-                             temporaryDirectory: String,
-                             progress: (@Sendable (Int64) -> Void)? = nil) throws -> TemporaryBlobSink? {
+    /// Reads a streaming source through once, putting its blobs into `destination` when that is a sink,
+    /// else into a temporary directory, which lives as long as the returned value.
+    private func stage(_ source: any ImageSource, for destination: any ImageDestination) throws -> TemporaryBlobSink? {
         guard let streaming = source as? any StreamingImageSource else { return nil }
         func counted(_ sink: any BlobSink) -> any BlobSink {
-            progress.map { CountingSink(sink, $0) } ?? sink
+            options.progress.map { CountingSink(sink, $0) } ?? sink
         }
         if let sink = destination as? any BlobSink {
             try streaming.stage(into: counted(sink))
             return nil
         }
-        let temp = try TemporaryBlobSink(parent: temporaryDirectory)
+        let temp = try TemporaryBlobSink(parent: options.temporaryDirectory)
         try streaming.stage(into: counted(temp))
         return temp
     }
@@ -94,9 +135,9 @@ public struct Copier: Sendable {
     }
 
     private func run(_ source: any ImageSource, _ destination: any ImageDestination,
-                     _ selected: [SourceImage]?) throws -> CopyReport {
+                     _ selected: [SourceImage]) throws -> CopyReport {
         var plan = Plan()
-        for image in try selected ?? source.images() {
+        for image in selected {
             let root = try walk(image.descriptor, source: source, destination: destination, plan: &plan, top: true)
             plan.roots.append(SourceImage(descriptor: root, names: image.names))
         }
@@ -123,11 +164,12 @@ public struct Copier: Sendable {
         if try isIndex(descriptor, bytes) {
             var index = try JSON.decode(Index.self, from: bytes, what: "index \(descriptor.digest) in \(source.name)")
             let images = index.manifests.filter { !Index.isAttestation($0) }
-            if !options.allPlatforms {
-                let match = images.first { $0.platform.map { $0.matches(options.platform) } ?? false }
+            if !options.allPlatforms && (options.platform != nil || !source.holdsWholeIndexes) {
+                let platform = options.platform ?? .host
+                let match = images.first { $0.platform.map { $0.matches(platform) } ?? false }
                     ?? (images.count == 1 ? images.first : nil)
                 guard let match else {
-                    throw BaleError(.notFound, "index \(descriptor.digest) in \(source.name) has no image for \(options.platform); use --platform or --all-platforms")
+                    throw BaleError(.notFound, "index \(descriptor.digest) in \(source.name) has no image for \(platform); use --platform or --all-platforms")
                 }
                 // One platform: the image is that platform's manifest, as `docker pull` keeps it. Keeping
                 // the index would leave it naming manifests the destination does not hold, which layout

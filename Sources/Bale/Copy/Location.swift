@@ -3,7 +3,8 @@ import Foundation
 
 /// Everything a format needs to open a location.
 public struct LocationContext: Sendable {
-    /// The store, opened on demand (bare names and `store:`).
+    /// The store, opened on first use (bare names and `store:`) and then the same object for every
+    /// location of this context, so a copy within the store shares one lock instead of waiting for itself.
     public var store: @Sendable () throws -> Store
     /// Where temporary files go (staging for archive-to-archive copies).
     public var temporaryDirectory: String
@@ -11,9 +12,27 @@ public struct LocationContext: Sendable {
     public var compression: ArchiveCompression
     public init(store: @escaping @Sendable () throws -> Store, temporaryDirectory: String = NSTemporaryDirectory(),
                 compression: ArchiveCompression = .none) {
-        self.store = store
+        let opened = OpenedOnce(store)
+        self.store = { try opened.value() }
         self.temporaryDirectory = temporaryDirectory
         self.compression = compression
+    }
+}
+
+/// A value made on first use, then shared (made again only after a failure).
+private final class OpenedOnce<T>: @unchecked Sendable {
+    // Sendable: `made` is guarded by `lock`; `make` is Sendable.
+    private let lock = NSLock()
+    private let make: @Sendable () throws -> T
+    private var made: T?
+    init(_ make: @escaping @Sendable () throws -> T) { self.make = make }
+    func value() throws -> T {
+        try lock.withLock {
+            if let made { return made }
+            let value = try make()
+            made = value
+            return value
+        }
     }
 }
 

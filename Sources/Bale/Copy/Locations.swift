@@ -35,7 +35,15 @@ public protocol ImageSource: AnyObject, Sendable {
     func images() throws -> [SourceImage]
     func document(_ descriptor: Descriptor) throws -> Data
     func openBlob(_ descriptor: Descriptor) throws -> any BlobReader
+    /// Whether an index this source names is the image as kept (the store), so that a copy keeps it
+    /// whole unless a platform is asked for; elsewhere an index is a menu and a copy takes the host's
+    /// platform by default.
+    var holdsWholeIndexes: Bool { get }
     func close()
+}
+
+extension ImageSource {
+    public var holdsWholeIndexes: Bool { false }
 }
 
 /// What a destination wants, so the copier can adapt.

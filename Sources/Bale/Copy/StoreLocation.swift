@@ -9,12 +9,14 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
     private let selected: [SourceImage]
     private let lock: StoreLock
     public var name: String { "store \(store.root)" }
+    /// A store keeps what it was given: an index it holds is the image, every platform of it.
+    public var holdsWholeIndexes: Bool { true }
 
     /// Selects images: each argument is a name (tag defaults to latest), NAME@DIGEST, ID or ID prefix.
     /// An image chosen by name keeps that name only; one chosen by ID or digest keeps all its names.
     public init(store: Store, selecting arguments: [String]) throws {
         self.store = store
-        lock = try StoreLock(path: store.lockPath, exclusive: false)
+        lock = try store.acquireLock(exclusive: false)
         do {
             let all = try store.images(in: store.loadIndex()).images
             var chosen: [SourceImage] = []
@@ -72,7 +74,7 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
 
     public init(store: Store) throws {
         self.store = store
-        lock = try StoreLock(path: store.lockPath, exclusive: true)
+        lock = try store.acquireLock(exclusive: true)
     }
 
     public func contains(_ digest: Digest) -> Bool { store.hasBlob(digest) }

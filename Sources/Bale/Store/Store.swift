@@ -24,6 +24,8 @@ public final class Store: @unchecked Sendable {
 
     /// The store's root directory.
     public let root: String
+    /// The flock shared by this object's holders (`acquireLock`).
+    private let lockState = StoreLockState()
 
     /// Opens the store at `root`, creating an empty layout when there is none.
     public init(root: String) throws {
@@ -100,11 +102,19 @@ public final class Store: @unchecked Sendable {
     /// Runs `body` holding the store's flock: exclusive for writers, shared for readers, so a reader
     /// never sees a writer's half state and two writers never interleave.
     public func withLock<T>(exclusive: Bool, _ body: () throws -> T) throws -> T {
-        let lock = try StoreLock(path: lockPath, exclusive: exclusive)
+        let lock = try acquireLock(exclusive: exclusive)
         defer { lock.release() }
         return try body()
     }
 
+    /// Takes the store's flock until the returned handle is released. Holders of this `Store` object
+    /// share one flock: a writer that also reads (a copy from the store into itself, a commit on a
+    /// base image) holds it once, exclusively, instead of waiting for itself; another `Store` object,
+    /// like another process, waits.
+    func acquireLock(exclusive: Bool) throws -> StoreLock {
+        try lockState.acquire(exclusive: exclusive, path: lockPath)
+        return StoreLock(state: lockState, exclusive: exclusive)
+    }
     // MARK: Blobs
 
     /// Whether a blob with this digest is in the store.
@@ -171,33 +181,75 @@ public final class Store: @unchecked Sendable {
     }
 }
 
-/// The store's flock, held from `init` until `release` (or deinit). A writer holds it exclusively for its
-/// whole run, so whatever is in `ingest/` while the lock is free belongs to a command that died.
+/// A hold on the store's flock, from `Store.acquireLock` until `release` (or deinit). A writer holds
+/// it exclusively for its whole run, so whatever is in `ingest/` while the lock is free belongs to a
+/// command that died.
 final class StoreLock: @unchecked Sendable {
-    // Sendable: `fd` is written once in init and in release, which the owner calls once.
-    private var fd: Int32
+    // Sendable: `state` is thread-safe; `held` is written once more, by the owner's one release.
+    private let state: StoreLockState
+    private let exclusive: Bool
+    private var held = true
 
-    init(path: String, exclusive: Bool) throws {
-        // A reader opens the lock read-only (flock needs no write access), so a store it may only read
-        // can still be read; it is created only when missing.
-        fd = exclusive ? -1 : open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
-        guard fd >= 0 else { throw BaleError.posix("cannot open lock file", path: path) }
-        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
-            if errno != EINTR {
-                let error = BaleError.posix("cannot lock the store", path: path)
-                close(fd)
-                throw error
-            }
-        }
+    fileprivate init(state: StoreLockState, exclusive: Bool) {
+        self.state = state
+        self.exclusive = exclusive
     }
 
     func release() {
-        guard fd >= 0 else { return }
-        _ = flock(fd, LOCK_UN)
-        close(fd)
-        fd = -1
+        guard held else { return }
+        held = false
+        state.release(exclusive: exclusive)
     }
 
     deinit { release() }
+}
+
+/// One `Store` object's flock and how many holders share it. flock locks belong to an open file
+/// description, so two opens of the lock file in one process exclude each other: a copy whose source
+/// held the lock shared and whose destination then asked for it exclusively waited forever. Here the
+/// holders of one `Store` share one descriptor; the lock is exclusive while any holder wants it so, and
+/// goes back to shared, then free, as they release.
+final class StoreLockState: @unchecked Sendable {
+    // Sendable: every field is guarded by `mutex`.
+    private let mutex = NSLock()
+    private var fd: Int32 = -1
+    private var shared = 0
+    private var exclusive = 0
+
+    func acquire(exclusive wantsExclusive: Bool, path: String) throws {
+        mutex.lock()
+        defer { mutex.unlock() }
+        if fd < 0 {
+            // A reader opens the lock read-only (flock needs no write access), so a store it may only
+            // read can still be read; the file is created only when missing.
+            fd = wantsExclusive ? -1 : open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
+            guard fd >= 0 else { throw BaleError.posix("cannot open lock file", path: path) }
+        }
+        let needed = wantsExclusive || exclusive > 0 ? LOCK_EX : LOCK_SH
+        let current = exclusive > 0 ? LOCK_EX : (shared > 0 ? LOCK_SH : LOCK_UN)
+        if needed != current {
+            while flock(fd, needed) != 0 {
+                if errno != EINTR {
+                    let error = BaleError.posix("cannot lock the store", path: path)
+                    if current == LOCK_UN { close(fd); fd = -1 }
+                    throw error
+                }
+            }
+        }
+        if wantsExclusive { exclusive += 1 } else { shared += 1 }
+    }
+
+    func release(exclusive wasExclusive: Bool) {
+        mutex.lock()
+        defer { mutex.unlock() }
+        if wasExclusive { exclusive -= 1 } else { shared -= 1 }
+        if exclusive == 0 && shared == 0 {
+            _ = flock(fd, LOCK_UN)
+            close(fd)
+            fd = -1
+        } else if wasExclusive && exclusive == 0 {
+            _ = flock(fd, LOCK_SH)    // a reader of this store still holds it
+        }
+    }
 }

@@ -5,7 +5,7 @@ import Foundation
 
 /// Options shared by the commands that copy images.
 struct PlatformOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The platform to take from a multi-platform image (default: this host's).", valueName: "os/arch[/variant]"))
+    @Option(name: .long, help: ArgumentHelp("The platform to take from a multi-platform image (default: from the store, the whole image as kept; from elsewhere, this host's).", valueName: "os/arch[/variant]"))
     var platform: String?
 
     @Flag(name: .long, help: "Copy every platform of a multi-platform image.")
@@ -56,12 +56,8 @@ struct CopyCommand: ParsableCommand {
         let context = global.context()
         let progress = ProgressBar(label: "Copying", disabled: global.noProgress)
         defer { progress.finish() }
-        let src = try from.source(context)
-        let dst: any ImageDestination
-        do { dst = try to.destination(context) } catch { src.close(); throw error }
-        let report = try Transfer.run(from: src, to: dst, rename: to.name,
-                                      options: platforms.copyOptions(global, progress: progress),
-                                      temporaryDirectory: context.temporaryDirectory)
+        let report = try Copier(options: platforms.copyOptions(global, progress: progress))
+            .copy(from: from, to: to, context: context)
         progress.finish()
         printError("Copied \(report.images.count) image(s): \(report.blobsWritten) blobs written (\(Humanize.size(report.bytesWritten))), \(report.blobsSkipped) already there")
         for (old, new) in report.converted.sorted(by: { $0.key < $1.key }) {

@@ -39,9 +39,8 @@ struct Load: ParsableCommand {
         let source = try location.source(context)
         let destination: StoreDestination
         do { destination = try StoreDestination(store: store) } catch { source.close(); throw error }
-        let report = try Transfer.run(from: source, to: destination,
-                                      options: platforms.copyOptions(global, progress: progress),
-                                      temporaryDirectory: context.temporaryDirectory)
+        let report = try Copier(options: platforms.copyOptions(global, progress: progress))
+            .copy(from: source, to: destination)
         progress.finish()
         // docker says when a name moved off another image.
         let all = try store.images().images

@@ -67,7 +67,7 @@ struct Save: ParsableCommand {
         do { dst = try destination.destination(context) } catch { source.close(); throw error }
         var options = try platforms.copyOptions(global, progress: progress)
         options.omit = omit
-        _ = try Transfer.run(from: source, to: dst, names: noTags ? { _ in [] } : nil, options: options,
-                             temporaryDirectory: context.temporaryDirectory)
+        if noTags { options.names = .none }
+        _ = try Copier(options: options).copy(from: source, to: dst)
     }
 }
