@@ -47,3 +47,15 @@ public struct Descriptor: Hashable, Sendable, Codable {
         public static let created = "org.opencontainers.image.created"
     }
 }
+
+extension Descriptor {
+    /// The descriptor without the annotations that name it in an index.json (ref.name and containerd's
+    /// image name): what stays true of the image wherever it is copied.
+    public var withoutNames: Descriptor {
+        var d = self
+        d.annotations?.removeValue(forKey: Annotation.refName)
+        d.annotations?.removeValue(forKey: Annotation.containerdImageName)
+        if d.annotations?.isEmpty == true { d.annotations = nil }
+        return d
+    }
+}

@@ -128,7 +128,8 @@ public struct FileDescriptorSink: ByteSink {
 }
 
 /// Writes every byte of `bytes` to `fd`, retrying short writes and `EINTR`.
-func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, name: String) throws {
+/// Writes all of `bytes` to `fd`, retrying short writes and EINTR; `name` is for messages.
+public func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, name: String) throws {
     guard var base = bytes.baseAddress else { return }
     var remaining = bytes.count
     while remaining > 0 {

@@ -94,7 +94,7 @@ enum DockerArchiveKit {
     /// Loads a docker-archive into `store` the way `bale load` does: stage into the store, copy, abort
     /// the destination when staging fails.
     @discardableResult
-    static func load(_ source: DockerArchiveSource, into store: Store,
+    static func load(_ source: ArchiveSource, into store: Store,
                      platform: Platform = Platform(os: "linux", architecture: "amd64")) throws -> CopyReport {
         let destination: StoreDestination
         do { destination = try StoreDestination(store: store) } catch { source.close(); throw error }
@@ -104,7 +104,7 @@ enum DockerArchiveKit {
     /// Loads the archive file at `path`.
     @discardableResult
     static func load(path: String, reference: String? = nil, into store: Store) throws -> CopyReport {
-        try load(DockerArchiveSource(path: path, reference: reference), into: store)
+        try load(ArchiveSource(path: path, reference: reference), into: store)
     }
 
     /// Saves store images (by name or ID) to a docker-archive file.
@@ -113,7 +113,7 @@ enum DockerArchiveKit {
                      compression: ArchiveCompression = .none) throws -> CopyReport {
         let source = try StoreSource(store: store, selecting: images)
         defer { source.close() }
-        let destination = try DockerArchiveDestination(path: path, compression: compression)
+        let destination = try ArchiveDestination(path: path, compression: compression)
         return try Copier().copy(from: source, to: destination)
     }
 

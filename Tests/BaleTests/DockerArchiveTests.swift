@@ -115,7 +115,7 @@ typealias DAKit = DockerArchiveKit
         #expect(try Location(parsing: "docker-archive:/tmp/x.tar:@1").name == nil)
         let error = DAKit.error { _ = try Location(parsing: "docker-archive:/tmp/x.tar:@1").destination(LocationContext(store: { throw BaleError(.internal, "no store") })) }
         #expect(error?.code == .usage)
-        #expect(DAKit.error { _ = try DockerArchiveSource(path: "/x", reference: "@x") }?.code == .usage)
+        #expect(DAKit.error { _ = try ArchiveSource(path: "/x", reference: "@x") }?.code == .usage)
     }
 
     // MARK: Legacy form (Docker ≤ 24 and skopeo)
@@ -408,7 +408,7 @@ typealias DAKit = DockerArchiveKit
 
         let g = try StoreFixture()
         let pipe = DAKit.pipe(data)
-        let source = try DockerArchiveSource(fileDescriptor: pipe.fileHandleForReading.fileDescriptor,
+        let source = try ArchiveSource(fileDescriptor: pipe.fileHandleForReading.fileDescriptor,
                                              reference: nil, name: "docker-archive:-")
         let report = try DAKit.load(source, into: g.store)
         #expect(report.images.map(\.descriptor.digest) == [manifest])
@@ -433,8 +433,8 @@ typealias DAKit = DockerArchiveKit
         let (members, id, manifest) = try Self.docker25Archive()
         let dir = try DAKit.TempDir()
         try DAKit.tar(members).write(to: URL(fileURLWithPath: dir.file("in.tar")))
-        let source = try DockerArchiveSource(path: dir.file("in.tar"), reference: nil)
-        let destination = try DockerArchiveDestination(path: dir.file("out.tar"))
+        let source = try ArchiveSource(path: dir.file("in.tar"), reference: nil)
+        let destination = try ArchiveDestination(path: dir.file("out.tar"))
         var options = CopyOptions()
         options.temporaryDirectory = dir.path
         _ = try Copier(options: options).copy(from: source, to: destination)

@@ -175,7 +175,7 @@ public struct Copier: Sendable {
                 // the index would leave it naming manifests the destination does not hold, which layout
                 // readers (umoci, oci-image-tool) refuse.
                 var chosen = try walk(match, source: source, destination: destination, plan: &plan, top: false)
-                if top { chosen.annotations = StoreIndex.bare(descriptor).annotations }
+                if top { chosen.annotations = descriptor.withoutNames.annotations }
                 return chosen
             }
             let wanted = images
@@ -225,7 +225,7 @@ public struct Copier: Sendable {
 
     private func keepTopAnnotations(_ original: Descriptor, _ written: Descriptor, top: Bool) -> Descriptor {
         var d = written
-        if top { d.annotations = StoreIndex.bare(original).annotations }
+        if top { d.annotations = original.withoutNames.annotations }
         return d
     }
 
@@ -235,7 +235,7 @@ public struct Copier: Sendable {
     }
 
     private func isIndex(_ d: Descriptor, _ bytes: Data) throws -> Bool {
-        try Store.kind(of: d, bytes: bytes) == .index
+        try ImageGraph.kind(of: d, bytes: bytes) == .index
     }
 
     /// The OCI form of a Docker schema-2 manifest: same config bytes (so the same image ID), OCI media
@@ -384,29 +384,4 @@ public enum LayerCompression: Equatable, Sendable {
         if head.starts(with: [0x42, 0x5a, 0x68]) { return .other("bzip2") }
         return .none
     }
-}
-
-/// A temporary directory of blobs named by digest: where a streaming source stages blobs when the
-/// destination is a tar stream. Removed on deinit.
-public final class TemporaryBlobSink: BlobSink, @unchecked Sendable {
-    // Sendable: the store it wraps has no mutable state of its own; file operations are atomic.
-    private let store: Store
-    public let path: String
-
-    public init(parent: String) throws {
-        path = "\(parent)/bale-staging-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        store = try Store(root: path)
-    }
-
-    public func put(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64) {
-        try store.ingest(reader, expected: expected)
-    }
-
-    public func open(_ digest: Digest) throws -> any BlobReader {
-        try FileBlobReader(path: store.blobPath(digest))
-    }
-
-    public func contains(_ digest: Digest) -> Bool { store.hasBlob(digest) }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -139,7 +139,7 @@ extension Store {
     /// at least one must be present.
     func checkComplete(_ descriptor: Descriptor) throws {
         let bytes = try readDocument(descriptor)
-        switch try Self.kind(of: descriptor, bytes: bytes) {
+        switch try ImageGraph.kind(of: descriptor, bytes: bytes) {
         case .index:
             let index = try JSON.decode(Index.self, from: bytes, what: "index \(descriptor.digest)")
             let present = index.manifests.filter { hasBlob($0.digest) }

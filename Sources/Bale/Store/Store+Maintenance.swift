@@ -40,7 +40,7 @@ extension Store {
             // Only manifests and indexes have children; unknown types are sniffed.
             guard hasBlob(d.digest), d.size <= Int64(JSON.maxDocumentSize) else { continue }
             let bytes = try readDocument(d)
-            switch try Self.kind(of: d, bytes: bytes) {
+            switch try ImageGraph.kind(of: d, bytes: bytes) {
             case .index:
                 queue += try JSON.decode(Index.self, from: bytes, what: "index \(d.digest)").manifests
             case .manifest:

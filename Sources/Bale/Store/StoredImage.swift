@@ -50,7 +50,7 @@ extension Store {
         var bytes = try readDocument(descriptor)
         count(descriptor)
         var depth = 0
-        while try Self.kind(of: manifestDescriptor, bytes: bytes) == .index {
+        while try ImageGraph.kind(of: manifestDescriptor, bytes: bytes) == .index {
             depth += 1
             guard depth < 4 else {
                 throw BaleError(.unsupported, "\(descriptor.digest): indexes nested too deep")
@@ -72,18 +72,6 @@ extension Store {
         manifest.value.layers.forEach(count)
         return StoredImage(descriptor: StoreIndex.bare(descriptor), names: names,
                            manifestDescriptor: manifestDescriptor, manifest: manifest, config: config, size: size)
-    }
-
-    /// Whether a document is a manifest or an index: from its media type, else from its shape
-    /// (`manifests` → index), as the registry decides (FORMATS.md section 4).
-    enum DocumentKind { case manifest, index }
-    static func kind(of descriptor: Descriptor, bytes: Data) throws -> DocumentKind {
-        if descriptor.mediaType.isIndex { return .index }
-        if descriptor.mediaType.isManifest { return .manifest }
-        struct Shape: Decodable { let manifests: [Descriptor]?; let mediaType: MediaType? }
-        let shape = try JSON.decode(Shape.self, from: bytes, what: "document \(descriptor.digest)")
-        if shape.mediaType?.isIndex == true || shape.manifests != nil { return .index }
-        return .manifest
     }
 
     /// Every image in the store, with the problems met on the way (an image whose blobs are missing or

@@ -46,17 +46,25 @@ public enum ArchiveCompression: String, Sendable, CaseIterable {
 public protocol LocationFormat: Sendable {
     /// The transport prefix, as skopeo spells it (`docker-archive`).
     static var prefix: String { get }
+    /// Whether the location has a path before its reference (false for the store: `store:NAME`).
+    static var hasPath: Bool { get }
+    /// Whether the reference part names the image (`docker-archive:F:NAME:TAG`), so that a copy gives
+    /// the image that name; false where it is only a label (`oci:DIR:REF`).
+    static var referenceIsName: Bool { get }
     static func source(path: String, reference: String?, context: LocationContext) throws -> any ImageSource
     static func destination(path: String, reference: String?, context: LocationContext) throws -> any ImageDestination
+}
+
+extension LocationFormat {
+    public static var hasPath: Bool { true }
+    public static var referenceIsName: Bool { false }
 }
 
 /// A parsed location (`docker-archive:FILE[:NAME[:TAG]]`, `oci:DIR[:REF]`, a bare store name…), written
 /// like containers-transports(5).
 public struct Location: Sendable, CustomStringConvertible {
-    /// The one table from prefixes to formats; the copier never names a format.
-    public static let formats: [any LocationFormat.Type] = [
-        StoreFormat.self, OCILayoutFormat.self, DockerArchiveFormat.self, OCIArchiveFormat.self,
-    ]
+    /// The one table from prefixes to formats (Formats/Formats.swift); the copier never names a format.
+    public static var formats: [any LocationFormat.Type] { Formats.all }
 
     public let format: any LocationFormat.Type
     public let path: String
@@ -69,7 +77,7 @@ public struct Location: Sendable, CustomStringConvertible {
         for format in Self.formats where text.hasPrefix(format.prefix + ":") {
             let rest = text.dropFirst(format.prefix.count + 1)
             self.format = format
-            if format == StoreFormat.self {
+            if !format.hasPath {
                 path = ""
                 reference = rest.isEmpty ? nil : String(rest)
                 return
@@ -85,7 +93,7 @@ public struct Location: Sendable, CustomStringConvertible {
             guard !path.isEmpty else { throw BaleError(.usage, "\(text): the location has no path") }
             return
         }
-        format = StoreFormat.self
+        format = Formats.fallback
         path = ""
         reference = text
     }
@@ -101,31 +109,7 @@ public struct Location: Sendable, CustomStringConvertible {
     /// The name a destination location gives the copied image (`docker-archive:F:NAME:TAG`, a store
     /// name), when it is a name; nil for `@N` or none.
     public var name: Reference? {
-        guard let reference, !reference.hasPrefix("@"), format != OCILayoutFormat.self, format != OCIArchiveFormat.self else { return nil }
+        guard let reference, !reference.hasPrefix("@"), format.referenceIsName else { return nil }
         return try? Reference(parsing: reference).withDefaultTag()
-    }
-}
-
-/// `NAME` or `store:NAME`: the local store.
-public enum StoreFormat: LocationFormat {
-    public static let prefix = "store"
-    public static func source(path: String, reference: String?, context: LocationContext) throws -> any ImageSource {
-        guard let reference else { throw BaleError(.usage, "store: name an image") }
-        return try StoreSource(store: context.store(), selecting: [reference])
-    }
-    public static func destination(path: String, reference: String?, context: LocationContext) throws -> any ImageDestination {
-        if let reference { _ = try Reference(parsing: reference) }
-        return try StoreDestination(store: context.store())
-    }
-}
-
-/// `oci:DIR[:REF]`: an OCI image layout directory.
-public enum OCILayoutFormat: LocationFormat {
-    public static let prefix = "oci"
-    public static func source(path: String, reference: String?, context: LocationContext) throws -> any ImageSource {
-        try OCILayoutSource(root: path, reference: reference)
-    }
-    public static func destination(path: String, reference: String?, context: LocationContext) throws -> any ImageDestination {
-        try OCILayoutDestination(root: path, reference: reference)
     }
 }

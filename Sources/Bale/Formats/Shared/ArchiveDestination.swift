@@ -21,7 +21,7 @@ import Foundation
 /// failed save never leaves a half archive under the final name (a symlink's target is replaced and the
 /// link kept; a device or FIFO is written into directly: `OutputFile`). Blobs are verified (size and digest)
 /// while they are written into their tar member; a mismatch fails the put and the archive.
-public final class DockerArchiveDestination: ImageDestination, @unchecked Sendable {
+public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
     // Sendable: every mutable field is guarded by `lock` (the copier puts one blob at a time anyway:
     // `concurrentPuts` is false, since a tar stream has one position).
     public let name: String
@@ -276,7 +276,7 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
     /// oci-layout, index.json, manifest.json and repositories, from the images and documents given.
     private func writeMetadata() throws {
         guard let writer else { throw BaleError(.internal, "\(name): no archive writer") }
-        var items: [DockerArchiveManifestItem] = []
+        var items: [ArchiveManifestItem] = []
         var index = Index(mediaType: .ociIndex, manifests: [])
         var repositories: [String: [String: String]] = [:]
         for image in images {
@@ -292,7 +292,7 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
                 index.manifests.append(entry)
                 continue
             }
-            items.append(DockerArchiveManifestItem(config: Self.memberPath(manifest.config.digest),
+            items.append(ArchiveManifestItem(config: Self.memberPath(manifest.config.digest),
                                                    repoTags: tags.isEmpty ? nil : tags.map(\.familiar),
                                                    layers: manifest.layers.map { Self.memberPath($0.digest) }))
             var entry = image.descriptor
@@ -332,7 +332,7 @@ public final class DockerArchiveDestination: ImageDestination, @unchecked Sendab
         guard let bytes = documents[descriptor.digest] else {
             throw BaleError(.internal, "\(name): \(descriptor.digest) was not given as a document")
         }
-        switch try Store.kind(of: descriptor, bytes: bytes) {
+        switch try ImageGraph.kind(of: descriptor, bytes: bytes) {
         case .manifest:
             return try JSON.decode(Manifest.self, from: bytes, what: "\(name): manifest \(descriptor.digest)")
         case .index:

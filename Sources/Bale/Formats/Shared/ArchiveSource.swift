@@ -25,7 +25,7 @@ import Foundation
 ///
 /// Member names and link targets are confined to the archive (SafePath); uncompressed layers are checked
 /// against the config's diff_ids, as `docker load` does.
-public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendable {
+public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
     // Sendable: `staged` is set once, under `lock`, at the end of `stage`; afterwards it is only read.
     public let name: String
     private let input: Input
@@ -337,8 +337,8 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
         return (images, scan.documents)
     }
 
-    private func manifestItems(_ bytes: Data) throws -> [DockerArchiveManifestItem] {
-        let decoded = try JSON.decode([DockerArchiveManifestItem]?.self, from: bytes, what: "\(name): manifest.json")
+    private func manifestItems(_ bytes: Data) throws -> [ArchiveManifestItem] {
+        let decoded = try JSON.decode([ArchiveManifestItem]?.self, from: bytes, what: "\(name): manifest.json")
         guard let items = decoded else {
             throw BaleError(.invalidInput, "\(name): manifest.json is null, expected a list of images")
         }
@@ -346,7 +346,7 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
     }
 
     /// The manifest.json entries the location's selector picks (all when there is none).
-    private func select(_ items: [DockerArchiveManifestItem]) throws -> [(DockerArchiveManifestItem, [Reference]?)] {
+    private func select(_ items: [ArchiveManifestItem]) throws -> [(ArchiveManifestItem, [Reference]?)] {
         guard let reference else { return items.map { ($0, nil) } }
         if reference.hasPrefix("@") {
             let n = Int(reference.dropFirst()) ?? -1
@@ -362,7 +362,7 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
         throw BaleError(.notFound, "\(name): no image tagged \"\(reference)\"")
     }
 
-    private func tags(of item: DockerArchiveManifestItem) throws -> [Reference] {
+    private func tags(of item: ArchiveManifestItem) throws -> [Reference] {
         try (item.repoTags ?? []).map { tag in
             do {
                 return try Reference(parsing: tag).withDefaultTag()
@@ -374,7 +374,7 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
 
     /// One manifest.json entry as an image: its descriptor (the archive's own manifest or index when the
     /// OCI layout has one with this config, else a synthesised one) and its names.
-    private func image(for selection: (DockerArchiveManifestItem, [Reference]?), byConfig: [Digest: Descriptor],
+    private func image(for selection: (ArchiveManifestItem, [Reference]?), byConfig: [Digest: Descriptor],
                        sink: any BlobSink, scan: inout Scan) throws -> (Descriptor, [Reference]) {
         let (item, chosenNames) = selection
         let names = try chosenNames ?? tags(of: item)
@@ -443,7 +443,7 @@ public final class DockerArchiveSource: StreamingImageSource, @unchecked Sendabl
 
     /// The config digests a manifest, or the present manifests of an index, carry.
     private func configs(of descriptor: Descriptor, bytes: Data, scan: Scan, depth: Int) -> [Digest] {
-        guard depth < 8, let kind = try? Store.kind(of: descriptor, bytes: bytes) else { return [] }
+        guard depth < 8, let kind = try? ImageGraph.kind(of: descriptor, bytes: bytes) else { return [] }
         switch kind {
         case .manifest:
             return (try? JSONDecoder().decode(Manifest.self, from: bytes)).map { [$0.config.digest] } ?? []

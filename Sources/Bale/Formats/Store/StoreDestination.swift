@@ -1,61 +1,6 @@
 import BaleCore
 import Foundation
 
-/// The store as a copy source: images by name, ID or digest, with the store's shared lock held until
-/// `close`, so nothing it names is removed mid-copy.
-public final class StoreSource: ImageSource, @unchecked Sendable {
-    // Sendable: immutable after init; the store's methods are safe to call from several threads.
-    public let store: Store
-    private let selected: [SourceImage]
-    private let lock: StoreLock
-    public var name: String { "store \(store.root)" }
-    /// A store keeps what it was given: an index it holds is the image, every platform of it.
-    public var holdsWholeIndexes: Bool { true }
-
-    /// Selects images: each argument is a name (tag defaults to latest), NAME@DIGEST, ID or ID prefix.
-    /// An image chosen by name keeps that name only; one chosen by ID or digest keeps all its names.
-    public init(store: Store, selecting arguments: [String]) throws {
-        self.store = store
-        lock = try store.acquireLock(exclusive: false)
-        do {
-            let all = try store.images(in: store.loadIndex()).images
-            var chosen: [SourceImage] = []
-            for argument in arguments {
-                let image = try store.resolve(argument, in: all)
-                let byName = (try? Reference(parsing: argument)).flatMap { ref -> Reference? in
-                    let tagged = ref.withDefaultTag()
-                    return ref.digest == nil && image.names.contains(tagged) ? tagged : nil
-                }
-                let names = byName.map { [$0] } ?? image.names
-                if let i = chosen.firstIndex(where: { $0.descriptor.digest == image.descriptor.digest }) {
-                    chosen[i].names = Array(Set(chosen[i].names + names)).sorted()
-                } else {
-                    chosen.append(SourceImage(descriptor: image.descriptor, names: names))
-                }
-            }
-            selected = chosen
-        } catch {
-            lock.release()
-            throw error
-        }
-    }
-
-    public func images() throws -> [SourceImage] { selected }
-
-    public func document(_ descriptor: Descriptor) throws -> Data {
-        try store.readDocument(descriptor)
-    }
-
-    public func openBlob(_ descriptor: Descriptor) throws -> any BlobReader {
-        guard store.hasBlob(descriptor.digest) else {
-            throw BaleError(.notFound, "\(descriptor.digest): blob missing from the store (\(store.blobPath(descriptor.digest)))")
-        }
-        return try FileBlobReader(path: store.blobPath(descriptor.digest))
-    }
-
-    public func close() { lock.release() }
-}
-
 /// The store as a copy destination. Holds the exclusive lock from creation to commit or abort; blobs go
 /// through `ingest/` into `blobs/` as they come (invisible until index.json names them), and index.json is
 /// written once, at commit, after checking every image is complete.
