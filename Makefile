@@ -18,7 +18,7 @@ TEST_FILTER ?=
 
 # Build-time libraries (the system-library targets), and what the interop tests run: the peers
 # and python3 for testdata/gen/mkimage.py, and qemu-user to run bale on older CPU models.
-DEB_PACKAGES := libarchive-dev zlib1g-dev liblzma-dev libisal-dev pkg-config pigz python3 time bc \
+DEB_PACKAGES := libarchive-dev zlib1g-dev liblzma-dev libisal-dev pkg-config pigz python3 time bc libarchive-tools \
                 skopeo umoci docker-registry oci-image-tool docker.io qemu-user
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)

@@ -54,6 +54,39 @@ import Testing
         #expect(try Self.normalisedListing(root + "/bundle/rootfs") == want)
     }
 
+    /// `rootfs:` as a location on either side of `copy`, with no store involved: a directory straight into
+    /// an OCI layout (umoci unpacks the input tree), and the layout straight back into a tar (bsdtar's
+    /// extraction of it is the same tree again) and into a directory.
+    @Test func rootfsLocationCopiesIntoAndOutOfALayoutWithoutTheStore() throws {
+        guard try Self.available("umoci"), try Self.available("bsdtar") else { return }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bale-interop-\(UUID().uuidString)").path
+        defer { _ = try? Self.sh("rm -rf '\(root)'") }
+        let env = ["BALE_ROOT": root + "/store-never-made"]
+        #expect(try Self.sh("""
+            set -e; mkdir -p '\(root)/src/etc/sub' '\(root)/src/empty'
+            printf 'root\\n' > '\(root)/src/etc/passwd'; head -c 2000000 /dev/urandom > '\(root)/src/big'
+            ln '\(root)/src/etc/passwd' '\(root)/src/etc/hard'; ln -s passwd '\(root)/src/etc/link'
+            chmod 0751 '\(root)/src/big'
+            """).status == 0)
+        let copied = try Self.sh("'\(Self.bale)' copy 'rootfs:\(root)/src' 'oci:\(root)/layout:app'", env: env)
+        #expect(copied.status == 0, "\(copied.err)")
+        #expect(try Self.sh("umoci unpack --rootless --image '\(root)/layout:app' '\(root)/bundle' >/dev/null 2>&1").status == 0)
+        let want = try Self.normalisedListing(root + "/src")
+        #expect(!want.isEmpty)
+        #expect(try Self.normalisedListing(root + "/bundle/rootfs") == want)
+
+        let out = try Self.sh("""
+            set -e; B='\(Self.bale)'
+            $B copy 'oci:\(root)/layout:app' 'rootfs:\(root)/flat.tar'
+            mkdir '\(root)/bsd' && bsdtar -xpf '\(root)/flat.tar' -C '\(root)/bsd'
+            $B copy 'oci:\(root)/layout:app' 'rootfs:\(root)/dir/'
+            """, env: env)
+        #expect(out.status == 0, "\(out.err)")
+        #expect(try Self.normalisedListing(root + "/bsd") == want)
+        #expect(try Self.normalisedListing(root + "/dir") == want)
+        #expect(!FileManager.default.fileExists(atPath: root + "/store-never-made"))
+    }
+
     @Test func exportOfAMultiLayerImageEqualsUmociUnpack() throws {
         guard try Self.available("umoci") else { return }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("bale-interop-\(UUID().uuidString)").path

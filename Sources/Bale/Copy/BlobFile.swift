@@ -56,6 +56,27 @@ public enum BlobFile {
 }
 
 extension BlobFile {
+    /// Writes what `produce` writes into a temp file in `temporaryDirectory` (with early writeback),
+    /// fsyncs it and renames it to `finalPath(digest)` for the digest `produce` returns, unless that
+    /// exists. On any error the temp file is removed.
+    public static func produce(temporaryDirectory: String, finalPath: (Digest) -> String,
+                               _ produce: (any ByteSink) throws -> (digest: Digest, size: Int64)) throws -> (digest: Digest, size: Int64) {
+        let file = try AtomicFile(directory: temporaryDirectory)
+        do {
+            let result = try produce(file)
+            let path = finalPath(result.digest)
+            if access(path, F_OK) == 0 {
+                file.discard()
+            } else {
+                try file.commit(to: path)
+            }
+            return result
+        } catch {
+            file.discard()
+            throw error
+        }
+    }
+
     /// Writes `data` to a temp file, fsyncs it, renames it over `path` and fsyncs the directory: readers
     /// see the old bytes or the new, never a mix.
     public static func replace(_ path: String, with data: Data, temporaryDirectory tempDirectory: String? = nil) throws {
@@ -125,15 +146,21 @@ public final class TemporaryBlobSink: BlobSink, @unchecked Sendable {
         }
     }
 
-    private func file(_ digest: Digest) -> String { "\(path)/\(digest.algorithm.rawValue)-\(digest.encoded)" }
+    private func blobPath(_ digest: Digest) -> String { "\(path)/\(digest.algorithm.rawValue)-\(digest.encoded)" }
 
     public func put(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64) {
-        try BlobFile.write(reader, expected: expected, temporaryDirectory: path) { file($0) }
+        try BlobFile.write(reader, expected: expected, temporaryDirectory: path) { blobPath($0) }
     }
 
-    public func open(_ digest: Digest) throws -> any BlobReader { try FileBlobReader(path: file(digest)) }
+    public func putProduced(_ produce: (any ByteSink) throws -> (digest: Digest, size: Int64)) throws -> (digest: Digest, size: Int64) {
+        try BlobFile.produce(temporaryDirectory: path, finalPath: { blobPath($0) }, produce)
+    }
 
-    public func contains(_ digest: Digest) -> Bool { access(file(digest), F_OK) == 0 }
+    public func open(_ digest: Digest) throws -> any BlobReader { try FileBlobReader(path: blobPath(digest)) }
+
+    public func file(_ digest: Digest) -> String? { contains(digest) ? blobPath(digest) : nil }
+
+    public func contains(_ digest: Digest) -> Bool { access(blobPath(digest), F_OK) == 0 }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }

@@ -49,6 +49,10 @@ public struct CopyReport: Sendable {
     public var bytesWritten: Int64 = 0
     /// Manifests rewritten for the destination (Docker → OCI types): old digest → new digest.
     public var converted: [Digest: Digest] = [:]
+    /// Members a flattening destination refused as unsafe (skipped; the copy still completes).
+    public var refused: [RefusedMember] = []
+    /// What the source and destination noticed, for the user.
+    public var warnings: [String] = []
 }
 
 /// The one copy engine: plans each image's graph (platform filter, dedup by digest, deterministic
@@ -92,8 +96,10 @@ public struct Copier: Sendable {
                 }
                 images[0].names = [name]
             }
-            let report = try run(source, destination, images)
+            var report = try (destination as? any FlatteningDestination).map { try flatten(images, source, $0) }
+                ?? run(source, destination, images)
             try destination.commit()
+            report.warnings = source.warnings + report.warnings
             withExtendedLifetime(staging) {}
             return report
         } catch {
@@ -116,6 +122,42 @@ public struct Copier: Sendable {
         let temp = try TemporaryBlobSink(parent: options.temporaryDirectory)
         try streaming.stage(into: counted(temp))
         return temp
+    }
+
+    // MARK: Flattening
+
+    /// Hands a flattening destination the layers of the one image selected, as files: the source's own
+    /// where it keeps them (the store, a layout: no copy), else staged in a temporary directory.
+    private func flatten(_ images: [SourceImage], _ source: any ImageSource,
+                         _ destination: any FlatteningDestination) throws -> CopyReport {
+        guard images.count == 1 else {
+            throw BaleError(.usage, "\(source.name) holds \(images.count) images; \(destination.name) takes one (select one in the source location)")
+        }
+        let manifestDescriptor = try ImageGraph.manifest(of: images[0].descriptor, platform: options.platform ?? .host,
+                                                         source: source)
+        let manifest = try JSON.decode(Manifest.self, from: source.document(manifestDescriptor),
+                                       what: "manifest \(manifestDescriptor.digest) in \(source.name)")
+        var staging: TemporaryBlobSink?
+        var report = CopyReport()
+        let files = try manifest.layers.map { layer -> (digest: Digest, path: String) in
+            if let file = source.blobFile(layer) { return (layer.digest, file) }
+            let temp = try staging ?? TemporaryBlobSink(parent: options.temporaryDirectory)
+            staging = temp
+            if !temp.contains(layer.digest) {
+                let reader = try source.openBlob(layer)
+                defer { reader.close() }
+                let (_, size) = try temp.put(reader, expected: layer)
+                report.bytesWritten += size
+            }
+            guard let file = temp.file(layer.digest) else {
+                throw BaleError(.internal, "layer \(layer.digest) staged but not found")
+            }
+            return (layer.digest, file)
+        }
+        (report.refused, report.warnings) = try destination.flatten(layers: files)
+        withExtendedLifetime(staging) {}
+        report.images = [SourceImage(descriptor: manifestDescriptor, names: images[0].names)]
+        return report
     }
 
     // MARK: Planning
@@ -166,9 +208,7 @@ public struct Copier: Sendable {
             let images = index.manifests.filter { !Index.isAttestation($0) }
             if !options.allPlatforms && (options.platform != nil || !source.holdsWholeIndexes) {
                 let platform = options.platform ?? .host
-                let match = images.first { $0.platform.map { $0.matches(platform) } ?? false }
-                    ?? (images.count == 1 ? images.first : nil)
-                guard let match else {
+                guard let match = ImageGraph.entry(of: index, for: platform) else {
                     throw BaleError(.notFound, "index \(descriptor.digest) in \(source.name) has no image for \(platform); use --platform or --all-platforms")
                 }
                 // One platform: the image is that platform's manifest, as `docker pull` keeps it. Keeping
@@ -326,7 +366,13 @@ final class CountingSink: BlobSink, @unchecked Sendable {
     func put(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64) {
         try base.put(CountingReader(reader, report), expected: expected)
     }
+    func putProduced(_ produce: (any ByteSink) throws -> (digest: Digest, size: Int64)) throws -> (digest: Digest, size: Int64) {
+        let result = try base.putProduced(produce)
+        report(result.size)
+        return result
+    }
     func open(_ digest: Digest) throws -> any BlobReader { try base.open(digest) }
+    func file(_ digest: Digest) -> String? { base.file(digest) }
     func contains(_ digest: Digest) -> Bool { base.contains(digest) }
 }
 

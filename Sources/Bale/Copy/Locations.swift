@@ -1,4 +1,5 @@
 import BaleCore
+import BaleIO
 import Foundation
 
 /// An image a source holds: its top-level descriptor (a manifest or an index) and its names.
@@ -39,11 +40,19 @@ public protocol ImageSource: AnyObject, Sendable {
     /// whole unless a platform is asked for; elsewhere an index is a menu and a copy takes the host's
     /// platform by default.
     var holdsWholeIndexes: Bool { get }
+    /// A file that holds the blob's bytes as they are, for a destination that reads layers in place
+    /// (`rootfs:` flattens layers with two passes over each); nil when the source keeps none (the copier
+    /// then stages the blob).
+    func blobFile(_ descriptor: Descriptor) -> String?
+    /// What the source noticed while it was read (a rootfs's skipped sockets, …), for the user.
+    var warnings: [String] { get }
     func close()
 }
 
 extension ImageSource {
     public var holdsWholeIndexes: Bool { false }
+    public func blobFile(_ descriptor: Descriptor) -> String? { nil }
+    public var warnings: [String] { [] }
 }
 
 /// What a destination wants, so the copier can adapt.
@@ -90,6 +99,16 @@ public protocol ImageDestination: AnyObject, Sendable {
     func abort()
 }
 
+/// A destination that takes an image's layers as files, in order, rather than blobs: `rootfs:`, which
+/// flattens them (a tar output reads each layer twice: headers first, then the data that survives).
+/// The copier hands it the source's own files where it has them, and stages the others; it then calls
+/// `commit` or `abort` as for any destination.
+public protocol FlatteningDestination: ImageDestination {
+    /// Flattens one image: its layers bottom first, each a file holding the blob's bytes. Returns the
+    /// members refused as unsafe (skipped, not fatal) and warnings.
+    func flatten(layers: [(digest: Digest, path: String)]) throws -> (refused: [RefusedMember], warnings: [String])
+}
+
 /// A `BlobReader` over bytes in memory.
 public final class DataReader: BlobReader {
     private let data: Data
@@ -126,8 +145,14 @@ extension ImageDestination {
 public protocol BlobSink: AnyObject, Sendable {
     /// Stores a blob, verified against `expected` when given; returns its digest and size.
     func put(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64)
+    /// Stores the blob `produce` writes into the sink it is given. `produce` returns the digest and size
+    /// of what it wrote, which it computed on the way (the parallel compressor hashes its output anyway,
+    /// so no byte is hashed twice); the blob is named by that digest. On any error nothing is left.
+    func putProduced(_ produce: (any ByteSink) throws -> (digest: Digest, size: Int64)) throws -> (digest: Digest, size: Int64)
     /// Opens a blob put earlier.
     func open(_ digest: Digest) throws -> any BlobReader
+    /// The file holding a blob put earlier (see `ImageSource.blobFile`).
+    func file(_ digest: Digest) -> String?
     /// Whether the sink already holds a blob (an incremental archive's expected blobs must be there).
     func contains(_ digest: Digest) -> Bool
 }

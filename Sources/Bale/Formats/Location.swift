@@ -1,4 +1,5 @@
 import BaleCore
+import BaleIO
 import Foundation
 
 /// Everything a format needs to open a location.
@@ -10,6 +11,9 @@ public struct LocationContext: Sendable {
     public var temporaryDirectory: String
     /// Whole-archive compression for archive destinations.
     public var compression: ArchiveCompression
+    /// What a `rootfs:` source puts into the image it makes (config options, layer compression).
+    public var rootfs = RootfsImageOptions(compression: GzipSettings(level: ParallelGzip.defaultLevel,
+                                                                     jobs: ProcessInfo.processInfo.activeProcessorCount))
     public init(store: @escaping @Sendable () throws -> Store, temporaryDirectory: String = NSTemporaryDirectory(),
                 compression: ArchiveCompression = .none) {
         let opened = OpenedOnce(store)

@@ -29,45 +29,44 @@ public struct GzipSettings: Sendable {
     }
 }
 
-/// A gzip layer blob written into the store, and what its input showed.
+/// A gzip layer blob written into a sink, and what its input showed.
 struct IngestedLayer {
     var result: CompressionResult
     /// Newest member mtime in the layer (nil for an empty layer, or a whiteout-only one).
     var newest: TarTime?
 }
 
-extension Store {
-    /// Compresses one uncompressed tar stream into a gzip layer blob (one pass: read → ParallelGzip,
-    /// which hashes input and output → temp file under `ingest/` → rename to `blobs/sha256/<digest>`).
-    /// `read` has ByteSource semantics. Callers hold the exclusive lock.
-    /// `tee` gets each block of input as `ParallelGzip.compress` reads it. `check` runs after the last
-    /// byte and before the blob is renamed into place: a failure there leaves no blob.
-    func ingestGzipLayer(_ compression: GzipSettings, tee: ((ByteBlock) throws -> Void)? = nil,
-                         check: () throws -> Void = {},
-                         read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> CompressionResult {
-        let file = try AtomicFile(directory: ingestDir)
-        do {
-            let gzip = ParallelGzip(level: compression.level, jobs: compression.jobs)
-            let result = try gzip.compress(read: read, write: { try file.write($0) }, tee: tee,
-                                           progress: compression.progress)
+/// Turns an uncompressed tar stream into a gzip layer blob in a `BlobSink` (the store, an OCI layout,
+/// a staging directory) in one pass: read → `ParallelGzip`, which hashes input (the DiffID) and output
+/// (the digest) → the sink's temp file → renamed to its digest.
+struct LayerCompressor {
+    let settings: GzipSettings
+    let sink: any BlobSink
+
+    /// Compresses what `read` (ByteSource semantics) gives. `tee` gets each block of input as
+    /// `ParallelGzip.compress` reads it. `check` runs after the last byte and before the blob is renamed
+    /// into place: a failure there leaves no blob.
+    func compress(tee: ((ByteBlock) throws -> Void)? = nil, check: () throws -> Void = {},
+                  read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> CompressionResult {
+        var result: CompressionResult?
+        _ = try sink.putProduced { output in
+            var out = output
+            let gzip = ParallelGzip(level: settings.level, jobs: settings.jobs)
+            let compressed = try gzip.compress(read: read, write: { try out.write($0) }, tee: tee,
+                                               progress: settings.progress)
             try check()
-            if hasBlob(result.digest) {
-                file.discard()
-            } else {
-                try file.commit(to: blobPath(result.digest))
-            }
-            return result
-        } catch {
-            file.discard()
-            throw error
+            result = compressed
+            return (compressed.digest, compressed.compressedSize)
         }
+        guard let result else { throw BaleError(.internal, "the layer compressor produced nothing") }
+        return result
     }
 
-    /// Ingests a tar file or stdin verbatim: decompressed (never re-serialised, so the DiffID is the
+    /// Compresses a tar file or stdin verbatim: decompressed (never re-serialised, so the DiffID is the
     /// SHA-256 of the decompressed input, as docker's import has it) and gzipped. A second thread parses
     /// the same bytes as tar on the way, which checks that the input is a tar and finds its newest mtime,
     /// without a second read: the compressor's input blocks go to it through a channel, uncopied.
-    func ingestTarFile(_ input: LayerInput, compression: GzipSettings) throws -> IngestedLayer {
+    func compressTar(_ input: LayerInput) throws -> IngestedLayer {
         let name: String
         let fd: Int32
         switch input {
@@ -79,7 +78,7 @@ extension Store {
             fd = 0
             name = "<stdin>"
         case .directory:
-            throw BaleError(.internal, "ingestTarFile called for a directory")
+            throw BaleError(.internal, "compressTar called for a directory")
         }
         defer { if fd != 0 { close(fd) } }
         let source = try DecompressingSource(source: FileDescriptorSource(fileDescriptor: fd, name: name), name: name)
@@ -108,7 +107,7 @@ extension Store {
         let result: CompressionResult
         var sourceFailed = false
         do {
-            result = try ingestGzipLayer(compression, tee: { try channel.send($0) }, check: {
+            result = try compress(tee: { try channel.send($0) }, check: {
                 channel.finish()
                 newest = try joinParser()
             }) { buffer in
@@ -134,10 +133,9 @@ extension Store {
         return IngestedLayer(result: result, newest: newest)
     }
 
-    /// Ingests a tar stream produced on a second thread by `produce` (a directory archiver, a differ),
-    /// through a bounded channel into the compressor.
-    func ingestProduced(compression: GzipSettings, name: String,
-                        produce: @escaping @Sendable (TarWriter) throws -> TarTime?) throws -> IngestedLayer {
+    /// Compresses a tar stream produced on a second thread by `produce` (a directory archiver, a
+    /// differ), through a bounded channel into the compressor.
+    func compressProduced(name: String, produce: @escaping @Sendable (TarWriter) throws -> TarTime?) throws -> IngestedLayer {
         let channel = ByteChannel()
         let producer = BackgroundTask<TarTime?> {
             do {
@@ -154,9 +152,7 @@ extension Store {
         var newest: TarTime?
         let result: CompressionResult
         do {
-            result = try ingestGzipLayer(compression, check: { newest = try producer.join() }) {
-                try channel.read(into: $0)
-            }
+            result = try compress(check: { newest = try producer.join() }) { try channel.read(into: $0) }
         } catch {
             channel.cancel()
             _ = try producer.join()     // the producer's own error, when it failed first

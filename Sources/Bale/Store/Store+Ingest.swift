@@ -13,6 +13,11 @@ extension Store {
         try BlobFile.write(reader, expected: expected, temporaryDirectory: ingestDir) { blobPath($0) }
     }
 
+    /// Stores the blob `produce` writes (see `BlobSink.putProduced`). Callers hold the exclusive lock.
+    public func ingestProduced(_ produce: (any ByteSink) throws -> (digest: Digest, size: Int64)) throws -> (digest: Digest, size: Int64) {
+        try BlobFile.produce(temporaryDirectory: ingestDir, finalPath: { blobPath($0) }, produce)
+    }
+
     /// Removes the blobs in `candidates` that index.json does not reach (what an aborted or finished
     /// copy staged but no image uses). Callers hold the exclusive lock.
     func removeUnreachable(_ candidates: Set<Digest>) throws {

@@ -23,7 +23,10 @@ extension GlobalOptions {
     /// The context formats open locations with.
     func context(compression: ArchiveCompression = .none) -> LocationContext {
         let root = self.root ?? Store.defaultRoot()
-        return LocationContext(store: { try Store(root: root) }, compression: compression)
+        var context = LocationContext(store: { try Store(root: root) }, compression: compression)
+        context.rootfs.compression.jobs = effectiveJobs
+        context.rootfs.sourceDateEpoch = try? RootfsImageOptions.sourceDateEpoch()
+        return context
     }
 }
 
@@ -59,9 +62,14 @@ struct CopyCommand: ParsableCommand {
         let report = try Copier(options: platforms.copyOptions(global, progress: progress))
             .copy(from: from, to: to, context: context)
         progress.finish()
+        report.warnings.forEach { printError("Warning: " + $0) }
+        report.refused.forEach { printError("Refused: " + $0.description) }
         printError("Copied \(report.images.count) image(s): \(report.blobsWritten) blobs written (\(Humanize.size(report.bytesWritten))), \(report.blobsSkipped) already there")
         for (old, new) in report.converted.sorted(by: { $0.key < $1.key }) {
             printError("Converted \(old) to OCI media types: \(new)")
+        }
+        if !report.refused.isEmpty {
+            throw BaleError(.invalidInput, "\(report.refused.count) unsafe member(s) refused")
         }
     }
 }

@@ -49,17 +49,15 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let store = try global.store()
-        let outcome: (refused: [RefusedMember], warnings: [String])
+        let target: RootfsDestination.Output
         if let dir {
-            outcome = try store.exportRootfs(image, toDirectory: dir)
+            target = .directory(dir)
         } else if let output, output != "-" {
-            // A regular file is replaced atomically; a device, FIFO or symlink's target is written as is.
-            let file = try OutputFile(path: output)
-            outcome = try store.exportRootfs(image, toTar: file.fileDescriptor, tarName: output)
-            try file.commit()
+            target = .tar(output)
         } else {
-            outcome = try store.exportRootfs(image, toTar: 1)
+            target = .stream(fileDescriptor: 1, name: "<stdout>")
         }
+        let outcome = try store.exportRootfs(image, to: target)
         outcome.warnings.forEach { printError("Warning: " + $0) }
         outcome.refused.forEach { printError("Refused: " + $0.description) }
         if !outcome.refused.isEmpty {

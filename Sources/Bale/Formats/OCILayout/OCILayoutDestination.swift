@@ -1,4 +1,5 @@
 import BaleCore
+import BaleIO
 import Foundation
 
 /// An OCI image layout directory as a destination (`oci:DIR[:REF]`). Blobs are written as they come
@@ -42,7 +43,15 @@ public final class OCILayoutDestination: ImageDestination, BlobSink, @unchecked 
         try putBlob(reader, expected: expected)
     }
 
+    public func putProduced(_ produce: (any ByteSink) throws -> (digest: Digest, size: Int64)) throws -> (digest: Digest, size: Int64) {
+        let result = try BlobFile.produce(temporaryDirectory: root + "/blobs/sha256", finalPath: { path($0) }, produce)
+        mutex.withLock { _ = written.insert(result.digest) }
+        return result
+    }
+
     public func open(_ digest: Digest) throws -> any BlobReader { try FileBlobReader(path: path(digest)) }
+
+    public func file(_ digest: Digest) -> String? { contains(digest) ? path(digest) : nil }
 
     public func addImage(_ image: SourceImage) throws {
         try mutex.withLock {

@@ -47,6 +47,10 @@ public final class OCILayoutSource: ImageSource, @unchecked Sendable {
         return try FileBlobReader(path: p)
     }
 
+    public func blobFile(_ descriptor: Descriptor) -> String? {
+        access(path(descriptor.digest), F_OK) == 0 ? path(descriptor.digest) : nil
+    }
+
     public func close() {}
 
     /// Reads a small file, capped.

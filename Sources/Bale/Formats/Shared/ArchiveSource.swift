@@ -107,6 +107,11 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         throw BaleError(.notFound, "\(name): blob \(descriptor.digest) is not in the archive")
     }
 
+    public func blobFile(_ descriptor: Descriptor) -> String? {
+        guard let s = try? state(), s.sinkBlobs[descriptor.digest] != nil else { return nil }
+        return s.sink.file(descriptor.digest)
+    }
+
     public func close() {
         lock.withLock { staged = nil }
     }

@@ -1,4 +1,5 @@
 import BaleCore
+import BaleIO
 import Foundation
 
 /// The store as a copy destination. Holds the exclusive lock from creation to commit or abort; blobs go
@@ -35,9 +36,17 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
         try putBlob(reader, expected: expected)
     }
 
+    public func putProduced(_ produce: (any ByteSink) throws -> (digest: Digest, size: Int64)) throws -> (digest: Digest, size: Int64) {
+        let result = try store.ingestProduced(produce)
+        mutex.withLock { _ = written.insert(result.digest) }
+        return result
+    }
+
     public func open(_ digest: Digest) throws -> any BlobReader {
         try FileBlobReader(path: store.blobPath(digest))
     }
+
+    public func file(_ digest: Digest) -> String? { store.hasBlob(digest) ? store.blobPath(digest) : nil }
 
     public func addImage(_ image: SourceImage) throws {
         mutex.withLock { pending.append(image) }

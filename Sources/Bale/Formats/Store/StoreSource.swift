@@ -53,5 +53,9 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
         return try FileBlobReader(path: store.blobPath(descriptor.digest))
     }
 
+    public func blobFile(_ descriptor: Descriptor) -> String? {
+        store.hasBlob(descriptor.digest) ? store.blobPath(descriptor.digest) : nil
+    }
+
     public func close() { lock.release() }
 }
