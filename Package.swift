@@ -45,5 +45,7 @@ let package = Package(
         .testTarget(name: "BaleTests", dependencies: ["Bale", "BaleIO", "BaleCore", "TestSupport"]),
         .testTarget(name: "BaleCLITests", dependencies: ["BaleCLI", "Bale", "BaleCore", "TestSupport"]),
         .testTarget(name: "InteropTests", dependencies: ["Bale", "BaleIO", "BaleCore", "TestSupport"]),
+        // The import and layering rules of the source tree (reads Sources/ as text; links nothing of bale).
+        .testTarget(name: "ArchitectureTests"),
     ]
 )
