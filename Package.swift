@@ -37,10 +37,15 @@ let package = Package(
         ]),
         .executableTarget(name: "bale", dependencies: ["BaleCLI"]),
 
+        // The one process runner the test targets share (a plain target: test targets cannot depend on
+        // one another).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "BaleCoreTests", dependencies: ["BaleCore"]),
-        .testTarget(name: "BaleIOTests", dependencies: ["BaleIO", "BaleCore"]),
-        .testTarget(name: "BaleTests", dependencies: ["Bale", "BaleIO", "BaleCore"]),
-        .testTarget(name: "BaleCLITests", dependencies: ["BaleCLI", "Bale", "BaleCore"]),
-        .testTarget(name: "InteropTests", dependencies: ["Bale", "BaleIO", "BaleCore"]),
+        .testTarget(name: "BaleIOTests", dependencies: ["BaleIO", "BaleCore", "TestSupport"]),
+        .testTarget(name: "BaleTests", dependencies: ["Bale", "BaleIO", "BaleCore", "TestSupport"]),
+        .testTarget(name: "BaleCLITests", dependencies: ["BaleCLI", "Bale", "BaleCore", "TestSupport"]),
+        .testTarget(name: "InteropTests", dependencies: ["Bale", "BaleIO", "BaleCore", "TestSupport"]),
+        // The import and layering rules of the source tree (reads Sources/ as text; links nothing of bale).
+        .testTarget(name: "ArchitectureTests"),
     ]
 )

@@ -2,6 +2,7 @@ import BaleCore
 import BaleIO
 import Foundation
 import Testing
+import TestSupport
 
 /// Deterministic test inputs and helpers that run the system's gzip.
 enum GzipTestSupport {
@@ -92,17 +93,9 @@ enum GzipTestSupport {
 
     /// Runs `tool` with `arguments`, feeding `stdin` from a file; returns (status, stdout).
     static func run(_ tool: String, _ arguments: [String], stdinFile: URL? = nil) throws -> (Int32, Data) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        if let stdinFile { process.standardInput = try FileHandle(forReadingFrom: stdinFile) }
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, data)
+        let input = try stdinFile.map { try Data(contentsOf: $0) }
+        let result = try ProcessRunner.run(URL(fileURLWithPath: tool), arguments, stdin: input)
+        return (result.status, result.stdout)
     }
 
     /// `gzip -t` on `compressed` passes.

@@ -2,6 +2,7 @@ import BaleCore
 import BaleIO
 import Foundation
 import Testing
+import TestSupport
 
 /// A temporary directory removed when the value is released.
 final class TemporaryDirectory {
@@ -33,38 +34,19 @@ final class DataSink: ByteSink {
     }
 }
 
-/// Runs a program and returns its standard output; throws when it exits non-zero.
+/// Runs a program (looked up on PATH unless a path) and returns its standard output; throws when it
+/// exits non-zero.
 @discardableResult
 func run(_ arguments: [String], in directory: String? = nil, input: Data? = nil) throws -> Data {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    let stdin = Pipe()
-    if input != nil { process.standardInput = stdin }
-    try process.run()
-    if let input {
-        // Feed stdin from another thread so a large input cannot deadlock against a full stdout pipe.
-        let handle = stdin.fileHandleForWriting
-        Thread.detachNewThread {
-            handle.write(input)
-            try? handle.close()
-        }
-    }
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw BaleError(.io, "\(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
-    }
-    return data
+    let result = try ProcessRunner.run(arguments, stdin: input,
+                                       currentDirectory: directory.map { URL(fileURLWithPath: $0) })
+    guard result.succeeded else { throw HarnessError("\(result)") }
+    return result.stdout
 }
 
 /// Whether a program is on PATH.
 func hasProgram(_ name: String) -> Bool {
-    (try? run(["sh", "-c", "command -v \(name)"])) != nil
+    ProcessRunner.which(name) != nil
 }
 
 /// Reads every member of an archive into (entry, data) pairs.

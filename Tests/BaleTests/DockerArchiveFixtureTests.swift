@@ -2,6 +2,7 @@ import Bale
 import BaleCore
 import BaleIO
 import Foundation
+import TestSupport
 import Testing
 
 /// The checked-in fixture generator (testdata/docker-archive/make-fixtures.py): each of the three
@@ -20,16 +21,9 @@ import Testing
 
     /// Runs the generator into `dir` and returns its summary.
     static func generate(into dir: String) throws -> [String: [Expected]] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, dir]
-        let out = Pipe()
-        process.standardOutput = out
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(process.terminationStatus == 0)
-        return try JSONDecoder().decode([String: [Expected]].self, from: data)
+        let result = try ProcessRunner.run(["python3", script, dir])
+        try #require(result.succeeded, "\(result)")
+        return try JSONDecoder().decode([String: [Expected]].self, from: result.stdout)
     }
 
     @Test(arguments: ["legacy.tar", "docker25.tar", "containerd.tar"])

@@ -2,6 +2,7 @@
 import BaleCore
 import BaleIO
 import Foundation
+import TestSupport
 
 /// Helpers for the rootfs tests: synthetic layers, images in a temporary store, and a comparable
 /// snapshot of a directory tree.
@@ -81,28 +82,17 @@ enum RootfsTestSupport {
         return out
     }
 
-    /// Runs a command, returns its exit status.
+    /// Runs a command (looked up on PATH), returns its exit status; its stdout goes to `stdout` when given.
     @discardableResult
     static func run(_ arguments: [String], stdout: FileHandle? = nil) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        if let stdout { process.standardOutput = stdout }
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        let result = try ProcessRunner.run(arguments)
+        if let stdout { try stdout.write(contentsOf: result.stdout) }
+        return result.status
     }
 
-    /// Status and stdout of a shell command (output through a file, never a pipe).
+    /// Status and stdout of a shell command.
     static func shell(_ command: String) throws -> (status: Int32, output: String) {
-        let file = temporaryDirectory() + "/out"
-        defer { try? FileManager.default.removeItem(atPath: (file as NSString).deletingLastPathComponent) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "{ \(command)\n} >'\(file)' </dev/null"]
-        try process.run()
-        process.waitUntilExit()
-        let data = FileManager.default.contents(atPath: file) ?? Data()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let result = try ProcessRunner.run(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
+        return (result.status, result.out)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A load killed with SIGKILL at any moment leaves the store as before or as after, and two loads of
 /// the same archive into one store at once both succeed (the store's flock serialises them).
@@ -23,15 +24,9 @@ struct CrashTests {
 
     /// Starts `bale load` and kills it after `delay` seconds (it may have finished by then).
     func killedLoad(_ archive: URL, store: URL, after delay: Double) throws {
-        let process = Process()
-        process.executableURL = try Harness.baleBinary()
-        process.arguments = ["--root", store.path, "load", "-i", archive.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let load = try BackgroundProcess(try Harness.baleBinary(), ["--root", store.path, "load", "-i", archive.path])
         usleep(UInt32(delay * 1_000_000))
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        load.kill(SIGKILL)
     }
 
     @Test func killedLoadsLeaveTheStoreConsistent() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A private Docker engine for one test: Debian's `dockerd` (20.10) as root with vfs storage, no
 /// networking, its own data root, exec root, pid file and unix socket under a temporary directory.
@@ -23,21 +24,12 @@ struct DockerDaemon {
         _ = FileManager.default.createFile(atPath: log, contents: nil)   // the next line reports a failure
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? logHandle.close() }
-        let process = Process()
-        process.executableURL = dockerd
-        process.arguments = ["--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none",
-                             "--data-root", dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid",
-                             "--host", "unix://" + socket]
-        process.standardOutput = logHandle
-        process.standardError = logHandle
-        try process.run()
-        defer {
-            process.terminate()
-            let deadline = Date().addingTimeInterval(15)
-            while process.isRunning && Date() < deadline { usleep(100_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        let process = try BackgroundProcess(dockerd, [
+            "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none",
+            "--data-root", dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid",
+            "--host", "unix://" + socket,
+        ], output: logHandle)
+        defer { process.stop(grace: 15) }
         let daemon = DockerDaemon(socket: socket, docker: client)
         let deadline = Date().addingTimeInterval(60)
         while true {
