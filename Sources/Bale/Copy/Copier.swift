@@ -66,18 +66,6 @@ public struct Copier: Sendable {
         self.options = options
     }
 
-    /// Opens both locations and copies every image the source selects (see `copy(from:to:)`). A name
-    /// in the destination location (`store:NAME`, `docker-archive:F:NAME`) renames the single image
-    /// copied, unless `options.names` says otherwise.
-    public func copy(from source: Location, to destination: Location, context: LocationContext) throws -> CopyReport {
-        var options = self.options
-        if case .keep = options.names, let name = destination.name { options.names = .only(name) }
-        let src = try source.source(context)
-        let dst: any ImageDestination
-        do { dst = try destination.destination(context) } catch { src.close(); throw error }
-        return try Copier(options: options).copy(from: src, to: dst)
-    }
-
     /// The one way images move. Stages a streaming source (into the destination itself when it can take
     /// blobs it may not keep, else into a temporary directory), names the images as `options.names`
     /// says, plans and copies, and commits. The source is closed, and the destination committed or

@@ -21,6 +21,9 @@ public struct GzipSettings: Sendable {
     /// Progress callback: (uncompressed bytes, compressed bytes).
     public var progress: (@Sendable (Int64, Int64) -> Void)?
 
+    /// The default level: `ParallelGzip.defaultLevel`.
+    public static let defaultLevel = ParallelGzip.defaultLevel
+
     /// Level and jobs.
     public init(level: Int = 6, jobs: Int, progress: (@Sendable (Int64, Int64) -> Void)? = nil) {
         self.level = level

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Bale
 import BaleCore
-import BaleIO
 import Foundation
 
 /// `bale export`: an image's layers flattened into one rootfs.

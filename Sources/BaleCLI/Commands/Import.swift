@@ -1,7 +1,6 @@
 import ArgumentParser
 import Bale
 import BaleCore
-import BaleIO
 import Foundation
 
 /// Options shared by `import` and `commit`: --change, --message, --compression-level.
@@ -14,7 +13,7 @@ struct RootfsImageFlags: ParsableArguments {
     var message: String?
 
     @Option(name: .long, help: ArgumentHelp("gzip level of the new layer, 1 (fastest) to 9 (smallest); 1-3 ISA-L igzip, 4-9 zlib. Level 3 (the default) gives other bytes on CPUs without AVX2; use 2 or 6 for identical layers on mixed hardware.", valueName: "n"))
-    var compressionLevel: Int = ParallelGzip.defaultLevel
+    var compressionLevel: Int = GzipSettings.defaultLevel
 
     func validate() throws {
         guard (1...9).contains(compressionLevel) else { throw ValidationError("--compression-level must be 1 to 9") }

@@ -50,7 +50,7 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
     /// holds blobs whose size is not known in advance while they are measured.
     public convenience init(path: String, compression: ArchiveCompression = .none, form: Form = .docker,
                             temporaryDirectory: String = NSTemporaryDirectory(), name: String? = nil) throws {
-        let location = name ?? "\(DockerArchiveFormat.prefix):\(path)"
+        let location = name ?? "docker-archive:\(path)"
         if path == "-" {
             guard isatty(1) == 0 else {
                 throw BaleError(.usage, "\(location): refusing to write an archive to a terminal; redirect stdout or give a file")

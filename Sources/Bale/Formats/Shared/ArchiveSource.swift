@@ -53,7 +53,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
     /// Reads the archive at `path`. `reference` is `NAME[:TAG]` (the entry with that tag) or `@N` (the
     /// N-th manifest.json entry, 0-based); nil takes every image.
     public init(path: String, reference: String?, name: String? = nil) throws {
-        self.name = name ?? "\(DockerArchiveFormat.prefix):\(path)"
+        self.name = name ?? "docker-archive:\(path)"
         self.input = .path(path)
         self.reference = reference
         try Self.checkSelector(reference, location: self.name)
