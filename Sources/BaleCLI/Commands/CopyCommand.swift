@@ -38,7 +38,10 @@ struct CopyCommand: ParsableCommand {
         discussion: """
             Locations: NAME[:TAG] or store:NAME (the local store), docker-archive:FILE[:NAME[:TAG]] or \
             docker-archive:FILE:@N (a docker save tarball; FILE - is stdin or stdout), oci:DIR[:REF] (an \
-            OCI image layout), oci-archive:FILE[:REF]. A blob the destination already holds is not \
+            OCI image layout), oci-archive:FILE[:REF], rootfs:PATH (a flat filesystem: read, a tar in any \
+            compression or a directory becomes the one-layer image import makes; written, the image is \
+            flattened as export does, into a tar file, or into PATH when it is an existing directory or \
+            ends in /; - is stdin or stdout). A blob the destination already holds is not \
             copied again; every blob is checked against its digest on the way in. A name in the \
             destination location renames the (single) image copied.
             """,
