@@ -121,10 +121,8 @@ public struct Copier: Sendable {
         guard images.count == 1 else {
             throw BaleError(.usage, "\(source.name) holds \(images.count) images; \(destination.name) takes one (select one in the source location)")
         }
-        let manifestDescriptor = try ImageGraph.manifest(of: images[0].descriptor, platform: options.platform ?? .host,
-                                                         source: source)
-        let manifest = try JSON.decode(Manifest.self, from: source.document(manifestDescriptor),
-                                       what: "manifest \(manifestDescriptor.digest) in \(source.name)")
+        let (manifestDescriptor, manifest) = try ImageGraph.manifest(of: images[0].descriptor,
+                                                                     platform: options.platform ?? .host, source: source)
         var staging: TemporaryBlobSink?
         var report = CopyReport()
         let files = try manifest.layers.map { layer -> (digest: Digest, path: String) in
@@ -168,7 +166,7 @@ public struct Copier: Sendable {
                      _ selected: [SourceImage]) throws -> CopyReport {
         var plan = Plan()
         for image in selected {
-            let root = try walk(image.descriptor, source: source, destination: destination, plan: &plan, top: true)
+            let root = try walk(image.descriptor, source: source, destination: destination, plan: &plan, depth: 0)
             plan.roots.append(SourceImage(descriptor: root, names: image.names))
         }
         var report = CopyReport()
@@ -188,10 +186,16 @@ public struct Copier: Sendable {
     }
 
     /// Adds a document and what it references to the plan; returns its descriptor as written.
+    /// Recursive, but no deeper than `ImageGraph.maxIndexDepth` indexes: an input's nesting cannot
+    /// exhaust the stack.
     private func walk(_ descriptor: Descriptor, source: any ImageSource, destination: any ImageDestination,
-                      plan: inout Plan, top: Bool) throws -> Descriptor {
+                      plan: inout Plan, depth: Int) throws -> Descriptor {
+        let top = depth == 0
         let bytes = try source.document(descriptor)
         if try isIndex(descriptor, bytes) {
+            guard depth < ImageGraph.maxIndexDepth else {
+                throw BaleError(.invalidInput, "index \(descriptor.digest) in \(source.name): indexes nested deeper than \(ImageGraph.maxIndexDepth)")
+            }
             var index = try JSON.decode(Index.self, from: bytes, what: "index \(descriptor.digest) in \(source.name)")
             let images = index.manifests.filter { !Index.isAttestation($0) }
             if !options.allPlatforms && (options.platform != nil || !source.holdsWholeIndexes) {
@@ -202,7 +206,7 @@ public struct Copier: Sendable {
                 // One platform: the image is that platform's manifest, as `docker pull` keeps it. Keeping
                 // the index would leave it naming manifests the destination does not hold, which layout
                 // readers (umoci, oci-image-tool) refuse.
-                var chosen = try walk(match, source: source, destination: destination, plan: &plan, top: false)
+                var chosen = try walk(match, source: source, destination: destination, plan: &plan, depth: depth + 1)
                 if top { chosen.annotations = descriptor.withoutNames.annotations }
                 return chosen
             }
@@ -211,7 +215,7 @@ public struct Copier: Sendable {
             var changed = false
             for child in index.manifests {
                 guard wanted.contains(child) else { children.append(child); continue }
-                var written = try walk(child, source: source, destination: destination, plan: &plan, top: false)
+                var written = try walk(child, source: source, destination: destination, plan: &plan, depth: depth + 1)
                 written.platform = child.platform
                 written.annotations = child.annotations
                 changed = changed || written.digest != child.digest

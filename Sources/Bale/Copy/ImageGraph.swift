@@ -24,25 +24,95 @@ extension ImageGraph {
     /// manifests), rarely two; a hostile chain must end in a clear error, not a deep walk.
     public static let maxIndexDepth = 8
 
-    /// The entry of `index` for `platform`: the first whose platform matches (attestations skipped, as
-    /// image-index.md says), or the only image when there is one.
-    public static func entry(of index: Index, for platform: Platform) -> Descriptor? {
-        let images = index.manifests.filter { !Index.isAttestation($0) }
+    /// What `walk` found a descriptor to be.
+    public enum Node {
+        case index(Index)
+        case manifest(Manifest)
+        /// A config, a layer, an unknown blob, or a document `read` did not give.
+        case leaf
+    }
+
+    /// Visits every descriptor reachable from `roots` once (by digest), parents before children, with
+    /// a queue rather than recursion, so an input that nests indexes deeply cannot deepen the stack; an
+    /// index nested deeper than `maxIndexDepth` is refused. `read` returns a document's verified bytes,
+    /// or nil to treat it as a leaf (absent, or not to be opened); layers and configs are never read.
+    /// A manifest's children are its config and layers; an index's, its entries. `visit` gets each
+    /// descriptor with what it is and may return false to stop below it.
+    public static func walk(_ roots: [Descriptor], read: (Descriptor) throws -> Data?,
+                            visit: (Descriptor, Node) throws -> Bool) throws {
+        var queue: [(descriptor: Descriptor, depth: Int)] = roots.map { ($0, 0) }
+        var seen = Set<Digest>()
+        var next = 0
+        while next < queue.count {
+            let (descriptor, depth) = queue[next]
+            next += 1
+            guard seen.insert(descriptor.digest).inserted else { continue }
+            let node = try parse(descriptor, read: read)
+            guard try visit(descriptor, node) else { continue }
+            switch node {
+            case .index(let index):
+                guard depth < maxIndexDepth else {
+                    throw BaleError(.invalidInput, "index \(descriptor.digest): indexes nested deeper than \(maxIndexDepth)")
+                }
+                queue += index.manifests.map { ($0, depth + 1) }
+            case .manifest(let manifest):
+                queue += ([manifest.config] + manifest.layers).map { ($0, depth + 1) }
+            case .leaf:
+                break
+            }
+        }
+    }
+
+    /// Reads and parses one descriptor for `walk`. A blob of an unknown type is a manifest only when
+    /// it parses as one with a config (the registry's rule for untyped documents).
+    private static func parse(_ descriptor: Descriptor, read: (Descriptor) throws -> Data?) throws -> Node {
+        let type = descriptor.mediaType
+        guard !type.isLayer, !type.isConfig, let bytes = try read(descriptor) else { return .leaf }
+        let what = "\(descriptor.digest)"
+        switch try kind(of: descriptor, bytes: bytes) {
+        case .index:
+            return .index(try JSON.decode(Index.self, from: bytes, what: "index " + what))
+        case .manifest where type.isManifest:
+            return .manifest(try JSON.decode(Manifest.self, from: bytes, what: "manifest " + what))
+        case .manifest:
+            struct Shape: Decodable { let config: Descriptor? }
+            guard (try? JSONDecoder().decode(Shape.self, from: bytes))?.config != nil else { return .leaf }
+            return .manifest(try JSON.decode(Manifest.self, from: bytes, what: "manifest " + what))
+        }
+    }
+
+    /// The entry of `index` for `platform` among those `present` allows: the first whose platform
+    /// matches (attestations skipped, as image-index.md says), or the only image when there is one.
+    public static func entry(of index: Index, for platform: Platform,
+                             present: (Descriptor) -> Bool = { _ in true }) -> Descriptor? {
+        let images = index.manifests.filter { !Index.isAttestation($0) && present($0) }
         return images.first { $0.platform.map { $0.matches(platform) } ?? false } ?? (images.count == 1 ? images.first : nil)
     }
 
-    /// The manifest `descriptor` stands for: itself, or through indexes the entry for `platform`.
-    public static func manifest(of descriptor: Descriptor, platform: Platform, source: any ImageSource) throws -> Descriptor {
+    /// The manifest `descriptor` stands for: itself, or through indexes the entry for `platform`
+    /// (among the entries `read` gives). `location` names where, for messages.
+    public static func manifest(of descriptor: Descriptor, platform: Platform, location: String,
+                                read: (Descriptor) throws -> Data?) throws -> (descriptor: Descriptor, manifest: Manifest) {
         var current = descriptor
         for _ in 0...maxIndexDepth {
-            let bytes = try source.document(current)
-            guard try kind(of: current, bytes: bytes) == .index else { return current }
-            let index = try JSON.decode(Index.self, from: bytes, what: "index \(current.digest) in \(source.name)")
-            guard let chosen = entry(of: index, for: platform) else {
-                throw BaleError(.notFound, "index \(current.digest) in \(source.name) has no image for \(platform); use --platform")
+            guard let bytes = try read(current) else {
+                throw BaleError(.notFound, "\(location): \(current.digest) is missing")
+            }
+            guard try kind(of: current, bytes: bytes) == .index else {
+                return (current, try JSON.decode(Manifest.self, from: bytes, what: "manifest \(current.digest) in \(location)"))
+            }
+            let index = try JSON.decode(Index.self, from: bytes, what: "index \(current.digest) in \(location)")
+            guard let chosen = entry(of: index, for: platform, present: { (try? read($0)) != nil }) else {
+                throw BaleError(.notFound, "index \(current.digest) in \(location) has no image for \(platform); use --platform")
             }
             current = chosen
         }
-        throw BaleError(.invalidInput, "index \(descriptor.digest) in \(source.name): indexes nested deeper than \(maxIndexDepth)")
+        throw BaleError(.invalidInput, "index \(descriptor.digest) in \(location): indexes nested deeper than \(maxIndexDepth)")
+    }
+
+    /// `manifest(of:platform:location:read:)` over a source's documents.
+    public static func manifest(of descriptor: Descriptor, platform: Platform,
+                                source: any ImageSource) throws -> (descriptor: Descriptor, manifest: Manifest) {
+        try manifest(of: descriptor, platform: platform, location: source.name) { try source.document($0) }
     }
 }

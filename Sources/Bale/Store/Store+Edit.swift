@@ -138,25 +138,26 @@ extension Store {
     /// index, entries whose manifest is absent are allowed (a layout may hold only some platforms), but
     /// at least one must be present.
     func checkComplete(_ descriptor: Descriptor) throws {
-        let bytes = try readDocument(descriptor)
-        switch try ImageGraph.kind(of: descriptor, bytes: bytes) {
-        case .index:
-            let index = try JSON.decode(Index.self, from: bytes, what: "index \(descriptor.digest)")
-            let present = index.manifests.filter { hasBlob($0.digest) }
-            guard !present.isEmpty || index.manifests.isEmpty else {
-                throw BaleError(.notFound, "index \(descriptor.digest): none of its \(index.manifests.count) manifests is in the store")
-            }
-            for child in present { try checkComplete(child) }
-        case .manifest:
-            let manifest = try JSON.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest)")
-            for blob in [manifest.config] + manifest.layers {
-                guard let size = blobSize(blob.digest) else {
-                    throw BaleError(.notFound, "manifest \(descriptor.digest): blob \(blob.digest) is not in the store")
+        _ = try readDocument(descriptor)
+        try ImageGraph.walk([descriptor], read: { hasBlob($0.digest) ? try readDocument($0) : nil }) { d, node in
+            switch node {
+            case .index(let index):
+                guard index.manifests.isEmpty || index.manifests.contains(where: { hasBlob($0.digest) }) else {
+                    throw BaleError(.notFound, "index \(d.digest): none of its \(index.manifests.count) manifests is in the store")
                 }
-                guard size == blob.size else {
-                    throw BaleError(.integrity, "manifest \(descriptor.digest): blob \(blob.digest) has \(size) bytes, the manifest says \(blob.size)")
+            case .manifest(let manifest):
+                for blob in [manifest.config] + manifest.layers {
+                    guard let size = blobSize(blob.digest) else {
+                        throw BaleError(.notFound, "manifest \(d.digest): blob \(blob.digest) is not in the store")
+                    }
+                    guard size == blob.size else {
+                        throw BaleError(.integrity, "manifest \(d.digest): blob \(blob.digest) has \(size) bytes, the manifest says \(blob.size)")
+                    }
                 }
+            case .leaf:
+                break
             }
+            return true
         }
     }
 }

@@ -32,31 +32,23 @@ extension Store {
     /// so that garbage collection never deletes what a damaged manifest might still need.
     func reachableBlobs(_ index: StoreIndex) throws -> Set<Digest> {
         var reachable = Set<Digest>()
-        var queue = index.entries.map(\.descriptor)
-        while let d = queue.popLast() {
-            guard reachable.insert(d.digest).inserted else { continue }
-            guard d.mediaType.isManifest || d.mediaType.isIndex || !d.mediaType.isLayer && !d.mediaType.isConfig
-            else { continue }
-            // Only manifests and indexes have children; unknown types are sniffed.
-            guard hasBlob(d.digest), d.size <= Int64(JSON.maxDocumentSize) else { continue }
-            let bytes = try readDocument(d)
-            switch try ImageGraph.kind(of: d, bytes: bytes) {
-            case .index:
-                queue += try JSON.decode(Index.self, from: bytes, what: "index \(d.digest)").manifests
-            case .manifest:
-                guard d.mediaType.isManifest || Self.looksLikeManifest(bytes) else { continue }
-                let m = try JSON.decode(Manifest.self, from: bytes, what: "manifest \(d.digest)")
-                queue.append(m.config)
-                queue += m.layers
-                if let subject = m.subject { queue.append(subject) }
+        // A manifest's subject (the image a referrer refers to) is kept too, and what it reaches.
+        var roots = index.entries.map(\.descriptor)
+        while !roots.isEmpty {
+            var subjects: [Descriptor] = []
+            try ImageGraph.walk(roots, read: { d in
+                guard hasBlob(d.digest), d.size <= Int64(JSON.maxDocumentSize) else { return nil }
+                return try readDocument(d)
+            }) { d, node in
+                guard reachable.insert(d.digest).inserted else { return false }
+                if case .manifest(let m) = node, let subject = m.subject, !reachable.contains(subject.digest) {
+                    subjects.append(subject)
+                }
+                return true
             }
+            roots = subjects
         }
         return reachable
-    }
-
-    private static func looksLikeManifest(_ bytes: Data) -> Bool {
-        struct Shape: Decodable { let config: Descriptor?; let schemaVersion: Int? }
-        return (try? JSONDecoder().decode(Shape.self, from: bytes))?.config != nil
     }
 
     /// All blob files in the store, with their digests (files whose names are not digests are skipped).
@@ -138,33 +130,42 @@ extension Store {
                     report.damage.append(BaleError(.integrity, "\(digest): cannot be read: \(error.message)"))
                 }
             }
-            let index = try loadIndex()
-            var queue = index.entries.map(\.descriptor)
-            var seen = Set<Digest>()
-            while let d = queue.popLast() {
-                guard seen.insert(d.digest).inserted, !damaged.contains(d.digest) else { continue }
+            // Every blob an image needs must be there with the size its descriptor gives. A document's
+            // problem (damaged, missing, unreadable) is reported once and the walk goes on without it.
+            func usable(_ d: Descriptor) -> Bool {
+                guard !damaged.contains(d.digest) else { return false }
                 guard let size = blobSize(d.digest) else {
                     report.damage.append(BaleError(.integrity, "\(d.digest): missing from the store (\(d.mediaType))"))
-                    continue
+                    return false
                 }
                 guard size == d.size else {
                     report.damage.append(BaleError(.integrity, "\(d.digest): \(size) bytes in the store, descriptor says \(d.size)"))
-                    continue
+                    return false
                 }
-                guard d.mediaType.isManifest || d.mediaType.isIndex else { continue }
-                do {
-                    let bytes = try readDocument(d)
-                    if d.mediaType.isIndex {
-                        queue += try JSON.decode(Index.self, from: bytes, what: "index \(d.digest)").manifests
-                    } else {
-                        let m = try JSON.decode(Manifest.self, from: bytes, what: "manifest \(d.digest)")
-                        queue.append(m.config)
-                        queue += m.layers
-                        if deep { try verifyDiffIDs(m, report: &report) }
+                return true
+            }
+            var checked = Set<Digest>()
+            do {
+                try ImageGraph.walk(try loadIndex().entries.map(\.descriptor), read: { d in
+                    checked.insert(d.digest)
+                    guard usable(d) else { return nil }
+                    do {
+                        return try readDocument(d)
+                    } catch let error as BaleError {
+                        report.damage.append(BaleError(.integrity, error.message))
+                        return nil
                     }
-                } catch let error as BaleError {
-                    report.damage.append(BaleError(.integrity, error.message))
+                }) { d, node in
+                    if !checked.contains(d.digest) { _ = usable(d) }
+                    if deep, case .manifest(let m) = node {
+                        do { try verifyDiffIDs(m, report: &report) } catch let error as BaleError {
+                            report.damage.append(BaleError(.integrity, error.message))
+                        }
+                    }
+                    return true
                 }
+            } catch let error as BaleError {
+                report.damage.append(BaleError(.integrity, error.message))
             }
             return report
         }

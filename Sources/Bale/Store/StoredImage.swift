@@ -41,30 +41,17 @@ extension Store {
     /// Resolves a top-level descriptor to an image: an index is narrowed to the entry for `platform`
     /// (attestations skipped, first match wins, as image-index.md says).
     func loadImage(_ descriptor: Descriptor, names: [Reference], platform: Platform = .host) throws -> StoredImage {
-        var manifestDescriptor = descriptor
         var size = Int64(0)
         var counted = Set<Digest>()
         func count(_ d: Descriptor) {
             if counted.insert(d.digest).inserted, let s = blobSize(d.digest) { size += s }
         }
-        var bytes = try readDocument(descriptor)
+        let manifestDescriptor = try ImageGraph.manifest(of: descriptor, platform: platform, location: "store \(root)") {
+            hasBlob($0.digest) ? try readDocument($0) : nil
+        }.descriptor
+        let bytes = try readDocument(manifestDescriptor)
         count(descriptor)
-        var depth = 0
-        while try ImageGraph.kind(of: manifestDescriptor, bytes: bytes) == .index {
-            depth += 1
-            guard depth < 4 else {
-                throw BaleError(.unsupported, "\(descriptor.digest): indexes nested too deep")
-            }
-            let index = try JSON.decode(Index.self, from: bytes, what: "index \(manifestDescriptor.digest)")
-            let candidates = index.manifests.filter { !Index.isAttestation($0) }
-            guard let chosen = candidates.first(where: { $0.platform.map { $0.matches(platform) } ?? false })
-                    ?? (candidates.count == 1 ? candidates.first : nil) else {
-                throw BaleError(.notFound, "index \(manifestDescriptor.digest) has no image for \(platform)")
-            }
-            manifestDescriptor = chosen
-            bytes = try readDocument(chosen)
-            count(chosen)
-        }
+        count(manifestDescriptor)
         let manifest = try JSON.parse(Manifest.self, from: bytes, what: "manifest \(manifestDescriptor.digest)")
         let configBytes = try readDocument(manifest.value.config)
         let config = try JSON.parse(ImageConfig.self, from: configBytes, what: "config \(manifest.value.config.digest)")

@@ -81,8 +81,9 @@ public final class OCILayoutDestination: ImageDestination, BlobSink, @unchecked 
         }
         try Self.writeFile(root + "/oci-layout", Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))
         try Self.writeFile(root + "/index.json", JSON.canonical(index))
-        // Unrequested blobs a streaming source staged here and no image uses are removed.
-        let used = try reachable(index)
+        // Unrequested blobs a streaming source staged here and no image uses are removed; when the
+        // layout's graph cannot be read whole (a damaged document of another image), they are kept.
+        guard let used = try? reachable(index) else { return }
         for digest in mutex.withLock({ written }) where !used.contains(digest) { unlink(path(digest)) }
     }
 
@@ -111,13 +112,12 @@ public final class OCILayoutDestination: ImageDestination, BlobSink, @unchecked 
 
     private func reachable(_ index: Index) throws -> Set<Digest> {
         var seen = Set<Digest>()
-        var queue = index.manifests
-        while let d = queue.popLast() {
-            guard seen.insert(d.digest).inserted, contains(d.digest), d.size <= Int64(JSON.maxDocumentSize),
-                  !d.mediaType.isLayer else { continue }
-            guard let bytes = try? OCILayoutSource.verifiedDocument(d, at: path(d.digest), location: name) else { continue }
-            if let i = try? JSONDecoder().decode(Index.self, from: bytes) { queue += i.manifests }
-            if let m = try? JSONDecoder().decode(Manifest.self, from: bytes) { queue += [m.config] + m.layers }
+        try ImageGraph.walk(index.manifests, read: { d in
+            guard contains(d.digest), d.size <= Int64(JSON.maxDocumentSize) else { return nil }
+            return try? OCILayoutSource.verifiedDocument(d, at: path(d.digest), location: name)
+        }) { d, _ in
+            seen.insert(d.digest)
+            return true
         }
         return seen
     }

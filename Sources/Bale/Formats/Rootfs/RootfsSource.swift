@@ -100,10 +100,7 @@ public final class CommitSource: StreamingImageSource, @unchecked Sendable {
         guard images.count == 1 else {
             throw BaleError(.usage, "\(base.name): the base must be one image, it holds \(images.count)")
         }
-        let manifestDescriptor = try ImageGraph.manifest(of: images[0].descriptor, platform: options.platform,
-                                                         source: base)
-        let manifest = try JSON.decode(Manifest.self, from: base.document(manifestDescriptor),
-                                       what: "manifest \(manifestDescriptor.digest) in \(base.name)")
+        let manifest = try ImageGraph.manifest(of: images[0].descriptor, platform: options.platform, source: base).manifest
         let baseConfig = try base.document(manifest.config)
         let warnings = WarningList()
         let compressor = LayerCompressor(settings: options.compression, sink: sink)

@@ -280,7 +280,7 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
         var index = Index(mediaType: .ociIndex, manifests: [])
         var repositories: [String: [String: String]] = [:]
         for image in images {
-            let manifest = try imageManifest(image.descriptor, depth: 0)
+            let manifest = try imageManifest(image.descriptor)
             for blob in [manifest.config] + manifest.layers where !written.contains(blob.digest) && expected[blob.digest] == nil {
                 throw BaleError(.internal, "\(name): image \(image.descriptor.digest): blob \(blob.digest) was not written to the archive")
             }
@@ -328,21 +328,11 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
 
     /// The manifest manifest.json describes for a top-level descriptor: the manifest itself, or for an
     /// index the host platform's manifest among those copied (the only one, if just one was).
-    private func imageManifest(_ descriptor: Descriptor, depth: Int) throws -> Manifest {
-        guard let bytes = documents[descriptor.digest] else {
-            throw BaleError(.internal, "\(name): \(descriptor.digest) was not given as a document")
-        }
-        switch try ImageGraph.kind(of: descriptor, bytes: bytes) {
-        case .manifest:
-            return try JSON.decode(Manifest.self, from: bytes, what: "\(name): manifest \(descriptor.digest)")
-        case .index:
-            let index = try JSON.decode(Index.self, from: bytes, what: "\(name): index \(descriptor.digest)")
-            let present = index.manifests.filter { documents[$0.digest] != nil && !Index.isAttestation($0) }
-            guard depth < 8, let pick = present.first(where: { $0.platform?.matches(.host) ?? false })
-                    ?? (present.count == 1 ? present.first : nil) else {
-                throw BaleError(.notFound, "\(name): index \(descriptor.digest) has no manifest for \(Platform.host) among those copied, so manifest.json cannot describe it")
-            }
-            return try imageManifest(pick, depth: depth + 1)
+    private func imageManifest(_ descriptor: Descriptor) throws -> Manifest {
+        do {
+            return try ImageGraph.manifest(of: descriptor, platform: .host, location: name) { documents[$0.digest] }.manifest
+        } catch let error as BaleError where error.code == .notFound {
+            throw BaleError(.notFound, "\(name): \(descriptor.digest) has no manifest for \(Platform.host) among those copied, so manifest.json cannot describe it", cause: error)
         }
     }
 }

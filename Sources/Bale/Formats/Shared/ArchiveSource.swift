@@ -439,7 +439,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         for entry in index.manifests where !Index.isAttestation(entry) {
             guard let bytes = scan.documents[entry.digest], Int64(bytes.count) == entry.size else { continue }
             let top = LayoutIndex.bare(entry)
-            for config in configs(of: entry, bytes: bytes, scan: scan, depth: 0) where result[config] == nil {
+            for config in configs(of: entry, scan: scan) where result[config] == nil {
                 result[config] = top
             }
         }
@@ -447,18 +447,13 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
     }
 
     /// The config digests a manifest, or the present manifests of an index, carry.
-    private func configs(of descriptor: Descriptor, bytes: Data, scan: Scan, depth: Int) -> [Digest] {
-        guard depth < 8, let kind = try? ImageGraph.kind(of: descriptor, bytes: bytes) else { return [] }
-        switch kind {
-        case .manifest:
-            return (try? JSONDecoder().decode(Manifest.self, from: bytes)).map { [$0.config.digest] } ?? []
-        case .index:
-            guard let index = try? JSONDecoder().decode(Index.self, from: bytes) else { return [] }
-            return index.manifests.flatMap { child -> [Digest] in
-                guard let childBytes = scan.documents[child.digest] else { return [] }
-                return configs(of: child, bytes: childBytes, scan: scan, depth: depth + 1)
-            }
+    private func configs(of descriptor: Descriptor, scan: Scan) -> [Digest] {
+        var configs: [Digest] = []
+        try? ImageGraph.walk([descriptor], read: { scan.documents[$0.digest] }) { _, node in
+            if case .manifest(let manifest) = node { configs.append(manifest.config.digest) }
+            return true
         }
+        return configs
     }
 
     /// An OCI layout without manifest.json: the images its index.json lists.
