@@ -44,6 +44,8 @@ public struct RootfsImageResult: Sendable {
     public var layer: CompressionResult
     /// Warnings met on the way (skipped sockets, …).
     public var warnings: [String]
+    /// For `commit DIR`: what the new layer adds, changes and deletes (docker diff's lines).
+    public var changes: [LayerChange]?
 }
 
 /// Collects warnings from another thread.
@@ -74,12 +76,11 @@ extension Store {
                 "rootfs": .object(["type": .string("layers"), "diff_ids": .strings([layer.result.diffID.string])]),
             ]
             if let variant = options.platform.variant { config["variant"] = .string(variant) }
-            var history: [String: JSONValue] = ["created": .string(created)]
-            if let message = options.message, !message.isEmpty {
-                config["comment"] = .string(message)
-                history["comment"] = .string(message)
-            }
-            config["history"] = .array([.object(history)])
+            // docker writes "Imported from " + its source, and its client always sends the file on
+            // stdin, so docker's images all say "Imported from -" unless -m replaces it.
+            let comment = options.message.flatMap { $0.isEmpty ? nil : $0 } ?? "Imported from -"
+            config["comment"] = .string(comment)
+            config["history"] = .array([.object(["created": .string(created), "comment": .string(comment)])])
             let layerDescriptor = Descriptor(mediaType: .ociLayerGzip, digest: layer.result.digest,
                                              size: layer.result.compressedSize)
             return try storeImage(config: .object(config), configType: .ociConfig, manifestType: .ociManifest,
@@ -95,6 +96,7 @@ extension Store {
         return try withLock(exclusive: true) {
             let image = try resolve(base, in: images(in: loadIndex()).images)
             let layer: IngestedLayer
+            var changes: [LayerChange]?
             if case .directory(let dir) = input {
                 let tree = try FlatTree(layers: image.manifest.value.layers.map { ($0.digest, blobPath($0.digest)) })
                 tree.refused.forEach { warnings.add("base image: \($0)") }
@@ -104,6 +106,8 @@ extension Store {
                     let archiver = DirectoryArchiver(root: dir, clamp: clamp, warn: { warnings.add($0) })
                     return try Differ(base: tree, archiver: archiver).write(to: writer).newest
                 }
+                // Read back from the stored layer (headers only): what was recorded, not what was meant.
+                changes = try self.changes(inLayer: layer.result.digest, against: tree)
             } else {
                 layer = try ingestLayer(input, options: options, warnings: warnings)
             }
@@ -126,10 +130,12 @@ extension Store {
             let docker = image.manifest.value.mediaType?.isDocker ?? image.manifest.value.config.mediaType.isDocker
             let layerDescriptor = Descriptor(mediaType: docker ? .dockerLayerGzip : .ociLayerGzip,
                                              digest: layer.result.digest, size: layer.result.compressedSize)
-            return try storeImage(config: .object(config), configType: docker ? .dockerConfig : .ociConfig,
-                                  manifestType: docker ? .dockerManifest : .ociManifest,
-                                  layers: image.manifest.value.layers + [layerDescriptor], names: options.names,
-                                  layer: layer.result, warnings: warnings.all)
+            var result = try storeImage(config: .object(config), configType: docker ? .dockerConfig : .ociConfig,
+                                        manifestType: docker ? .dockerManifest : .ociManifest,
+                                        layers: image.manifest.value.layers + [layerDescriptor], names: options.names,
+                                        layer: layer.result, warnings: warnings.all)
+            result.changes = changes
+            return result
         }
     }
 
@@ -137,6 +143,7 @@ extension Store {
     private func storeImage(config: JSONValue, configType: MediaType, manifestType: MediaType,
                             layers: [Descriptor], names: [Reference], layer: CompressionResult,
                             warnings: [String]) throws -> RootfsImageResult {
+        recordUnpackedSize(layer.uncompressedSize, of: layer.digest)
         let configBytes = try JSON.canonical(config)
         let configDescriptor = Descriptor(mediaType: configType, digest: try putBlob(configBytes),
                                           size: Int64(configBytes.count))

@@ -25,11 +25,30 @@ public final class Store: @unchecked Sendable {
     /// The store's root directory.
     public let root: String
 
+    /// Whether this handle only reads: opened by `init(readingAt:)`, it creates nothing.
+    let readOnly: Bool
+
     /// Opens the store at `root`, creating an empty layout when there is none.
     public init(root: String) throws {
         self.root = root
+        readOnly = false
         try createLayoutIfNeeded()
     }
+
+    /// Opens the store at `root` for reading only (`images`, `inspect`, `history`, `save`, `verify`):
+    /// nothing is created, and a root that holds no store yet reads as an empty one.
+    public init(readingAt root: String) throws {
+        self.root = root
+        readOnly = true
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: root, isDirectory: &isDir), !isDir.boolValue {
+            throw BaleError(.invalidInput, "\(root): the store root is not a directory")
+        }
+        if FileManager.default.fileExists(atPath: layoutPath) { try checkLayoutVersion() }
+    }
+
+    /// Whether a read-only handle looks at a root with no store in it (no index.json yet).
+    var isAbsent: Bool { readOnly && access(indexPath, F_OK) != 0 }
 
     /// The store root bale uses by default: `$BALE_ROOT`, else `/var/lib/bale` as root, else
     /// `$XDG_DATA_HOME/bale`, else `~/.local/share/bale`.
@@ -179,9 +198,16 @@ final class StoreLock: @unchecked Sendable {
 
     init(path: String, exclusive: Bool) throws {
         // A reader opens the lock read-only (flock needs no write access), so a store it may only read
-        // can still be read; it is created only when missing.
-        fd = exclusive ? -1 : open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
+        // can still be read. A reader never creates it: with no lock file, no bale writer has been there
+        // (a writer creates it before it writes anything), and every file it would write appears by an
+        // atomic rename, so the reader goes on unlocked and leaves no trace (a store root that does not
+        // exist stays absent).
+        if !exclusive {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 && errno == ENOENT { return }
+        } else {
+            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        }
         guard fd >= 0 else { throw BaleError.posix("cannot open lock file", path: path) }
         while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
             if errno != EINTR {
