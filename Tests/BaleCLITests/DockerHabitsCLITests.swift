@@ -172,4 +172,27 @@ import Testing
             #expect(r.out.split(separator: " ").count == 2 && r.out.hasSuffix("kB\n"), "\(r)")
         }
     }
+
+    // Item 9: make install puts the binary, the man page and the three shells' completions in place.
+    @Test func makeInstallPlacesBinaryManPageAndCompletions() throws {
+        try CLIRunner.withTemporaryDirectory { dir in
+            let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent()
+            let prefix = dir.path + "/usr"
+            let r = try CLIRunner.run(URL(fileURLWithPath: "/usr/bin/make"),
+                                      ["-C", package.path, "install", "PREFIX=" + prefix,
+                                       "BALE_BIN=" + CLIRunner.executable().path])
+            #expect(r.status == 0, "\(r)")
+            #expect(FileManager.default.isExecutableFile(atPath: prefix + "/bin/bale"))
+            #expect(FileManager.default.fileExists(atPath: prefix + "/share/man/man1/bale.1"))
+            let scripts = ["/share/bash-completion/completions/bale": "complete -o filenames -F _bale bale",
+                           "/share/zsh/site-functions/_bale": "#compdef bale",
+                           "/share/fish/vendor_completions.d/bale.fish": "complete -c 'bale'"]
+            for (path, marker) in scripts {
+                let text = (try? String(contentsOfFile: prefix + path, encoding: .utf8)) ?? ""
+                #expect(text.contains(marker), "\(path)")
+                #expect(text.contains("diff"), "\(path) lacks the diff command")
+            }
+        }
+    }
 }
