@@ -30,7 +30,7 @@ import Testing
             o.names = [try Reference(parsing: "app:1")]
             let result = try store.importRootfs(.directory(dir + "/src"), options: o)
             let image = try store.resolve("app:1", in: store.images().images)
-            let d = try image.description(unpackedSize: store.unpackedSize(of: image))
+            let d = try store.describe(image)
             #expect(d.id == result.id.string)
             #expect(d.repoTags == ["app:1"])
             #expect(d.comment == "Imported from -")                 // docker's words for an import

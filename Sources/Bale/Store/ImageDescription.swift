@@ -240,8 +240,8 @@ extension StoredImage {
     }
 
     /// The inspect object. `unpackedSize` is the sum of the layers' uncompressed sizes (`VirtualSize`),
-    /// which only the store can tell (see `Store.unpackedSize`).
-    public func description(unpackedSize: Int64) throws -> ImageDescription {
+    /// which only the store can tell (`Store.describe` passes it).
+    public func inspection(unpackedSize: Int64) throws -> ImageDescription {
         // The members of the config that `ImageConfig` does not model, read from its own bytes.
         struct Extra: Decodable {
             var container: String?
@@ -262,5 +262,12 @@ extension StoredImage {
             size: size, virtualSize: unpackedSize,
             rootFS: .init(type: value.rootfs.type, layers: value.rootfs.diffIDs.map(\.string)),
             descriptor: .init(descriptor), manifest: .init(manifestDescriptor))
+    }
+}
+
+extension Store {
+    /// `inspect`'s object for a stored image, its unpacked size included.
+    public func describe(_ image: StoredImage) throws -> ImageDescription {
+        try image.inspection(unpackedSize: unpackedSize(of: image))
     }
 }

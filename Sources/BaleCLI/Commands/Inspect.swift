@@ -41,7 +41,7 @@ struct Inspect: ParsableCommand {
         for text in images {
             do {
                 let image = try store.resolve(text, in: all)
-                values.append(try GoJSON.value(image.description(unpackedSize: store.unpackedSize(of: image))))
+                values.append(try GoJSON.value(store.describe(image)))
             } catch let error as BaleError {
                 failed.append(error)
             }
