@@ -5,18 +5,23 @@ import Foundation
 /// One line of `docker diff`: a path the layer adds (`A`), changes (`C`, also a directory written
 /// because something below it changed, as docker shows it) or deletes (`D`, a whiteout).
 public struct LayerChange: Sendable, Hashable, CustomStringConvertible {
+    /// docker diff's letter for each kind of change.
     public enum Kind: String, Sendable { case added = "A", changed = "C", deleted = "D" }
+    /// What happened to the path.
     public var kind: Kind
     /// Absolute path in the image (`/etc/hosts`).
     public var path: String
 
+    /// docker diff's line: `A /etc/hosts`.
     public var description: String { "\(kind.rawValue) \(path)" }
 }
 
 /// Counts of a changeset, for `commit`'s summary line.
 public struct ChangeSummary: Sendable, Equatable, CustomStringConvertible {
+    /// How many paths of each kind.
     public var added = 0, changed = 0, deleted = 0
 
+    /// Counts `changes`.
     public init(_ changes: [LayerChange]) {
         for change in changes {
             switch change.kind {
@@ -27,6 +32,7 @@ public struct ChangeSummary: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// `added 3, changed 1, deleted 2`.
     public var description: String { "added \(added), changed \(changed), deleted \(deleted)" }
 }
 

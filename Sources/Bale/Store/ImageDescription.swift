@@ -18,25 +18,42 @@ import Foundation
 /// layers' uncompressed sizes, which is what docker shows under both names. GraphDriver and Metadata
 /// (docker's storage driver and tag time) have no meaning without a daemon and are left out.
 public struct ImageDescription: Codable, Sendable, Equatable {
+    /// `Id`: the image ID, the config digest (`sha256:…`).
     public var id: String
+    /// `RepoTags`: the image's names, familiar form (`app:1`).
     public var repoTags: [String]
+    /// `RepoDigests`: `NAME@DIGEST` for each repository the image is named in.
     public var repoDigests: [String]
+    /// `Parent`: always empty (bale keeps no parent images).
     public var parent: String
+    /// `Comment`: the config's comment (`commit -m`, or import's `Imported from -`).
     public var comment: String
+    /// `Created`: the config's creation time as written there.
     public var created: String
+    /// `Container`: the config's `container`, empty for images not built by a daemon.
     public var container: String
+    /// `ContainerConfig`: the config's `container_config`, or docker's empty one.
     public var containerConfig: DockerContainerConfig
+    /// `DockerVersion`: the config's `docker_version`.
     public var dockerVersion: String
+    /// `Author`: the config's author.
     public var author: String
+    /// `Config`: the config's `config` (null when it has none).
     public var config: DockerContainerConfig?
+    /// `Architecture`, `Variant` (only when set), `Os`, `OsVersion` (only when set): the platform.
     public var architecture: String
     public var variant: String?
     public var os: String
     public var osVersion: String?
+    /// `Size`: the bytes of the image's blobs in the store (compressed layers).
     public var size: Int64
+    /// `VirtualSize`: the unpacked size, the sum of the layers' uncompressed sizes.
     public var virtualSize: Int64
+    /// `RootFS`: the layers' DiffIDs.
     public var rootFS: RootFS
+    /// bale's `Descriptor`: the image's top document in the store (a manifest or an index).
     public var descriptor: DescriptorSummary
+    /// bale's `Manifest`: the platform manifest (the descriptor itself unless that is an index).
     public var manifest: DescriptorSummary
 
     /// Docker's member order (Go's encoding/json writes a struct's fields in declaration order).
@@ -51,13 +68,16 @@ public struct ImageDescription: Codable, Sendable, Equatable {
 
     /// `RootFS`: `{"Type": "layers", "Layers": [diffIDs]}`.
     public struct RootFS: Codable, Sendable, Equatable {
+        /// Always `layers`.
         public var type: String
+        /// The DiffIDs, bottom layer first.
         public var layers: [String]
         public enum CodingKeys: String, CodingKey, CaseIterable { case type = "Type", layers = "Layers" }
     }
 
     /// bale's `Descriptor` and `Manifest` members: a descriptor's media type, digest and size.
     public struct DescriptorSummary: Codable, Sendable, Equatable {
+        /// The descriptor's media type, digest and size.
         public var mediaType: String
         public var digest: String
         public var size: Int64
@@ -109,6 +129,8 @@ public struct ImageDescription: Codable, Sendable, Equatable {
 /// Docker's `container.Config` as `inspect` prints it under `Config` and `ContainerConfig`: every field
 /// docker always writes (empty strings, `false`, `null`), and the `omitempty` ones only when set. Read
 /// from an image config's `config` (or `container_config`) object; OCI configs carry only a subset.
+/// Each property is the docker key of the same name (`hostname` is `Hostname`), with docker's meaning
+/// (moby's api/types/container/config.go); what docker writes as `null` or omits is `nil` here.
 public struct DockerContainerConfig: Codable, Sendable, Equatable {
     public var hostname = ""
     public var domainname = ""
@@ -136,6 +158,7 @@ public struct DockerContainerConfig: Codable, Sendable, Equatable {
     public var stopTimeout: Int?
     public var shell: [String]?
 
+    /// The empty config docker shows for an image without one (an import's `ContainerConfig`).
     public init() {}
 
     /// Docker's member order.
@@ -212,6 +235,7 @@ public struct DockerContainerConfig: Codable, Sendable, Equatable {
 public struct HistoryEntry: Sendable, Equatable {
     /// The entry's `created` text (RFC 3339), when it has one.
     public var created: String?
+    /// The entry's `created_by` and `comment`.
     public var createdBy: String?
     public var comment: String?
     /// The stored (compressed) size of the entry's layer; 0 for an entry that made none.
