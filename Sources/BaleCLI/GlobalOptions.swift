@@ -35,17 +35,20 @@ public struct GlobalOptions: ParsableArguments {
     public var effectiveJobs: Int { jobs ?? ProcessInfo.processInfo.activeProcessorCount }
 
     /// Docker's boolean flags also take a value (`-H=false`, `--human=true`, as Go's pflag allows);
-    /// argument-parser knows them as `--human` / `--no-human`. Short names to long ones, for the flags
-    /// that have both forms.
-    static let invertibleFlags = ["H": "human", "human": "human"]
+    /// argument-parser knows them as `--human` / `--no-human`. Per command, each spelling of such a flag
+    /// and its long name.
+    static let invertibleFlags = ["history": ["H": "human", "human": "human"]]
 
-    /// Rewrites `-H=false` / `--human=false` to `--no-human` and `=true` to `--human`.
+    /// Rewrites `-H=false` / `--human=false` to `--no-human` and `=true` to `--human`, for the command
+    /// that has the flag (`arguments` as given, the command name first after any global options).
     static func dockerBooleans(_ arguments: [String]) -> [String] {
-        arguments.map { argument in
+        let moved = movingGlobals(arguments)
+        guard let command = moved.first, let flags = invertibleFlags[command] else { return arguments }
+        return arguments.map { argument in
             guard argument.hasPrefix("-"), let eq = argument.firstIndex(of: "=") else { return argument }
             let name = String(argument[..<eq].drop { $0 == "-" })
             let value = argument[argument.index(after: eq)...].lowercased()
-            guard let long = invertibleFlags[name], let on = ["true": true, "1": true, "false": false, "0": false][value]
+            guard let long = flags[name], let on = ["true": true, "1": true, "false": false, "0": false][value]
             else { return argument }
             return on ? "--" + long : "--no-" + long
         }

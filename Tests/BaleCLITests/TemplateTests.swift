@@ -79,6 +79,7 @@ import Testing
 
     @Test func dockerBooleanFlagsTakeAValue() {
         #expect(GlobalOptions.dockerBooleans(["history", "-H=false", "x"]) == ["history", "--no-human", "x"])
-        #expect(GlobalOptions.dockerBooleans(["history", "--human=true", "--root=/a"]) == ["history", "--human", "--root=/a"])
+        #expect(GlobalOptions.dockerBooleans(["--root=/a", "history", "--human=true"]) == ["--root=/a", "history", "--human"])
+        #expect(GlobalOptions.dockerBooleans(["import", "-m", "-H=false", "d"]) == ["import", "-m", "-H=false", "d"])
     }
 }
