@@ -24,6 +24,8 @@ import Testing
         ("{{.Config.Cmd}} {{.Config.Labels}} {{.Config.Env}} {{.Nope}}", "[/bin/sh] map[a:1 b:2] <nil> <no value>"),
         ("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}", "a=1;b=2;"),
         ("{{if .Empty}}yes{{else}}no{{end}} {{if eq .Os \"linux\"}}L{{end}}", "no L"),
+        ("{{if .Empty}}a{{else if eq .Os \"x\"}}b{{else if .Size}}c{{else}}d{{end}}", "c"),
+        ("{{range .RepoTags}}{{if eq . \"app:2\"}}{{.}}{{end}}{{end}}", "app:2"),
         ("{{with .Config}}{{index .Labels \"a\"}}{{end}} {{len .RepoTags}}", "1 2"),
         ("a\\tb {{- \"  x\" -}}  c", "a\tb  xc"),
         ("{{json .RepoTags}} {{json \"<&>\"}}", #"["app:1","app:2"] "\u003c\u0026\u003e""#),

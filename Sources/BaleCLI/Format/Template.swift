@@ -189,18 +189,12 @@ struct Template {
                 case .action(let a):
                     let word = a.prefix { !$0.isWhitespace }
                     if ends.contains(String(word)) {
-                        ended = String(word)
+                        ended = a     // the whole action: `else if …` goes on
                         return result
                     }
                     switch word {
                     case "range", "if", "with":
-                        let pipeline = try parsePipeline(String(a.dropFirst(word.count)))
-                        var end = ""
-                        let body = try nodes(until: ["else", "end"], ended: &end)
-                        var otherwise: [Node] = []
-                        if end == "else" { otherwise = try nodes(until: ["end"], ended: &end) }
-                        guard end == "end" else { throw error("unexpected EOF: no {{end}} for {{\(word)}}") }
-                        result.append(.block(kind: String(word), pipeline, body: body, otherwise: otherwise))
+                        result.append(try block(String(word), a.dropFirst(word.count)))
                     case "end", "else": throw error("unexpected {{\(word)}}")
                     case "define", "template", "block", "break", "continue":
                         throw error("{{\(word)}} is not supported")
@@ -211,6 +205,27 @@ struct Template {
             }
             if !ends.isEmpty { throw error("unexpected EOF") }
             return result
+        }
+
+        /// `{{kind PIPE}} body [{{else}} other | {{else if PIPE}} … ] {{end}}`: an `else if` or `else with`
+        /// is a block of its own in the else branch, closed by the same `{{end}}`.
+        mutating func block(_ kind: String, _ text: Substring) throws -> Node {
+            let pipeline = try parsePipeline(String(text))
+            var end = ""
+            let body = try nodes(until: ["else", "end"], ended: &end)
+            var otherwise: [Node] = []
+            if end.hasPrefix("else") {
+                let rest = end.dropFirst(4).trimmingCharacters(in: .whitespaces)
+                let word = rest.prefix { !$0.isWhitespace }
+                if word == "if" || word == "with" {
+                    return .block(kind: kind, pipeline, body: body,
+                                  otherwise: [try block(String(word), rest.dropFirst(word.count)[...])])
+                }
+                guard rest.isEmpty else { throw error("unexpected \"\(rest)\" after {{else}}") }
+                otherwise = try nodes(until: ["end"], ended: &end)
+            }
+            guard end == "end" else { throw error("unexpected EOF: no {{end}} for {{\(kind)}}") }
+            return .block(kind: kind, pipeline, body: body, otherwise: otherwise)
         }
 
         /// `[$a[, $b] :=] command [| command]…`, where a command is operands separated by spaces.
