@@ -7,6 +7,9 @@
 #   make demo    deps, release build, then testdata/demo.sh on a temporary store
 #   make bench   deps, release build, then testdata/bench.sh: bale next to umoci, skopeo, pigz, gzip, tar
 #   make man     check that man/bale.1 renders without warnings
+#   make install release build, then the binary, the man page and bash, zsh and fish completions
+#                under PREFIX (default /usr/local; DESTDIR for staging; BALE_BIN installs that binary
+#                instead of building)
 #   make clean   remove build products
 
 SHELL := /bin/bash
@@ -23,7 +26,11 @@ DEB_PACKAGES := libarchive-dev zlib1g-dev liblzma-dev libisal-dev pkg-config pig
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps build debug test demo bench man clean
+.PHONY: deps build debug test demo bench man install clean
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BALE_BIN ?=
 
 deps:
 	@missing=""; \
@@ -60,6 +67,21 @@ man:
 	@warnings=$$(LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z man/bale.1 2>&1); \
 	if [ -n "$$warnings" ]; then echo "$$warnings" >&2; exit 1; fi; \
 	echo "man/bale.1: renders without warnings"
+
+# Each file goes where its program looks without configuration: bash-completion's completions/,
+# zsh's site-functions (on the default fpath), fish's vendor_completions.d. The completion scripts are
+# argument-parser's own, generated from the installed binary, so they always match its commands.
+install: $(if $(BALE_BIN),,build)
+	@bin="$(if $(BALE_BIN),$(BALE_BIN),$$($(SWIFT) build -c release --show-bin-path)/bale)"; \
+	dest="$(DESTDIR)$(PREFIX)"; \
+	install -d "$$dest/bin" "$$dest/share/man/man1" "$$dest/share/bash-completion/completions" \
+	  "$$dest/share/zsh/site-functions" "$$dest/share/fish/vendor_completions.d"; \
+	install -m 755 "$$bin" "$$dest/bin/bale"; \
+	install -m 644 man/bale.1 "$$dest/share/man/man1/bale.1"; \
+	"$$bin" --generate-completion-script bash > "$$dest/share/bash-completion/completions/bale"; \
+	"$$bin" --generate-completion-script zsh > "$$dest/share/zsh/site-functions/_bale"; \
+	"$$bin" --generate-completion-script fish > "$$dest/share/fish/vendor_completions.d/bale.fish"; \
+	echo "installed bale, its man page and completions under $$dest"
 
 clean:
 	rm -rf .build

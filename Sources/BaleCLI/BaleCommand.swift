@@ -22,7 +22,7 @@ public struct BaleCommand: ParsableCommand {
                 Images.self, Inspect.self, History.self, Tag.self, Rmi.self,
             ]),
             CommandGroup(name: "Moving images", subcommands: [Save.self, Load.self, CopyCommand.self]),
-            CommandGroup(name: "Root file systems", subcommands: [Import.self, Export.self, Commit.self]),
+            CommandGroup(name: "Root file systems", subcommands: [Import.self, Export.self, Commit.self, Diff.self]),
             CommandGroup(name: "Store upkeep", subcommands: [Verify.self, Prune.self]),
         ]
     )
@@ -36,12 +36,18 @@ public struct BaleCommand: ParsableCommand {
 
     /// Parses and runs one command line; returns the exit status (used by `main` and by tests).
     public static func run(_ arguments: [String]) -> Int32 {
+        let arguments = GlobalOptions.movingGlobals(GlobalOptions.dockerBooleans(arguments))
+        if let name = arguments.first, !name.hasPrefix("-"), !commandNames.contains(name) {
+            // As docker says it; argument-parser would blame the next argument (`Unknown option '--root'`).
+            printError("bale: '\(name)' is not a bale command.\nSee 'bale --help'.")
+            return 2
+        }
         do {
-            var command = try parseAsRoot(GlobalOptions.movingGlobals(arguments))
+            var command = try parseAsRoot(arguments)
             try command.run()
             return 0
         } catch let error as BaleError {
-            FileHandle.standardError.write(Data(("Error: " + error.description + "\n").utf8))
+            printError("Error: " + error.description)
             return exitStatus(for: error.code)
         } catch let error as ExitCode {
             return error.rawValue
@@ -49,12 +55,22 @@ public struct BaleCommand: ParsableCommand {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if code == .success {
-                print(message)
+                write(message + "\n")
                 return 0
             }
-            FileHandle.standardError.write(Data((message + "\n").utf8))
+            printError(message)
             return code == .validationFailure ? 2 : code.rawValue
         }
+    }
+
+    /// Every command name and alias, and argument-parser's `help`.
+    static var commandNames: Set<String> {
+        var names: Set<String> = ["help"]
+        for command in configuration.subcommands {
+            names.insert(command._commandName)
+            names.formUnion(command.configuration.aliases)
+        }
+        return names
     }
 
     /// 2 for usage, 3 for integrity, 1 for everything else.

@@ -20,13 +20,39 @@ public struct GlobalOptions: ParsableArguments {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
     }
 
-    /// Opens the store.
+    /// Opens the store for a command that writes it (creating an empty one when there is none).
     public func store() throws -> Store {
         try Store(root: root ?? Store.defaultRoot())
     }
 
+    /// Opens the store for a command that only reads it: nothing is created, and a root with no store
+    /// reads as an empty one.
+    public func readStore() throws -> Store {
+        try Store(readingAt: root ?? Store.defaultRoot())
+    }
+
     /// The number of parallel jobs to use.
     public var effectiveJobs: Int { jobs ?? ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Docker's boolean flags also take a value (`-H=false`, `--human=true`, as Go's pflag allows);
+    /// argument-parser knows them as `--human` / `--no-human`. Per command, each spelling of such a flag
+    /// and its long name.
+    static let invertibleFlags = ["history": ["H": "human", "human": "human"]]
+
+    /// Rewrites `-H=false` / `--human=false` to `--no-human` and `=true` to `--human`, for the command
+    /// that has the flag (`arguments` as given, the command name first after any global options).
+    static func dockerBooleans(_ arguments: [String]) -> [String] {
+        let moved = movingGlobals(arguments)
+        guard let command = moved.first, let flags = invertibleFlags[command] else { return arguments }
+        return arguments.map { argument in
+            guard argument.hasPrefix("-"), let eq = argument.firstIndex(of: "=") else { return argument }
+            let name = String(argument[..<eq].drop { $0 == "-" })
+            let value = argument[argument.index(after: eq)...].lowercased()
+            guard let long = flags[name], let on = ["true": true, "1": true, "false": false, "0": false][value]
+            else { return argument }
+            return on ? "--" + long : "--no-" + long
+        }
+    }
 
     /// argument-parser reads a parent's options only after the subcommand name, so global options given
     /// before it (`bale --root D images`) are moved behind it (`bale images --root D`).
@@ -51,12 +77,14 @@ public struct GlobalOptions: ParsableArguments {
     }
 }
 
-/// Writes to standard error.
+/// Writes to standard error (clearing a progress bar first).
 func printError(_ text: String) {
+    ProgressBar.current.clear()
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
 
-/// Writes to standard output without a trailing newline.
+/// Writes to standard output without a trailing newline (clearing a progress bar first).
 func write(_ text: String) {
+    ProgressBar.current.clear()
     FileHandle.standardOutput.write(Data(text.utf8))
 }

@@ -210,7 +210,8 @@ struct ArchiveInteropTests {
 
             // Into a store without the base: refused before anything is written, naming the digest.
             let empty = f.directory.appendingPathComponent("empty")
-            #expect(try Harness.bale(["images"], root: empty).succeeded)
+            // An empty store, made by a writer (`images` only reads and creates nothing).
+            #expect(try Harness.bale(["prune"], root: empty).succeeded)
             let indexBefore = try Data(contentsOf: empty.appendingPathComponent("index.json"))
             let refused = try Harness.bale(["load", "-i", incr.path], root: empty)
             #expect(!refused.succeeded)

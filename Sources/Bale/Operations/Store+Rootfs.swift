@@ -12,6 +12,7 @@ extension Store {
         let source = try RootfsSource(input: input, options: options)
         try copyIn(from: source, jobs: options.compression.jobs)
         guard let result = source.result else { throw BaleError(.internal, "import made no image") }
+        recordUnpackedSize(result.layer.uncompressedSize, of: result.layer.digest)
         return result
     }
 
@@ -21,6 +22,7 @@ extension Store {
         let source = CommitSource(base: try StoreSource(store: self, selecting: [base]), input: input, options: options)
         try copyIn(from: source, jobs: options.compression.jobs)
         guard let result = source.result else { throw BaleError(.internal, "commit made no image") }
+        recordUnpackedSize(result.layer.uncompressedSize, of: result.layer.digest)
         return result
     }
 

@@ -44,6 +44,8 @@ public struct RootfsImageResult: Sendable {
     public var layer: CompressionResult
     /// Warnings met on the way (skipped sockets, …).
     public var warnings: [String]
+    /// For `commit DIR`: what the new layer adds, changes and deletes (docker diff's lines).
+    public var changes: [LayerChange]?
 }
 
 /// Collects warnings from another thread.
@@ -72,12 +74,11 @@ enum RootfsConfig {
             "rootfs": .object(["type": .string("layers"), "diff_ids": .strings([layer.result.diffID.string])]),
         ]
         if let variant = options.platform.variant { config["variant"] = .string(variant) }
-        var history: [String: JSONValue] = ["created": .string(created)]
-        if let message = options.message, !message.isEmpty {
-            config["comment"] = .string(message)
-            history["comment"] = .string(message)
-        }
-        config["history"] = .array([.object(history)])
+        // docker writes "Imported from " + its source, and its client always sends the file on stdin,
+        // so docker's images all say "Imported from -" unless -m replaces it.
+        let comment = options.message.flatMap { $0.isEmpty ? nil : $0 } ?? "Imported from -"
+        config["comment"] = .string(comment)
+        config["history"] = .array([.object(["created": .string(created), "comment": .string(comment)])])
         return try JSON.canonical(JSONValue.object(config))
     }
 

@@ -51,7 +51,14 @@ extension Store {
         }
         try withLock(exclusive: true) {
             var index = try loadIndex()
-            let image = try resolve(source, in: images(in: index).images)
+            let image: StoredImage
+            do {
+                image = try resolve(source, in: images(in: index).images)
+            } catch let error as BaleError where error.code == .notFound {
+                // docker names the reference it looked for, with the tag it defaulted to.
+                guard let ref = try? Reference(parsing: source), ref.digest == nil else { throw error }
+                throw BaleError(.notFound, "No such image: \(ref.withDefaultTag().familiar)")
+            }
             index.setName(name.withDefaultTag(), to: image.descriptor)
             try saveIndex(index)
         }
@@ -70,6 +77,10 @@ extension Store {
                 do {
                     let images = self.images(in: index).images
                     let matches = try resolveAll(argument, in: images)
+                    if let ref = try? Reference(parsing: argument), ref.digest != nil {
+                        try untagDigest(ref, of: matches[0], in: &index, events: &events, deleted: &deleted)
+                        continue
+                    }
                     let byName = (try? Reference(parsing: argument)).map { ref in
                         ref.digest == nil && matches.count == 1 && matches[0].names.contains(ref.withDefaultTag())
                     } ?? false
@@ -96,6 +107,20 @@ extension Store {
                 _ = try collectGarbage(index)
             }
             return (events, errors)
+        }
+    }
+
+    /// `rmi NAME@DIGEST`: the digest reference goes. bale records names only, and shows NAME@DIGEST for
+    /// every name of that repository on the image, so those names go with it (each reported); the image
+    /// is deleted when it has no name left, as docker deletes an image that loses its last reference.
+    private func untagDigest(_ ref: Reference, of image: StoredImage, in index: inout StoreIndex,
+                             events: inout [RemoveEvent], deleted: inout Set<Digest>) throws {
+        let names = index.names(of: image.descriptor.digest).filter { $0.domain == ref.domain && $0.path == ref.path }
+        guard !names.isEmpty else { throw BaleError(.notFound, "No such image: \(ref.familiar)") }
+        events.append(.untagged(ref))
+        for name in names where index.removeName(name) { events.append(.untagged(name)) }
+        if index.names(of: image.descriptor.digest).isEmpty {
+            deleteImages([image], from: &index, events: &events, deleted: &deleted)
         }
     }
 

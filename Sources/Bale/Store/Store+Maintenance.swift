@@ -72,6 +72,7 @@ extension Store {
         for (digest, path) in try storedBlobs() where !keep.contains(digest) {
             let size = blobSize(digest) ?? 0
             if unlink(path) == 0 {
+                _ = unlink(unpackedSizePath(digest))
                 removed.append(digest)
                 bytes += size
             }

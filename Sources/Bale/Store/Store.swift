@@ -27,11 +27,30 @@ public final class Store: @unchecked Sendable {
     /// The flock shared by this object's holders (`acquireLock`).
     private let lockState = StoreLockState()
 
+    /// Whether this handle only reads: opened by `init(readingAt:)`, it creates nothing.
+    let readOnly: Bool
+
     /// Opens the store at `root`, creating an empty layout when there is none.
     public init(root: String) throws {
         self.root = root
+        readOnly = false
         try createLayoutIfNeeded()
     }
+
+    /// Opens the store at `root` for reading only (`images`, `inspect`, `history`, `save`, `verify`):
+    /// nothing is created, and a root that holds no store yet reads as an empty one.
+    public init(readingAt root: String) throws {
+        self.root = root
+        readOnly = true
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: root, isDirectory: &isDir), !isDir.boolValue {
+            throw BaleError(.invalidInput, "\(root): the store root is not a directory")
+        }
+        if FileManager.default.fileExists(atPath: layoutPath) { try checkLayoutVersion() }
+    }
+
+    /// Whether a read-only handle looks at a root with no store in it (no index.json yet).
+    var isAbsent: Bool { readOnly && access(indexPath, F_OK) != 0 }
 
     /// The store root bale uses by default: `$BALE_ROOT`, else `/var/lib/bale` as root, else
     /// `$XDG_DATA_HOME/bale`, else `~/.local/share/bale`.
@@ -213,6 +232,8 @@ final class StoreLockState: @unchecked Sendable {
     // Sendable: every field is guarded by `mutex`.
     private let mutex = NSLock()
     private var fd: Int32 = -1
+    /// The flock held on `fd` (LOCK_UN while readers go unlocked, see `acquire`).
+    private var held = LOCK_UN
     private var shared = 0
     private var exclusive = 0
 
@@ -220,22 +241,31 @@ final class StoreLockState: @unchecked Sendable {
         mutex.lock()
         defer { mutex.unlock() }
         if fd < 0 {
-            // A reader opens the lock read-only (flock needs no write access), so a store it may only
-            // read can still be read; the file is created only when missing.
-            fd = wantsExclusive ? -1 : open(path, O_RDONLY | O_CLOEXEC)
-            if fd < 0 { fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) }
+            if wantsExclusive {
+                fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            } else {
+                // A reader opens the lock read-only (flock needs no write access), so a store it may only
+                // read can still be read. A reader never creates it: with no lock file, no bale writer has
+                // been there (a writer creates it before it writes anything), and every file a writer
+                // makes appears by an atomic rename, so the reader goes on unlocked and leaves no trace.
+                fd = open(path, O_RDONLY | O_CLOEXEC)
+                if fd < 0 && errno == ENOENT {
+                    shared += 1
+                    return
+                }
+            }
             guard fd >= 0 else { throw BaleError.posix("cannot open lock file", path: path) }
         }
         let needed = wantsExclusive || exclusive > 0 ? LOCK_EX : LOCK_SH
-        let current = exclusive > 0 ? LOCK_EX : (shared > 0 ? LOCK_SH : LOCK_UN)
-        if needed != current {
+        if needed != held && !(needed == LOCK_SH && held == LOCK_EX) {
             while flock(fd, needed) != 0 {
                 if errno != EINTR {
                     let error = BaleError.posix("cannot lock the store", path: path)
-                    if current == LOCK_UN { close(fd); fd = -1 }
+                    if held == LOCK_UN { close(fd); fd = -1 }
                     throw error
                 }
             }
+            held = needed
         }
         if wantsExclusive { exclusive += 1 } else { shared += 1 }
     }
@@ -244,12 +274,15 @@ final class StoreLockState: @unchecked Sendable {
         mutex.lock()
         defer { mutex.unlock() }
         if wasExclusive { exclusive -= 1 } else { shared -= 1 }
+        guard fd >= 0 else { return }
         if exclusive == 0 && shared == 0 {
             _ = flock(fd, LOCK_UN)
             close(fd)
             fd = -1
+            held = LOCK_UN
         } else if wasExclusive && exclusive == 0 {
             _ = flock(fd, LOCK_SH)    // a reader of this store still holds it
+            held = LOCK_SH
         }
     }
 }

@@ -30,7 +30,8 @@ public struct StoredImage: Sendable {
 extension Store {
     /// Reads the store's index.json (callers hold the lock).
     func loadIndex() throws -> StoreIndex {
-        try StoreIndex(bytes: try readFile(indexPath, limit: 64 << 20), path: indexPath)
+        if isAbsent { return try StoreIndex(bytes: JSON.canonical(Index(mediaType: .ociIndex, manifests: [])), path: indexPath) }
+        return try StoreIndex(bytes: try readFile(indexPath, limit: 64 << 20), path: indexPath)
     }
 
     /// Replaces index.json atomically (callers hold the exclusive lock).

@@ -23,7 +23,7 @@ struct History: ParsableCommand {
     var quiet = false
 
     @Flag(name: [.customShort("H"), .long], inversion: .prefixedNo,
-          help: "Print sizes and dates in human-readable form.")
+          help: "Print sizes and dates in human-readable form (-H=false and --human=false as docker takes them).")
     var human = true
 
     @Option(name: .long, help: ArgumentHelp("table, json or a template.", valueName: "format"))
@@ -34,17 +34,20 @@ struct History: ParsableCommand {
 
     func run() throws {
         let output = try OutputFormat(format, fields: ["ID", "CreatedAt", "CreatedSince", "CreatedBy", "Size", "Comment"])
-        let store = try global.store()
+        let store = try global.readStore()
         let stored = try store.resolve(image, in: store.images().images)
         let now = Date()
-        let records = Self.entries(of: stored).enumerated().map { (i, entry) -> [String: String] in
+        let records = stored.history.enumerated().map { (i, entry) -> [String: String] in
             let id = i > 0 ? "<missing>" : (noTrunc ? stored.id.string : stored.id.shortHex)
             let created = entry.created.flatMap(RFC3339.parse)
             let by = (entry.createdBy ?? "").replacingOccurrences(of: "\t", with: " ")
+            // As docker's history formatter: CreatedAt is always RFC 3339; -H=false shows it (and
+            // plain byte counts) where the human forms would be.
+            let at = created.map { RFC3339.format($0) } ?? ""
             return [
                 "ID": id,
-                "CreatedAt": created.map { human ? Humanize.timestamp($0) : RFC3339.format($0) } ?? "",
-                "CreatedSince": created.map { human ? Humanize.ago($0, now: now) : RFC3339.format($0) } ?? "N/A",
+                "CreatedAt": at,
+                "CreatedSince": human ? created.map { Humanize.ago($0, now: now) } ?? "N/A" : at,
                 "CreatedBy": noTrunc ? by : Humanize.ellipsis(by, 45),
                 "Size": human ? Humanize.size(entry.size) : String(entry.size),
                 "Comment": entry.comment ?? "",
@@ -54,35 +57,9 @@ struct History: ParsableCommand {
             write(records.map { $0["ID"]! + "\n" }.joined())
             return
         }
-        write(try output.render(records, columns: [("ID", "IMAGE"), ("CreatedSince", "CREATED"),
+        write(try output.render(records, columns: [("ID", "IMAGE"),
+                                                   human ? ("CreatedSince", "CREATED") : ("CreatedAt", "CREATED AT"),
                                                    ("CreatedBy", "CREATED BY"), ("Size", "SIZE"),
                                                    ("Comment", "COMMENT")]))
-    }
-
-    struct Entry {
-        var created: String?
-        var createdBy: String?
-        var comment: String?
-        var size: Int64
-    }
-
-    /// History entries newest first, each non-empty one paired with its layer in order. Without a
-    /// history, one entry per layer.
-    static func entries(of image: StoredImage) -> [Entry] {
-        let layers = image.manifest.value.layers
-        guard let history = image.config.value.history, !history.isEmpty else {
-            return layers.reversed().map { Entry(created: image.config.value.created, size: $0.size) }
-        }
-        var next = 0
-        var entries: [Entry] = []
-        for h in history {
-            var size: Int64 = 0
-            if h.emptyLayer != true, next < layers.count {
-                size = layers[next].size
-                next += 1
-            }
-            entries.append(Entry(created: h.created, createdBy: h.createdBy, comment: h.comment, size: size))
-        }
-        return entries.reversed()
     }
 }

@@ -9,20 +9,25 @@ struct Images: ParsableCommand {
         abstract: "List images in the store.",
         discussion: """
             Columns: REPOSITORY TAG IMAGE ID CREATED SIZE, newest first. IMAGE ID is the config digest, as \
-            docker shows it; SIZE is the bytes of the image's blobs in the store. Untagged images show as \
-            <none>.
+            docker shows it. SIZE is the bytes the image's blobs take in the store (compressed layers), \
+            unlike docker's SIZE, which is the unpacked size; .VirtualSize gives that unpacked size (the \
+            sum of the layers' uncompressed sizes). Untagged images show as <none>.
+
+            REPOSITORY[:TAG] may be a glob pattern, as docker's: 'app*', 'team/*:1', 'example.com/*/*' \
+            (* does not match /).
 
             Filters (--filter KEY=VALUE, repeatable): dangling=true|false, label=KEY or label=KEY=VALUE, \
             before=IMAGE, since=IMAGE, reference=PATTERN (a glob on the name and tag), until=TIME.
 
             --format: table (default), json (one object per line), or a template such as \
             '{{.Repository}}:{{.Tag}}' or 'table {{.ID}}\\t{{.Size}}'. Fields: .Repository .Tag .Digest \
-            .ID .CreatedAt .CreatedSince .Size.
+            .ID .CreatedAt .CreatedSince .Size .VirtualSize; templates take docker's functions (json, \
+            join, upper, lower, printf, index, …).
             """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: ArgumentHelp("Only images with this name (and tag).", valueName: "repository[:tag]"))
+    @Argument(help: ArgumentHelp("Only images with this name (and tag); a glob pattern such as 'app*'.", valueName: "repository[:tag]"))
     var repository: String?
 
     @Flag(name: .shortAndLong, help: "Show all images (bale keeps no intermediate images, so this is the default list).")
@@ -49,13 +54,12 @@ struct Images: ParsableCommand {
     func run() throws {
         var filters = filter
         if let repository {
-            // A positional REPO[:TAG] is a reference filter (docker does the same).
-            _ = try Reference(parsing: repository)
+            // A positional REPO[:TAG] is a reference filter, glob patterns and all (docker does the same).
             filters.append("reference=" + repository)
         }
         let imageFilter = try ImageFilter(filters)
         let output = try OutputFormat(format, fields: Self.fields)
-        let store = try global.store()
+        let store = try global.readStore()
         let (images, problems) = try store.images()
         problems.forEach { printError("Warning: " + $0.message) }
         let rows = try imageFilter.rows(of: images) { try store.resolve($0, in: images) }
@@ -64,7 +68,9 @@ struct Images: ParsableCommand {
             return
         }
         let now = Date()
-        let records = rows.map { row -> [String: String] in
+        // The unpacked size may mean decompressing a layer once (then it is recorded): only when shown.
+        let unpacked = output.uses("VirtualSize")
+        let records = try rows.map { row -> [String: String] in
             let image = row.image
             return [
                 "Repository": row.name?.familiarName ?? "<none>",
@@ -75,7 +81,7 @@ struct Images: ParsableCommand {
                 "CreatedSince": Humanize.ago(image.created, now: now),
                 "Size": Humanize.size(image.size),
                 "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A",
-                "VirtualSize": Humanize.size(image.size),
+                "VirtualSize": unpacked ? Humanize.size(try store.unpackedSize(of: image)) : "",
             ]
         }
         var columns: [(field: String, header: String)] = [("Repository", "REPOSITORY"), ("Tag", "TAG")]

@@ -8,13 +8,22 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show detailed information on one or more images, as a JSON array.",
         discussion: """
-            Keys as docker's: Id, RepoTags, RepoDigests, Parent, Comment, Created, DockerVersion, Author, \
-            Config, Architecture, Variant, Os, Size, RootFS; plus Descriptor (the media type, digest and \
-            size of the image's manifest or index in the store) and Manifest (the platform manifest's \
-            descriptor).
+            Keys and their order as docker's: Id, RepoTags, RepoDigests, Parent, Comment, Created, \
+            Container, ContainerConfig, DockerVersion, Author, Config, Architecture, Variant, Os, \
+            OsVersion, Size, VirtualSize, RootFS; plus Descriptor (the media type, digest and size of the \
+            image's manifest or index in the store) and Manifest (the platform manifest's descriptor). \
+            Size is the bytes of the image's blobs in the store (compressed); VirtualSize is the unpacked \
+            size, the sum of the layers' uncompressed sizes (docker's size).
+
+            -f/--format runs a Go template over each image, as docker does: '{{.Id}}', '{{json .Config}}', \
+            '{{index .RepoTags 0}}', '{{range .RepoTags}}{{.}} {{end}}', with pipelines and the functions \
+            json, index, printf, join, split, upper, lower, title, len, eq, not, and, or.
             """)
 
     @OptionGroup var global: GlobalOptions
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Format the output using the given Go template.", valueName: "template"))
+    var format: String?
 
     @Argument(help: ArgumentHelp("Images to inspect (name, NAME@DIGEST, ID or ID prefix).", valueName: "image"))
     var images: [String]
@@ -24,51 +33,25 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
-        let store = try global.store()
+        let template = try format.map { try Template($0) }
+        let store = try global.readStore()
         let all = try store.images().images
-        var objects: [Any] = []
+        var values: [JSONValue] = []
         var failed: [BaleError] = []
         for text in images {
             do {
-                objects.append(try Self.object(for: store.resolve(text, in: all)))
+                let image = try store.resolve(text, in: all)
+                values.append(try GoJSON.value(store.describe(image)))
             } catch let error as BaleError {
                 failed.append(error)
             }
         }
-        let data = try JSONSerialization.data(withJSONObject: objects,
-                                              options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        write(String(decoding: data, as: UTF8.self) + "\n")
+        if let template {
+            write(try values.map { try template.execute($0) + "\n" }.joined())
+        } else {
+            write(GoJSON.indented(.array(values), order: ImageDescription.memberOrder) + "\n")
+        }
         failed.forEach { printError("Error: " + $0.message) }
         if !failed.isEmpty { throw ExitCode(1) }
-    }
-
-    /// docker's inspect object for an image. `Config` is taken from the config's own bytes, so fields
-    /// bale does not model are shown too.
-    static func object(for image: StoredImage) throws -> [String: Any] {
-        let raw = (try? JSONSerialization.jsonObject(with: image.config.bytes)) as? [String: Any] ?? [:]
-        let config = image.config.value
-        func descriptor(_ d: Descriptor) -> [String: Any] {
-            ["mediaType": d.mediaType.rawValue, "digest": d.digest.string, "size": d.size]
-        }
-        var object: [String: Any] = [
-            "Id": image.id.string,
-            "RepoTags": image.names.filter { $0.tag != nil }.map(\.familiar),
-            "RepoDigests": Array(Set(image.names.map { "\($0.familiarName)@\(image.descriptor.digest)" })).sorted(),
-            "Parent": "",
-            "Comment": config.comment ?? "",
-            "Created": config.created ?? "",
-            "DockerVersion": config.dockerVersion ?? "",
-            "Author": config.author ?? "",
-            "Config": raw["config"] ?? NSNull(),
-            "Architecture": config.architecture,
-            "Os": config.os,
-            "Size": image.size,
-            "RootFS": ["Type": config.rootfs.type, "Layers": config.rootfs.diffIDs.map(\.string)],
-            "Descriptor": descriptor(image.descriptor),
-            "Manifest": descriptor(image.manifestDescriptor),
-        ]
-        if let v = config.variant { object["Variant"] = v }
-        if let v = config.osVersion { object["OsVersion"] = v }
-        return object
     }
 }

@@ -31,6 +31,8 @@ struct Load: ParsableCommand {
     }
 
     func run() throws {
+        // Named here, before the archive location's own message would wrap it in a prefix.
+        if let input, input != "-", access(input, R_OK) != 0 { throw BaleError.posix("cannot open", path: input) }
         let context = global.context()
         let store = try context.store()
         let location = try Location(parsing: "docker-archive:" + (input ?? "-"))

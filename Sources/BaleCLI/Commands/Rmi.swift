@@ -9,13 +9,18 @@ struct Rmi: ParsableCommand {
         discussion: """
             By name: the name is removed (Untagged: NAME:TAG); an image that loses its last name is deleted \
             (Deleted: sha256:ID). By ID or ID prefix: all its names are removed and the image deleted; an \
-            image with several names needs --force. Blobs no remaining image uses are removed from the store.
+            image with several names needs --force. NAME@DIGEST removes that digest reference: the image's \
+            names in that repository (bale shows NAME@DIGEST for each), and the image when no name is left. \
+            Blobs no remaining image uses are removed from the store.
             """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Flag(name: .shortAndLong, help: "Remove an image that has several names; ignore images that do not exist.")
+    @Flag(name: .shortAndLong, help: "Remove an image that has several names; an image that does not exist is reported but is no failure.")
     var force = false
+
+    @Flag(name: .long, help: "Do not delete untagged parents (bale keeps no parent images: accepted for docker's scripts).")
+    var noPrune = false
 
     @Argument(help: ArgumentHelp("Images to remove.", valueName: "image"))
     var images: [String]
@@ -32,8 +37,8 @@ struct Rmi: ParsableCommand {
             case .deleted(let id): return "Deleted: \(id)\n"
             }
         }.joined())
-        let reported = errors.filter { !(force && $0.code == .notFound) }
-        reported.forEach { printError("Error: " + $0.message) }
-        if !reported.isEmpty { throw ExitCode(1) }
+        // As docker: with -f, a missing image is still reported, but the status stays 0.
+        errors.forEach { printError("Error: " + $0.message) }
+        if errors.contains(where: { !(force && $0.code == .notFound) }) { throw ExitCode(1) }
     }
 }

@@ -56,7 +56,7 @@ struct Save: ParsableCommand {
         let context = global.context(compression: ArchiveCompression(rawValue: compress) ?? .none)
         let file = output ?? "-"
         let destination = try Location(parsing: (format == "oci" ? "oci-archive:" : "docker-archive:") + file)
-        let source = try StoreSource(store: context.store(), selecting: images)
+        let source = try StoreSource(store: global.readStore(), selecting: images)
         var omit: [Digest: String] = [:]
         for earlier in since {
             omit.merge(try Incremental.carriedBlobs(inArchive: earlier)) { first, _ in first }

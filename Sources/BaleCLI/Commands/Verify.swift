@@ -19,7 +19,7 @@ struct Verify: ParsableCommand {
     var deep = false
 
     func run() throws {
-        let report = try global.store().verify(deep: deep)
+        let report = try global.readStore().verify(deep: deep)
         write(report.damage.map { $0.message + "\n" }.joined())
         printError("\(report.blobs) blobs verified (\(Humanize.size(report.bytes))), \(report.damage.count) problems")
         if !report.damage.isEmpty { throw ExitCode(3) }

@@ -11,11 +11,27 @@ final class ProgressBar: @unchecked Sendable {
     private var done: Int64 = 0
     private let start = Date()
     private var lastDraw = Date.distantPast
+    /// Whether a line is on screen now (drawn and not cleared since).
+    private var shown = false
 
     init(label: String, total: Int64? = nil, disabled: Bool) {
         self.label = label
         self.total = total
         enabled = !disabled && isatty(2) == 1
+        if enabled { Self.current.set(self) }
+    }
+
+    /// The bar a command is drawing, cleared by `write` and `printError` before they write: a bar left
+    /// on screen would run into the next text when stdout and stderr share a terminal.
+    static let current = CurrentBar()
+
+    final class CurrentBar: @unchecked Sendable {
+        // Sendable: `bar` is guarded by `lock`.
+        private let lock = NSLock()
+        private var bar: ProgressBar?
+        func set(_ bar: ProgressBar) { lock.withLock { self.bar = bar } }
+        /// Clears the current bar's line, if it shows one.
+        func clear() { lock.withLock { bar }?.finish() }
     }
 
     /// Sets the expected total once it is known.
@@ -33,10 +49,14 @@ final class ProgressBar: @unchecked Sendable {
         }
     }
 
-    /// Clears the line.
+    /// Clears the line (a later `advance` draws it again).
     func finish() {
         guard enabled else { return }
-        lock.withLock { FileHandle.standardError.write(Data("\r\u{1b}[K".utf8)) }
+        lock.withLock {
+            guard shown else { return }
+            shown = false
+            FileHandle.standardError.write(Data("\r\u{1b}[K".utf8))
+        }
     }
 
     private func draw(_ now: Date) {
@@ -50,6 +70,7 @@ final class ProgressBar: @unchecked Sendable {
             }
         }
         line += " \(Humanize.size(Int64(rate)))/s"
+        shown = true
         FileHandle.standardError.write(Data(("\r\u{1b}[K" + line).utf8))
     }
 }

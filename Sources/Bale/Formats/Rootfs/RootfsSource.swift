@@ -105,6 +105,7 @@ public final class CommitSource: StreamingImageSource, @unchecked Sendable {
         let warnings = WarningList()
         let compressor = LayerCompressor(settings: options.compression, sink: sink)
         let layer: IngestedLayer
+        var changes: [LayerChange]?
         if case .directory(let dir) = input {
             let files = try manifest.layers.map { layer -> LayerFile in
                 guard let file = base.blobFile(layer) else {
@@ -120,6 +121,10 @@ public final class CommitSource: StreamingImageSource, @unchecked Sendable {
                 let archiver = DirectoryArchiver(root: dir, clamp: clamp, warn: { warnings.add($0) })
                 return try Differ(base: tree, archiver: archiver).write(to: writer).newest
             }
+            // Read back from the layer as written (headers only): what was recorded, not what was meant.
+            if let file = sink.file(layer.result.digest) {
+                changes = try LayerChange.changes(in: TarReader(path: file), against: tree)
+            }
         } else {
             layer = try compressor.compressTar(input)
         }
@@ -127,10 +132,11 @@ public final class CommitSource: StreamingImageSource, @unchecked Sendable {
         let docker = manifest.mediaType?.isDocker ?? manifest.config.mediaType.isDocker
         let added = Descriptor(mediaType: docker ? .dockerLayerGzip : .ociLayerGzip, digest: layer.result.digest,
                                size: layer.result.compressedSize)
-        let image = try RootfsImage(config: config, configType: docker ? .dockerConfig : .ociConfig,
+        var image = try RootfsImage(config: config, configType: docker ? .dockerConfig : .ociConfig,
                                     manifestType: docker ? .dockerManifest : .ociManifest,
                                     layers: manifest.layers + [added], layer: layer.result,
                                     warnings: warnings.all, sink: sink)
+        image.result.changes = changes
         lock.withLock { staged = image; made = image.result }
     }
 
@@ -172,7 +178,7 @@ public final class CommitSource: StreamingImageSource, @unchecked Sendable {
 /// The image a rootfs or commit source made: its documents in memory, its new layer in the sink.
 struct RootfsImage: Sendable {
     let documents: [Digest: Data]
-    let result: RootfsImageResult
+    var result: RootfsImageResult
     let sink: any BlobSink
 
     init(config: Data, configType: MediaType, manifestType: MediaType, layers: [Descriptor],

@@ -1,0 +1,98 @@
+import BaleCore
+import BaleIO
+import Foundation
+
+/// One line of `docker diff`: a path the layer adds (`A`), changes (`C`, also a directory written
+/// because something below it changed, as docker shows it) or deletes (`D`, a whiteout).
+public struct LayerChange: Sendable, Hashable, CustomStringConvertible {
+    /// docker diff's letter for each kind of change.
+    public enum Kind: String, Sendable { case added = "A", changed = "C", deleted = "D" }
+    /// What happened to the path.
+    public var kind: Kind
+    /// Absolute path in the image (`/etc/hosts`).
+    public var path: String
+
+    /// docker diff's line: `A /etc/hosts`.
+    public var description: String { "\(kind.rawValue) \(path)" }
+}
+
+/// Counts of a changeset, for `commit`'s summary line.
+public struct ChangeSummary: Sendable, Equatable, CustomStringConvertible {
+    /// How many paths of each kind.
+    public var added = 0, changed = 0, deleted = 0
+
+    /// Counts `changes`.
+    public init(_ changes: [LayerChange]) {
+        for change in changes {
+            switch change.kind {
+            case .added: added += 1
+            case .changed: changed += 1
+            case .deleted: deleted += 1
+            }
+        }
+    }
+
+    /// `added 3, changed 1, deleted 2`.
+    public var description: String { "added \(added), changed \(changed), deleted \(deleted)" }
+}
+
+extension Store {
+    /// `bale diff --base IMAGE DIR`: what `commit --base IMAGE DIR` would record, as docker diff's lines,
+    /// sorted by path. The Differ writes the same layer tar as for `commit`, but into a channel that is
+    /// read back as headers here, so nothing is stored and the store is only read.
+    public func changes(base: String, directory: String) throws -> [LayerChange] {
+        try withLock(exclusive: false) {
+            let image = try resolve(base, in: images(in: loadIndex()).images)
+            let tree = try FlatTree(layers: image.manifest.value.layers.map { ($0.digest, blobPath($0.digest)) })
+            try RootfsImage.checkDirectory(directory)
+            let channel = ByteChannel()
+            let producer = BackgroundTask<Void> {
+                do {
+                    let writer = try TarWriter(sink: ChannelSink(channel: channel), name: directory)
+                    let archiver = DirectoryArchiver(root: directory, clamp: nil, warn: { _ in })
+                    _ = try Differ(base: tree, archiver: archiver).write(to: writer)
+                    try writer.finish()
+                    channel.finish()
+                } catch {
+                    channel.fail(error)
+                    throw error
+                }
+            }
+            let changes: [LayerChange]
+            do {
+                changes = try LayerChange.changes(in: TarReader(source: ChannelSource(channel: channel), name: directory),
+                                                  against: tree)
+            } catch {
+                channel.cancel()
+                try producer.join()     // the producer's own error, when it failed first
+                throw error
+            }
+            try producer.join()
+            return changes
+        }
+    }
+
+}
+
+extension LayerChange {
+    /// Every member of a layer tar as a change: a whiteout deletes, a path the base has changes, any
+    /// other path is added.
+    static func changes(in reader: TarReader, against base: FlatTree) throws -> [LayerChange] {
+        var changes: [LayerChange] = []
+        while let entry = try reader.next() {
+            try reader.skipData()
+            let parts = entry.path.split(separator: "/").map(String.init).filter { $0 != "." }
+            guard let last = parts.last else { continue }
+            let parent = parts.dropLast().joined(separator: "/")
+            if last.hasPrefix(".wh.") {
+                let name = String(last.dropFirst(4))
+                guard !name.hasPrefix(".wh.") else { continue }   // opaque-directory markers
+                changes.append(LayerChange(kind: .deleted, path: "/" + (parent.isEmpty ? name : parent + "/" + name)))
+            } else {
+                let path = parts.joined(separator: "/")
+                changes.append(LayerChange(kind: base.node(at: path) == nil ? .added : .changed, path: "/" + path))
+            }
+        }
+        return changes.sorted { $0.path < $1.path }
+    }
+}
