@@ -31,33 +31,10 @@ struct Load: ParsableCommand {
     }
 
     func run() throws {
-        // Named here, before the archive location's own message would wrap it in a prefix.
-        if let input, input != "-", access(input, R_OK) != 0 { throw BaleError.posix("cannot open", path: input) }
-        let context = global.context()
-        let store = try context.store()
-        let location = try Location(parsing: "docker-archive:" + (input ?? "-"))
         let progress = ProgressBar(label: "Loading", disabled: global.noProgress || quiet)
         defer { progress.finish() }
-        let source = try location.source(context)
-        let destination: StoreDestination
-        do { destination = try StoreDestination(store: store) } catch { source.close(); throw error }
-        let report = try Copier(options: platforms.copyOptions(global, progress: progress))
-            .copy(from: source, to: destination)
+        let report = try global.store().load(archive: input, options: platforms.copyOptions(global, progress: progress))
         progress.finish()
-        // docker says when a name moved off another image.
-        let all = try store.images().images
-        var out = ""
-        for (name, old) in destination.moved.sorted(by: { $0.key < $1.key }) {
-            let oldID = all.first { $0.descriptor.digest == old }?.id.string ?? old.string
-            out += "The image \(name.familiar) already exists, renaming the old one with ID \(oldID) to empty string\n"
-        }
-        for image in report.images {
-            if image.names.isEmpty {
-                let id = all.first { $0.descriptor.digest == image.descriptor.digest }?.id ?? image.descriptor.digest
-                out += "Loaded image ID: \(id)\n"
-            }
-            for name in image.names { out += "Loaded image: \(name.withDefaultTag().familiar)\n" }
-        }
-        write(out)
+        write(report.lines.map { $0 + "\n" }.joined())
     }
 }

@@ -27,10 +27,10 @@ struct Save: ParsableCommand {
     var output: String?
 
     @Option(name: .long, help: ArgumentHelp("docker or oci.", valueName: "format"))
-    var format: String = "docker"
+    var format: SaveFormat = .docker
 
     @Option(name: .long, help: ArgumentHelp("Whole-archive compression: none, gzip, xz or zstd.", valueName: "algorithm"))
-    var compress: String = "none"
+    var compress: ArchiveCompression = .none
 
     @Option(name: .long, help: ArgumentHelp("Leave out the layers this earlier archive carries (repeatable): an incremental archive, for bale load on a host that loaded the earlier ones.", valueName: "archive"))
     var since: [String] = []
@@ -43,31 +43,20 @@ struct Save: ParsableCommand {
 
     func validate() throws {
         if images.isEmpty { throw ValidationError("save needs at least one image") }
-        guard ["docker", "oci"].contains(format) else { throw ValidationError("--format must be docker or oci") }
-        guard ArchiveCompression(rawValue: compress) != nil else {
-            throw ValidationError("--compress must be none, gzip, xz or zstd")
-        }
         if output == nil || output == "-", isatty(1) == 1 {
             throw ValidationError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
         }
     }
 
     func run() throws {
-        let context = global.context(compression: ArchiveCompression(rawValue: compress) ?? .none)
-        let file = output ?? "-"
-        let destination = try Location(parsing: (format == "oci" ? "oci-archive:" : "docker-archive:") + file)
-        let source = try StoreSource(store: global.readStore(), selecting: images)
-        var omit: [Digest: String] = [:]
-        for earlier in since {
-            omit.merge(try Incremental.carriedBlobs(inArchive: earlier)) { first, _ in first }
-        }
         let progress = ProgressBar(label: "Saving", disabled: global.noProgress)
         defer { progress.finish() }
-        let dst: any ImageDestination
-        do { dst = try destination.destination(context) } catch { source.close(); throw error }
         var options = try platforms.copyOptions(global, progress: progress)
-        options.omit = omit
         if noTags { options.names = .none }
-        _ = try Copier(options: options).copy(from: source, to: dst)
+        try global.readStore().save(images, to: output ?? "-", format: format, compression: compress,
+                                    since: since, options: options)
     }
 }
+
+extension SaveFormat: ExpressibleByArgument {}
+extension ArchiveCompression: ExpressibleByArgument {}

@@ -1,0 +1,83 @@
+import BaleCore
+import Foundation
+
+// `load` and `save` as the copies they are: an archive into the store, images of the store into an
+// archive; what they print is worked out here, where it is tested without a process.
+
+/// What `bale load` did, and docker's lines for it.
+public struct LoadReport: Sendable {
+    /// Names that moved off another image, with the ID of the image they left.
+    public var moved: [(name: Reference, oldID: Digest)] = []
+    /// The images loaded: their IDs and names.
+    public var loaded: [(id: Digest, names: [Reference])] = []
+    /// The copy itself.
+    public var copy: CopyReport
+
+    /// docker's lines: `The image NAME already exists, renaming the old one with ID … to empty
+    /// string` for each moved name, then `Loaded image: NAME:TAG` per name, or `Loaded image ID: …`
+    /// for an untagged image.
+    public var lines: [String] {
+        moved.map { "The image \($0.name.familiar) already exists, renaming the old one with ID \($0.oldID) to empty string" }
+            + loaded.flatMap { image in
+                image.names.isEmpty ? ["Loaded image ID: \(image.id)"]
+                    : image.names.map { "Loaded image: \($0.withDefaultTag().familiar)" }
+            }
+    }
+}
+
+/// The archive format `save` writes.
+public enum SaveFormat: String, Sendable, CaseIterable {
+    /// docker save's, both forms at once (manifest.json and the OCI layout).
+    case docker
+    /// An OCI image layout in a tar.
+    case oci
+}
+
+extension Store {
+    /// `bale load`: every image of a docker-archive or oci-archive (`path` nil or `-`: stdin) into this
+    /// store.
+    public func load(archive path: String?, options: CopyOptions) throws -> LoadReport {
+        let source = try path.flatMap { $0 == "-" ? nil : $0 }.map { try ArchiveSource(path: $0, reference: nil, name: $0) }
+            ?? ArchiveSource(fileDescriptor: 0, reference: nil, name: "<stdin>")
+        let destination: StoreDestination
+        do { destination = try StoreDestination(store: self) } catch { source.close(); throw error }
+        let copy = try Copier(options: options).copy(from: source, to: destination)
+        var report = LoadReport(copy: copy)
+        try withLock(exclusive: false) {
+            let index = try loadIndex()
+            // Only the images named here are read: a top digest's ID is its config digest.
+            func id(of top: Digest) -> Digest {
+                guard let entry = index.entries.first(where: { $0.descriptor.digest == top }),
+                      let image = try? loadImage(entry.descriptor, names: []) else { return top }
+                return image.id
+            }
+            report.moved = destination.moved.sorted { $0.key < $1.key }.map { ($0.key, id(of: $0.value)) }
+            report.loaded = copy.images.map { (id(of: $0.descriptor.digest), $0.names) }
+        }
+        return report
+    }
+
+    /// `bale save`: images of this store (names, NAME@DIGEST, IDs or ID prefixes) into one archive at
+    /// `path` (`-`: stdout). `since` lists earlier archives whose blobs are left out (an incremental
+    /// archive); `options.names` = `.none` writes the images without names.
+    @discardableResult
+    public func save(_ images: [String], to path: String, format: SaveFormat, compression: ArchiveCompression,
+                     since: [String] = [], options: CopyOptions) throws -> CopyReport {
+        var options = options
+        for earlier in since {
+            options.omit.merge(try Incremental.carriedBlobs(inArchive: earlier)) { first, _ in first }
+        }
+        let source = try StoreSource(store: self, selecting: images)
+        let destination: ArchiveDestination
+        do {
+            destination = try ArchiveDestination(path: path, compression: compression,
+                                                 form: format == .oci ? .oci(reference: nil) : .docker,
+                                                 temporaryDirectory: options.temporaryDirectory,
+                                                 name: "\(format == .oci ? "oci-archive" : "docker-archive"):\(path)")
+        } catch {
+            source.close()
+            throw error
+        }
+        return try Copier(options: options).copy(from: source, to: destination)
+    }
+}
