@@ -45,7 +45,7 @@ struct Commit: ParsableCommand {
 
     func run() throws {
         if dryRun {
-            guard case .directory(let dir) = layerInput(input) else {
+            guard case .directory(let dir) = RootfsFormat.layerInput(input) else {
                 throw BaleError(.usage, "--dry-run compares a directory with the base: \(input) is not a directory")
             }
             write(try global.readStore().changes(base: base, directory: dir).map { "\($0)\n" }.joined())
@@ -55,7 +55,7 @@ struct Commit: ParsableCommand {
         defer { progress.finish() }
         var options = try flags.options(global, names: [name], progress: progress)
         options.author = author
-        let result = try global.store().commitRootfs(base: base, input: layerInput(input), options: options)
+        let result = try global.store().commitRootfs(base: base, input: RootfsFormat.layerInput(input), options: options)
         result.warnings.forEach { printError("Warning: " + $0) }
         write(result.id.string + "\n")
         if let changes = result.changes {

@@ -3,33 +3,6 @@ import Bale
 import BaleCore
 import Foundation
 
-/// Options shared by the commands that copy images.
-struct PlatformOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The platform to take from a multi-platform image (default: from the store, the whole image as kept; from elsewhere, this host's).", valueName: "os/arch[/variant]"))
-    var platform: String?
-
-    @Flag(name: .long, help: "Copy every platform of a multi-platform image.")
-    var allPlatforms = false
-
-    func copyOptions(_ global: GlobalOptions, progress: ProgressBar?) throws -> CopyOptions {
-        var options = CopyOptions(jobs: global.effectiveJobs, allPlatforms: allPlatforms)
-        if let platform { options.platform = try Platform(parsing: platform) }
-        if let progress { options.progress = { progress.advance($0) } }
-        return options
-    }
-}
-
-extension GlobalOptions {
-    /// The context formats open locations with.
-    func context(compression: ArchiveCompression = .none) -> LocationContext {
-        let root = self.root ?? Store.defaultRoot()
-        var context = LocationContext(store: { try Store(root: root) }, compression: compression)
-        context.rootfs.compression.jobs = effectiveJobs
-        context.rootfs.sourceDateEpoch = try? RootfsImageOptions.sourceDateEpoch()
-        return context
-    }
-}
-
 /// `bale copy`: the general converter.
 struct CopyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
