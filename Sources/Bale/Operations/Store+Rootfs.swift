@@ -19,7 +19,7 @@ extension Store {
     /// `bale commit`: the image `base` (name, ID or ID prefix) plus one layer, a tar as given or the
     /// changes between a directory and the base's flattened tree.
     public func commitRootfs(base: String, input: LayerInput, options: RootfsImageOptions) throws -> RootfsImageResult {
-        let source = CommitSource(base: try StoreSource(store: self, selecting: [base]), input: input, options: options)
+        let source = try RootfsSource(input: input, base: StoreSource(store: self, selecting: [base]), options: options)
         try copyIn(from: source, jobs: options.compression.jobs)
         guard let result = source.result else { throw BaleError(.internal, "commit made no image") }
         recordUnpackedSize(result.layer.uncompressedSize, of: result.layer.digest)
