@@ -13,8 +13,9 @@ public struct SourceImage: Sendable, Hashable {
     }
 }
 
-/// A stream of a blob's bytes. `read` returns 0 at the end.
-public protocol BlobReader: AnyObject {
+/// A stream of a blob's bytes: BaleIO's `ByteSource` (so it feeds a `TarReader`, a gunzip or a hashing
+/// copy as it is) that is a reference and can be closed early. `read` returns 0 at the end.
+public protocol BlobReader: AnyObject, ByteSource {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
     func close()
 }
