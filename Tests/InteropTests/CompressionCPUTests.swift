@@ -5,9 +5,10 @@ import Testing
 /// AVX2 or AVX-512 code at run time, and its variants write different bytes (unpinned, level 3 gave
 /// three different layers here: AVX-512 host, AVX2, older); bale pins every ISA-L deflate function to
 /// its portable variant (DeflateIsal.swift). `qemu-x86_64 -cpu MODEL` makes bale see another CPU, so the
-/// same import is compared across every dispatch tier on one machine: qemu64 (the first x86-64: no
-/// SSE4.2, ISA-L's portable code), Nehalem (SSE4.2), SandyBridge (AVX), Haswell (AVX2), and the host
-/// itself (AVX-512 on this project's machines; qemu 7.2 cannot emulate AVX-512). Every level must
+/// same import is compared across every dispatch tier on one machine: Opteron_G2 (2006, no SSE4.2:
+/// ISA-L's portable code; the oldest model bale runs on, as the Swift runtime needs CMPXCHG16B, which
+/// qemu's Opteron_G1 lacks), Nehalem (SSE4.2), SandyBridge (AVX), Haswell (AVX2), and the host itself
+/// (AVX-512 on this project's machines; qemu 7.2 cannot emulate AVX-512). Every level must
 /// give one layer digest under every model: the default (ISA-L 3), ISA-L 1 and 2, and zlib's 6.
 @Suite(.serialized) struct CompressionCPUTests {
     static let isX86_64: Bool = {
@@ -16,7 +17,7 @@ import Testing
         return withUnsafeBytes(of: info.machine) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) } == "x86_64"
     }()
 
-    static let models = ["host", "qemu64", "Nehalem", "SandyBridge", "Haswell"]
+    static let models = ["host", "Opteron_G2", "Nehalem", "SandyBridge", "Haswell"]
 
     /// The largest blob of a one-image store: its only layer.
     static func layerDigest(_ store: String) throws -> String {
