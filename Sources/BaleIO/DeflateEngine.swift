@@ -4,12 +4,15 @@ import Foundation
 
 // The deflate engines behind ParallelGzip and how `--compression-level` picks one.
 //
-//   level | engine         | 2 cores, `make bench`'s 1 GiB corpus: MB/s, size ÷ gzip -6
+//   level | engine         | `make bench`'s 1 GiB corpus: MB/s of one core, size ÷ gzip -6
 //   ------+----------------+--------------------------------------------------------
-//     1   | ISA-L igzip 1  | ~430, 1.110   fastest
-//     2   | ISA-L igzip 2  | ~420, 1.097
-//     3   | ISA-L igzip 3  | ~225, 1.077   the default: meets both import targets
-//   4...9 | zlib 4...9     | ~50,  1.00 (zlib 6, gzip's own default)   smallest
+//     1   | ISA-L igzip 1  | ~310, 1.121   fastest
+//     2   | ISA-L igzip 2  | ~240, 1.110
+//     3   | ISA-L igzip 3  | ~130, 1.075   the default: the smallest ISA-L level, within 1.08
+//   4...9 | zlib 4...9     | ~25,  1.00 (zlib 6, gzip's own default)   smallest
+//
+// ISA-L runs its portable C code on every CPU (pinned in DeflateIsal.swift), so every level writes the
+// same bytes on every x86-64 CPU.
 //
 // Each engine deflates one block at a time: raw deflate, the previous block's last 32 KiB as
 // dictionary, ended on a byte boundary (sync flush) or, for the last block, with a final block.

@@ -96,3 +96,139 @@ final class IsalDeflater: BlockDeflater, @unchecked Sendable {
         stream.pointee.next_out = nil
     }
 }
+
+// MARK: - One code path on every CPU
+//
+// ISA-L chooses among several implementations of its deflate internals when first called, from the
+// CPU's features (igzip/igzip_multibinary.asm: `mbin_dispatch_init5/6`): portable C ("base"), SSE4.2
+// ("01"), AVX ("02"), AVX2 ("04") and AVX-512 ("06"). The variants are not the same algorithm, so they
+// write different bytes. Read from ISA-L 2.30's igzip sources, and seen on this project's machines
+// (an AVX-512 host, and qemu-x86_64's CPU models for the rest):
+//
+//   level 3     base/01/02: C match map, multiply hash        (every CPU without AVX2)
+//               04: match map in AVX2, 8 positions per step,   \  three different outputs;
+//                   another hash (multiply-add), other long-    >  the variants of the long-match
+//                   match extension                            /   extension differ too
+//               06: the same in AVX-512, 16 positions per step
+//   levels 1-2  base: C, multiply hash; 01/02/04: one assembly source, CRC-32 hash   two outputs
+//   level 0     base vs 01/02/04 likewise                                          two outputs
+//
+// The dispatchers are exported symbols that libisal.so calls through its PLT, so a definition of the
+// same name in the executable takes precedence (ELF symbol interposition, the way a program replaces
+// malloc). The functions below are those definitions: each forwards to ISA-L's portable C variant,
+// which is compiled for baseline x86-64 and runs on every x86-64 CPU. Every function that decides
+// deflate's output is pinned, so ISA-L levels 0-3 write the bytes of ISA-L's portable code on every
+// CPU. Left to the dispatch: the checksums (crc32_gzip_refl, isal_adler32),
+// whose values are fixed by their definition whatever code computes them, and isal_update_histogram,
+// which isal_deflate does not call. Tests: ParallelGzipTests' pinned digests, and
+// CompressionCPUTests, which imports under qemu's CPU models from the first x86-64 to AVX2 and
+// natively (AVX-512 here).
+//
+// The cost: level 3's portable match finder is slower than the AVX-512 one (on `make bench`'s corpus,
+// one core: about 130 against 370 MB/s); levels 1 and 2 lose less (about 300 against 500). These
+// functions must be public: whole-module optimisation drops unreferenced internal functions, and the
+// linker exports only what survives. On arm64 ISA-L has other variants, not pinned here.
+
+#if arch(x86_64)
+/// Pins ISA-L's level-0 deflate body to its portable variant. Called by libisal only, never by bale.
+@_cdecl("isal_deflate_body")
+public func _pinnedIsalDeflateBody(_ stream: UnsafeMutablePointer<isal_zstream>?) {
+    isal_deflate_body_base(stream)
+}
+
+/// Pins ISA-L's level-0 deflate finish to its portable variant. Called by libisal only.
+@_cdecl("isal_deflate_finish")
+public func _pinnedIsalDeflateFinish(_ stream: UnsafeMutablePointer<isal_zstream>?) {
+    isal_deflate_finish_base(stream)
+}
+
+/// Pins ISA-L's level-1 match finder to its portable variant. Called by libisal only.
+@_cdecl("isal_deflate_icf_body_lvl1")
+public func _pinnedIsalIcfBodyLevel1(_ stream: UnsafeMutablePointer<isal_zstream>?) {
+    isal_deflate_icf_body_hash_hist_base(stream)
+}
+
+/// Pins ISA-L's level-2 match finder to its portable variant. Called by libisal only.
+@_cdecl("isal_deflate_icf_body_lvl2")
+public func _pinnedIsalIcfBodyLevel2(_ stream: UnsafeMutablePointer<isal_zstream>?) {
+    isal_deflate_icf_body_hash_hist_base(stream)
+}
+
+/// Pins ISA-L's level-3 match finder to the variant CPUs without AVX2 run. Called by libisal only.
+@_cdecl("isal_deflate_icf_body_lvl3")
+public func _pinnedIsalIcfBodyLevel3(_ stream: UnsafeMutablePointer<isal_zstream>?) {
+    icf_body_hash1_fillgreedy_lazy(stream)
+}
+
+/// Pins the end of ISA-L's level-1 stream to its portable variant. Called by libisal only.
+@_cdecl("isal_deflate_icf_finish_lvl1")
+public func _pinnedIsalIcfFinishLevel1(_ stream: UnsafeMutablePointer<isal_zstream>?) {
+    isal_deflate_icf_finish_hash_hist_base(stream)
+}
+
+/// Pins the end of ISA-L's level-2 stream to its portable variant. Called by libisal only.
+@_cdecl("isal_deflate_icf_finish_lvl2")
+public func _pinnedIsalIcfFinishLevel2(_ stream: UnsafeMutablePointer<isal_zstream>?) {
+    isal_deflate_icf_finish_hash_hist_base(stream)
+}
+
+/// Pins the end of ISA-L's level-3 stream (one variant already; pinned so the list is complete).
+@_cdecl("isal_deflate_icf_finish_lvl3")
+public func _pinnedIsalIcfFinishLevel3(_ stream: UnsafeMutablePointer<isal_zstream>?) {
+    isal_deflate_icf_finish_hash_map_base(stream)
+}
+
+/// Pins the hash ISA-L fills its level-0 table with from a dictionary. Called by libisal only.
+@_cdecl("isal_deflate_hash_lvl0")
+public func _pinnedIsalHashLevel0(_ table: UnsafeMutablePointer<UInt16>?, _ mask: UInt32, _ index: UInt32,
+                                  _ dictionary: UnsafeMutablePointer<UInt8>?, _ count: UInt32) {
+    isal_deflate_hash_base(table, mask, index, dictionary, count)
+}
+
+/// Pins the hash ISA-L fills its level-1 table with from a dictionary. Called by libisal only.
+@_cdecl("isal_deflate_hash_lvl1")
+public func _pinnedIsalHashLevel1(_ table: UnsafeMutablePointer<UInt16>?, _ mask: UInt32, _ index: UInt32,
+                                  _ dictionary: UnsafeMutablePointer<UInt8>?, _ count: UInt32) {
+    isal_deflate_hash_base(table, mask, index, dictionary, count)
+}
+
+/// Pins the hash ISA-L fills its level-2 table with from a dictionary. Called by libisal only.
+@_cdecl("isal_deflate_hash_lvl2")
+public func _pinnedIsalHashLevel2(_ table: UnsafeMutablePointer<UInt16>?, _ mask: UInt32, _ index: UInt32,
+                                  _ dictionary: UnsafeMutablePointer<UInt8>?, _ count: UInt32) {
+    isal_deflate_hash_base(table, mask, index, dictionary, count)
+}
+
+/// Pins the hash ISA-L fills its level-3 table with from a dictionary (AVX2 CPUs use another one,
+/// matching their match finder). Called by libisal only.
+@_cdecl("isal_deflate_hash_lvl3")
+public func _pinnedIsalHashLevel3(_ table: UnsafeMutablePointer<UInt16>?, _ mask: UInt32, _ index: UInt32,
+                                  _ dictionary: UnsafeMutablePointer<UInt8>?, _ count: UInt32) {
+    isal_deflate_hash_base(table, mask, index, dictionary, count)
+}
+
+/// Pins ISA-L's level-3 match map (reached only from the AVX2 match finder, which is not used; pinned so
+/// no path is left to the dispatch). Called by libisal only.
+@_cdecl("gen_icf_map_lh1")
+public func _pinnedIsalMatchMap(_ stream: UnsafeMutablePointer<isal_zstream>?, _ matches: OpaquePointer?,
+                                _ count: UInt64) -> UInt64 {
+    gen_icf_map_h1_base(stream, matches, count)
+}
+
+/// Pins ISA-L's level-3 long-match extension (its AVX2 and AVX-512 variants pick other matches).
+/// Called by libisal only.
+@_cdecl("set_long_icf_fg")
+public func _pinnedIsalLongMatches(_ next: UnsafeMutablePointer<UInt8>?, _ processed: UInt64, _ count: UInt64,
+                                   _ matches: OpaquePointer?) {
+    set_long_icf_fg_base(next, processed, count, matches)
+}
+
+/// Pins ISA-L's Huffman encoder of levels 1-3 to its portable variant. Its variants encode the same
+/// symbols with the same codes, so their bits agree by the format; pinned so that holds by construction.
+/// Called by libisal only.
+@_cdecl("encode_deflate_icf")
+public func _pinnedIsalEncode(_ next: OpaquePointer?, _ end: OpaquePointer?,
+                              _ bits: UnsafeMutablePointer<BitBuf2>?, _ tables: OpaquePointer?) -> OpaquePointer? {
+    encode_deflate_icf_base(next, end, bits, tables)
+}
+#endif

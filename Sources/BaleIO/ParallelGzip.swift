@@ -49,18 +49,17 @@ public struct CompressionResult: Sendable, Equatable {
 ///
 /// The compression level (`--compression-level`) picks the deflate engine (`DeflateEngine(level:)`):
 ///
-///     level  engine          MB/s, 2 cores   size ÷ gzip -6   (`make bench`'s 1 GiB corpus of /usr,
-///     1      ISA-L igzip 1   ~430            1.110             compress + both SHA-256s, in memory)
-///     2      ISA-L igzip 2   ~420            1.097
-///     3      ISA-L igzip 3   ~225            1.077             the default
-///     4…9    zlib 4…9        ~50 (zlib 6)    1.00 (zlib 6)     smallest, slowest
+///     level  engine          MB/s, one core   size ÷ gzip -6   (`make bench`'s 1 GiB corpus of /usr,
+///     1      ISA-L igzip 1   ~310             1.121             deflate alone)
+///     2      ISA-L igzip 2   ~240             1.110
+///     3      ISA-L igzip 3   ~130             1.075             the default
+///     4…9    zlib 4…9        ~25 (zlib 6)     1.00 (zlib 6)     smallest, slowest
 ///
 /// The default, `defaultLevel`, is the fastest level whose output stays within 1.08 × `gzip -6`'s on that
 /// corpus, the import pipeline's size target (on compressible files alone ISA-L 3 is 1.11-1.12×); zlib
-/// levels give the smallest layers at a fifth of the speed. For comparison, `umoci raw add-layer` took
-/// 8.5 s (1.04×) on the same corpus, `pigz -p 2 -6` 20 s. (zlib 6's figures are from a 579 MB tar of
-/// /usr/include and /usr/bin.) The bytes depend on the level (and on the engine's library version, and
-/// for ISA-L possibly on the CPU's instruction set), never on `jobs` or read sizes.
+/// levels give the smallest layers at a fifth of the speed. The bytes depend on the level and on the
+/// engine's library version, never on `jobs`, read sizes or the CPU: ISA-L runs its portable code on
+/// every CPU (see DeflateIsal.swift), zlib has no CPU-specific code.
 public struct ParallelGzip: Sendable {
     /// bale's compression level, 1 (fastest) ... 9 (smallest); see the table above.
     public let level: Int
@@ -74,7 +73,7 @@ public struct ParallelGzip: Sendable {
     /// Shared workers; nil makes a private pool of `jobs` workers for each call.
     public let pool: WorkPool?
 
-    /// The level used when none is given: ISA-L igzip 3, measured to meet both import targets.
+    /// The level used when none is given: ISA-L igzip 3, the only ISA-L level within the size target.
     public static let defaultLevel = 3
     /// The output's OS byte: 255 "unknown", as Go's compress/gzip writes it (and so most Docker layers),
     /// which keeps the bytes independent of the host.
