@@ -13,7 +13,7 @@ import Testing
         let tree = FlatTree()
         for (layer, members) in layers.enumerated() {
             for (ordinal, (path, kind)) in members.enumerated() {
-                _ = tree.apply(TarEntry(path: path, kind: kind), layer: layer, ordinal: ordinal, digest: digest)
+                _ = tree.apply(TarEntry(path: RawPath(path), kind: kind), layer: layer, ordinal: ordinal, digest: digest)
             }
         }
         return tree
@@ -23,7 +23,7 @@ import Testing
         var out: [String] = []
         func walk(_ node: FlatNode, _ prefix: String) {
             for (name, child) in node.sortedChildren {
-                let path = prefix.isEmpty ? name : prefix + "/" + name
+                let path = prefix.isEmpty ? name.description : prefix + "/" + name.description
                 out.append(child.isDirectory ? path + "/" : path)
                 walk(child, path)
             }

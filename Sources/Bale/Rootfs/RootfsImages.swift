@@ -98,6 +98,7 @@ extension Store {
             if case .directory(let dir) = input {
                 let tree = try FlatTree(layers: image.manifest.value.layers.map { ($0.digest, blobPath($0.digest)) })
                 tree.refused.forEach { warnings.add("base image: \($0)") }
+                tree.warnings.forEach { warnings.add("base image: \($0)") }
                 let clamp = options.sourceDateEpoch.map { TarTime(seconds: $0) }
                 try Self.checkDirectory(dir)
                 layer = try ingestProduced(compression: options.compression, name: dir) { writer in
@@ -193,7 +194,7 @@ extension Store {
             }
             let tree = try FlatTree(layers: layers)
             let writer = try TarWriter(fileDescriptor: fileDescriptor ?? 1, name: tarName)
-            var warnings: [String] = []
+            var warnings = tree.warnings
             try Self.writeTar(tree, layers: layers, to: writer, warnings: &warnings)
             try writer.finish()
             return (tree.refused, warnings)
@@ -204,7 +205,7 @@ extension Store {
     /// layer order with its data, hard links after their targets.
     static func writeTar(_ tree: FlatTree, layers: [LayerFile], to writer: TarWriter, warnings: inout [String]) throws {
         for var dir in tree.directories() {
-            dir.path += "/"
+            dir.path.bytes.append(UInt8(ascii: "/"))
             try writer.writeEntry(dir)
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
