@@ -194,7 +194,7 @@ extension Store {
             }
             let tree = try FlatTree(layers: layers)
             let writer = try TarWriter(fileDescriptor: fileDescriptor ?? 1, name: tarName)
-            var warnings = tree.warnings
+            var warnings: [String] = []
             try Self.writeTar(tree, layers: layers, to: writer, warnings: &warnings)
             try writer.finish()
             return (tree.refused, warnings)
@@ -202,7 +202,8 @@ extension Store {
     }
 
     /// Writes a flattened tree as one tar: directories first (parents first), then every other path in
-    /// layer order with its data, hard links after their targets.
+    /// layer order with its data, hard links after their targets. Adds the tree's warnings (members it
+    /// dropped) and the members skipped here to `warnings`.
     static func writeTar(_ tree: FlatTree, layers: [LayerFile], to writer: TarWriter, warnings: inout [String]) throws {
         for var dir in tree.directories() {
             dir.path.bytes.append(UInt8(ascii: "/"))
@@ -238,6 +239,6 @@ extension Store {
                 }
             }
         }
-        warnings += skipped
+        warnings += tree.warnings + skipped
     }
 }
