@@ -73,12 +73,6 @@ public struct RawPath: Hashable, Comparable, Sendable, ExpressibleByStringLitera
         bytes.split(separator: UInt8(ascii: "/")).map { RawPath(Array($0)) }
     }
 
-    /// The part before the last "/" (`""` when there is none) and the part after it.
-    public var parentAndName: (parent: ArraySlice<UInt8>, name: RawPath) {
-        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return ([], self) }
-        return (bytes[..<slash], RawPath(Array(bytes[(slash + 1)...])))
-    }
-
     /// Calls `body` with the bytes as a NUL-terminated C string (on the stack when short).
     public func withCString<R>(_ body: (UnsafePointer<CChar>) throws -> R) rethrows -> R {
         try withUnsafeTemporaryAllocation(of: CChar.self, capacity: bytes.count + 1) { buffer in

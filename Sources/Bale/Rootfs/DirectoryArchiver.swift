@@ -57,7 +57,8 @@ struct DirectoryArchiver {
             }
             throw BaleError.posix("cannot stat", path: full.description)
         }
-        if relative.parentAndName.name.hasPrefix(FlatTree.whiteoutPrefix) {
+        let nameStart = relative.bytes.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
+        if relative.bytes[nameStart...].starts(with: FlatTree.whiteoutPrefix.bytes) {
             warn("\(full): a name starting with \".wh.\" is read as a whiteout by every image tool")
         }
         let kind: TarEntry.Kind
