@@ -19,23 +19,28 @@ public enum ExtendedAttributes {
     /// The value of the attribute `name` of `path` itself (a final symlink is not followed); `nil` when
     /// the object has no such attribute or its file system has no extended attributes at all.
     public static func value(_ name: String, path: String) throws -> Data? {
+        try value(name, path: RawPath(path))
+    }
+
+    /// `value(_:path:)` for a path that may not be UTF-8.
+    public static func value(_ name: String, path: RawPath) throws -> Data? {
         var buffer = [UInt8](repeating: 0, count: 256)
         while true {
-            let n = buffer.withUnsafeMutableBytes { lgetxattr(path, name, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { out in path.withCString { lgetxattr($0, name, out.baseAddress, out.count) } }
             if n >= 0 { return Data(buffer[0 ..< n]) }
             let code = errno
             switch code {
             case ENODATA, ENOTSUP, EOPNOTSUPP: return nil
             case ERANGE:
                 // The value grew past the buffer: ask for its size, then read again.
-                let size = lgetxattr(path, name, nil, 0)
+                let size = path.withCString { lgetxattr($0, name, nil, 0) }
                 if size < 0 {
                     if errno == ENODATA { return nil }
-                    throw error("cannot read extended attribute \(name)", path: path, errno: errno)
+                    throw error("cannot read extended attribute \(name)", path: path.description, errno: errno)
                 }
                 buffer = [UInt8](repeating: 0, count: max(size, buffer.count * 2))
             default:
-                throw error("cannot read extended attribute \(name)", path: path, errno: code)
+                throw error("cannot read extended attribute \(name)", path: path.description, errno: code)
             }
         }
     }
@@ -48,8 +53,13 @@ public enum ExtendedAttributes {
 
     /// Sets the attribute `name` of `path` itself: a final symlink is not followed (the link gets it).
     public static func set(_ name: String, value: Data, path: String) throws {
-        let status = value.withUnsafeBytes { lsetxattr(path, name, $0.baseAddress, $0.count, 0) }
-        guard status == 0 else { throw error("cannot set extended attribute \(name)", path: path, errno: errno) }
+        try set(name, value: value, path: RawPath(path))
+    }
+
+    /// `set(_:value:path:)` for a path that may not be UTF-8.
+    public static func set(_ name: String, value: Data, path: RawPath) throws {
+        let status = value.withUnsafeBytes { bytes in path.withCString { lsetxattr($0, name, bytes.baseAddress, bytes.count, 0) } }
+        guard status == 0 else { throw error("cannot set extended attribute \(name)", path: path.description, errno: errno) }
     }
 
     /// The errno behind an error thrown here, if it is one.

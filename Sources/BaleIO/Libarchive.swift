@@ -9,8 +9,16 @@ import Foundation
 /// process runs in the "C" locale, where libarchive cannot convert non-ASCII names: PAX `path` records
 /// come back with a warning and writing a UTF-8 name through `archive_entry_set_pathname_utf8` crashes
 /// libarchive 3.6. Every libarchive call that touches names therefore runs with a thread-local LC_CTYPE of C.UTF-8
-/// locale (`uselocale` affects only the calling thread, so the process locale is left alone). Names
-/// are then UTF-8 on the Swift side; bytes that are not UTF-8 pass through untranslated.
+/// locale (`uselocale` affects only the calling thread, so the process locale is left alone).
+///
+/// Names are bytes on the Swift side (`RawPath`), and bytes that are not UTF-8 pass through unchanged
+/// both ways (checked by TarReaderTests and TarWriterTests): ustar and GNU names are raw bytes anyway; a
+/// PAX `path`/`linkpath` record written by Go's archive/tar (docker) with such bytes reads back raw,
+/// with a conversion warning; and the writer gives a name that is not UTF-8 a PAX record marked
+/// `hdrcharset=BINARY` (POSIX's way to say "raw bytes"), which bsdtar, Go, Python and GNU tar read back
+/// byte for byte (GNU tar 1.34 prints "Ignoring unknown extended header keyword 'hdrcharset'" but keeps
+/// the name). One translation remains that bale cannot turn off: libarchive 3.6 normalises a UTF-8 PAX
+/// name to NFC when it reads it (ustar and GNU names are not touched).
 /// `nonisolated(unsafe)`: written once by the lazy global initialiser, then only read.
 nonisolated(unsafe) private let utf8Locale: locale_t? = newlocale(1 << LC_CTYPE, "C.UTF-8", nil)
 
@@ -25,18 +33,6 @@ func withArchiveLocale<R>(_ body: () throws -> R) rethrows -> R {
 func archiveString(_ pointer: UnsafePointer<CChar>?) -> String? {
     guard let pointer else { return nil }
     return String(decoding: UnsafeRawBufferPointer(start: pointer, count: strlen(pointer)), as: UTF8.self)
-}
-
-/// A member's name or link target as text. It must be UTF-8: bale keeps paths as Swift strings, and
-/// repairing bytes (as `archiveString` does) could merge two distinct names into one. Throws
-/// `invalidInput` naming the bytes, escaped.
-func archiveName(_ pointer: UnsafePointer<CChar>?) throws -> String? {
-    guard let pointer else { return nil }
-    let bytes = UnsafeRawBufferPointer(start: pointer, count: strlen(pointer))
-    if let text = String(validating: bytes, as: UTF8.self) { return text }
-    let escaped = bytes.map { $0 >= 0x20 && $0 < 0x7f && $0 != 0x22 && $0 != 0x5c
-        ? String(UnicodeScalar($0)) : String(format: "\\x%02x", $0) }.joined()
-    throw BaleError(.invalidInput, "member \"\(escaped)\": the name is not valid UTF-8, which bale does not support")
 }
 
 /// libarchive's last error message for `archive`, or `fallback`.

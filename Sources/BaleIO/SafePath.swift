@@ -11,33 +11,40 @@ import Foundation
 /// and Go's `filepath.Clean` do.
 public enum SafePath {
     /// Cleans a member name: strips leading `./`, collapses `//`, drops `.` components and a trailing
-    /// `/`, resolves `..` lexically. Returns `""` for the root (`.`, `./`).
+    /// `/`, resolves `..` lexically. Returns `""` for the root (`.`, `./`). Works on the bytes: a name
+    /// that is not UTF-8 is cleaned like any other and comes back unchanged apart from the above.
     ///
     /// Throws `.invalidInput` naming the member for: an empty name, a NUL byte, an absolute name (unless
     /// `allowAbsolute`, which strips the leading `/` as moby does for layer entries), or a `..` that climbs
     /// above the root.
-    public static func clean(_ name: String, allowAbsolute: Bool = false) throws -> String {
+    public static func clean(_ name: RawPath, allowAbsolute: Bool = false) throws -> RawPath {
         // Nearly every member of a real layer is already clean, at most with a directory's trailing "/":
         // one scan of the bytes says so, and the name is kept as it is (this runs once per member).
-        switch scan(name.utf8) {
+        switch scan(name.bytes) {
         case .clean: return name
-        case .cleanWithTrailingSlash: return String(name.utf8.dropLast()) ?? name
+        case .cleanWithTrailingSlash: return RawPath(Array(name.bytes.dropLast()))
         case .needsWork: break
         }
         guard !name.isEmpty else {
             throw BaleError(.invalidInput, "member \"\": empty name")
         }
-        guard !name.utf8.contains(0) else {
-            throw BaleError(.invalidInput, "member \(quoted(name)): name contains a NUL byte")
+        guard !name.containsNUL else {
+            throw BaleError(.invalidInput, "member \(name.quoted): name contains a NUL byte")
         }
-        if name.utf8.first == UInt8(ascii: "/") && !allowAbsolute {
-            throw BaleError(.invalidInput, "member \(quoted(name)): absolute path")
+        if name.bytes.first == UInt8(ascii: "/") && !allowAbsolute {
+            throw BaleError(.invalidInput, "member \(name.quoted): absolute path")
         }
-        guard let components = resolve(components(name)) else {
+        guard let components = resolve(components(name.bytes)) else {
             throw BaleError(.invalidInput,
-                            "member \(quoted(name)): path escapes the archive root (\"..\" climbs above it)")
+                            "member \(name.quoted): path escapes the archive root (\"..\" climbs above it)")
         }
-        return components.joined(separator: "/")
+        return join(components)
+    }
+
+    /// `clean` for a name that is text (a path inside a JSON document).
+    public static func clean(_ name: String, allowAbsolute: Bool = false) throws -> String {
+        // The result is the input's UTF-8 less some whole components and separators: still UTF-8.
+        String(decoding: try clean(RawPath(name), allowAbsolute: allowAbsolute).bytes, as: UTF8.self)
     }
 
     /// Resolves the target of an in-archive symlink at `memberPath`, relative to the link's directory, to
@@ -46,38 +53,46 @@ public enum SafePath {
     /// Throws `.invalidInput` if the target is empty, contains NUL, is absolute (unless `allowAbsolute`:
     /// then it is read relative to the root, as CVE-2014-9356 requires for image trees) or climbs above
     /// the root. Only this one link is resolved; a chain of links needs one call per link.
-    public static func resolveInArchive(linkTarget: String, from memberPath: String,
-                                        allowAbsolute: Bool = false) throws -> String {
+    public static func resolveInArchive(linkTarget: RawPath, from memberPath: RawPath,
+                                        allowAbsolute: Bool = false) throws -> RawPath {
         let link = try clean(memberPath, allowAbsolute: allowAbsolute)
         guard !linkTarget.isEmpty else {
-            throw BaleError(.invalidInput, "member \(quoted(memberPath)): empty link target")
+            throw BaleError(.invalidInput, "member \(memberPath.quoted): empty link target")
         }
-        guard !linkTarget.utf8.contains(0) else {
-            throw BaleError(.invalidInput, "member \(quoted(memberPath)): link target contains a NUL byte")
+        guard !linkTarget.containsNUL else {
+            throw BaleError(.invalidInput, "member \(memberPath.quoted): link target contains a NUL byte")
         }
-        var components: [Substring]
-        if linkTarget.utf8.first == UInt8(ascii: "/") {
+        var components: [ArraySlice<UInt8>]
+        if linkTarget.bytes.first == UInt8(ascii: "/") {
             guard allowAbsolute else {
                 throw BaleError(.invalidInput,
-                                "member \(quoted(memberPath)): absolute link target \(quoted(linkTarget))")
+                                "member \(memberPath.quoted): absolute link target \(linkTarget.quoted)")
             }
             components = []
         } else {
-            components = Array(Self.components(link).dropLast())
+            components = Array(Self.components(link.bytes).dropLast())
         }
-        components += Self.components(linkTarget)
+        components += Self.components(linkTarget.bytes)
         guard let resolved = resolve(components) else {
             throw BaleError(.invalidInput,
-                            "member \(quoted(memberPath)): link target \(quoted(linkTarget)) escapes the archive root")
+                            "member \(memberPath.quoted): link target \(linkTarget.quoted) escapes the archive root")
         }
-        return resolved.joined(separator: "/")
+        return join(resolved)
+    }
+
+    /// `resolveInArchive` for names that are text (paths inside JSON documents).
+    public static func resolveInArchive(linkTarget: String, from memberPath: String,
+                                        allowAbsolute: Bool = false) throws -> String {
+        let resolved = try resolveInArchive(linkTarget: RawPath(linkTarget), from: RawPath(memberPath),
+                                            allowAbsolute: allowAbsolute)
+        return String(decoding: resolved.bytes, as: UTF8.self)
     }
 
     private enum Scan { case clean, cleanWithTrailingSlash, needsWork }
 
     /// Whether `bytes` is a clean relative path: no NUL, no leading `/`, no empty, `.` or `..`
     /// component (one trailing `/` aside).
-    private static func scan(_ bytes: String.UTF8View) -> Scan {
+    private static func scan(_ bytes: [UInt8]) -> Scan {
         var length = 0      // of the current component
         var dots = 0        // how many of its bytes are "."
         var last: UInt8 = 0
@@ -101,20 +116,19 @@ public enum SafePath {
         return .clean
     }
 
-    /// The non-empty "/"-separated components of `text`, split on the byte as the file system does:
-    /// Swift's Character-wise split keeps a "/" followed by a combining mark (U+0338) inside one
-    /// component, which would hide a ".." from `resolve`.
-    private static func components(_ text: String) -> [Substring] {
-        text.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map { Substring($0) }
+    /// The non-empty "/"-separated components of `bytes`, split on the byte as the file system does
+    /// (a character-wise split of a String would keep a "/" followed by a combining mark, U+0338, inside
+    /// one component, and so hide a ".." from `resolve`).
+    private static func components(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true)
     }
 
-    /// Applies `.` and `..` to `components` (compared as bytes, not as canonically equivalent text);
-    /// `nil` when a `..` climbs above the start.
-    private static func resolve(_ components: [Substring]) -> [Substring]? {
-        var stack: [Substring] = []
+    /// Applies `.` and `..` to `components` (compared as bytes); `nil` when a `..` climbs above the start.
+    private static func resolve(_ components: [ArraySlice<UInt8>]) -> [ArraySlice<UInt8>]? {
+        var stack: [ArraySlice<UInt8>] = []
         for component in components {
-            if component.utf8.isEmpty || component.utf8.elementsEqual(".".utf8) { continue }
-            if component.utf8.elementsEqual("..".utf8) {
+            if component.isEmpty || component.elementsEqual([UInt8(ascii: ".")]) { continue }
+            if component.elementsEqual([UInt8(ascii: "."), UInt8(ascii: ".")]) {
                 guard stack.popLast() != nil else { return nil }
             } else {
                 stack.append(component)
@@ -123,18 +137,8 @@ public enum SafePath {
         return stack
     }
 
-    /// A name in double quotes with control characters escaped, safe for a one-line message.
-    private static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
-                out += String(format: "\\x%02x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+    /// `components` joined with single "/".
+    private static func join(_ components: [ArraySlice<UInt8>]) -> RawPath {
+        RawPath(Array(components.joined(separator: [UInt8(ascii: "/")])))
     }
 }

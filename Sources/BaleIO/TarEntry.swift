@@ -62,8 +62,9 @@ public struct TarEntry: Hashable, Sendable {
 
     /// The member name exactly as stored (after PAX/GNU long-name records are applied): it may start
     /// with `./` or `/`, contain `..`, or end in `/`; clean it with `SafePath` before using it.
-    /// Bytes that are not valid UTF-8 (e.g. Latin-1 names from old GNU tars) are replaced by U+FFFD.
-    public var path: String
+    /// Bytes, as stored: a name that is not UTF-8 (Latin-1 names from old root filesystems) is kept as it
+    /// is, never repaired, so it reaches the file system and the next archive unchanged.
+    public var path: RawPath
     /// The member type.
     public var kind: Kind
     /// Size of the data in bytes (for a sparse file, the full logical size including holes).
@@ -80,8 +81,8 @@ public struct TarEntry: Hashable, Sendable {
     public var gname: String
     /// Modification time.
     public var mtime: TarTime
-    /// Symlink target or hardlink target; `nil` for other kinds.
-    public var linkTarget: String?
+    /// Symlink target or hardlink target, as stored (bytes, like `path`); `nil` for other kinds.
+    public var linkTarget: RawPath?
     /// Device major number (devices only, else 0).
     public var devMajor: UInt32
     /// Device minor number (devices only, else 0).
@@ -92,9 +93,9 @@ public struct TarEntry: Hashable, Sendable {
     public var sparseMap: [SparseExtent]?
 
     /// A header with the given name, kind and size; everything else zero or empty.
-    public init(path: String, kind: Kind, size: Int64 = 0, mode: UInt32 = 0o644, uid: Int64 = 0,
+    public init(path: RawPath, kind: Kind, size: Int64 = 0, mode: UInt32 = 0o644, uid: Int64 = 0,
                 gid: Int64 = 0, uname: String = "", gname: String = "", mtime: TarTime = .epoch,
-                linkTarget: String? = nil, devMajor: UInt32 = 0, devMinor: UInt32 = 0,
+                linkTarget: RawPath? = nil, devMajor: UInt32 = 0, devMinor: UInt32 = 0,
                 xattrs: [String: Data] = [:], sparseMap: [SparseExtent]? = nil) {
         self.path = path
         self.kind = kind

@@ -45,7 +45,7 @@ public final class TarReader {
     private var ownedFileDescriptor: Int32 = -1
     private let client: ArchiveSourceClient
     /// Path of the current member, or of the last one once its data was consumed.
-    private var member: String?
+    private var member: RawPath?
     /// Whether the current member's data has been read to its end (or skipped).
     private var dataConsumed = true
     /// The declared size of the current member.
@@ -143,14 +143,10 @@ public final class TarReader {
         // in the next header "after" it.
         try skipData()
         var entryPointer: OpaquePointer?
-        let (status, entry): (Int32, TarEntry?) = try withArchiveLocale {
+        let (status, entry): (Int32, TarEntry?) = withArchiveLocale {
             let status = archive_read_next_header(archive, &entryPointer)
             guard status == ARCHIVE_OK || status == ARCHIVE_WARN, let entryPointer else { return (status, nil) }
-            do {
-                return (status, try TarReader.makeEntry(entryPointer))
-            } catch let error as BaleError {
-                throw BaleError(error.code, "\(name): \(error.message)")
-            }
+            return (status, TarReader.makeEntry(entryPointer))
         }
         if status == ARCHIVE_EOF {
             finished = true
@@ -159,7 +155,7 @@ public final class TarReader {
         }
         guard let entry else { throw fail(where: position) }
         if status == ARCHIVE_WARN {
-            warnings.append("member \"\(entry.path)\": " + archiveMessage(archive, fallback: "warning"))
+            warnings.append("member \(entry.path.quoted): " + archiveMessage(archive, fallback: "warning"))
         }
         formatName = archiveString(archive_format_name(archive))
         if filterNames.isEmpty { readFilters() }
@@ -186,7 +182,7 @@ public final class TarReader {
         if let failure { throw failure }
         guard !dataConsumed else { return Data() }
         let tooLarge = BaleError(.invalidInput,
-                                 "\(name): member \"\(member ?? "")\": data larger than the limit of \(limit) bytes")
+                                 "\(name): member \((member ?? "").quoted): data larger than the limit of \(limit) bytes")
         guard memberSize <= Int64(limit) else { throw tooLarge }
         var data = Data(capacity: Int(memberSize))
         let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
@@ -234,7 +230,7 @@ public final class TarReader {
     /// Where the reader is, for error messages.
     private var position: String {
         guard let member else { return "at start" }
-        return dataConsumed ? "after member \"\(member)\"" : "member \"\(member)\""
+        return dataConsumed ? "after member \(member.quoted)" : "member \(member.quoted)"
     }
 
     private func fail(where location: String) -> BaleError {
@@ -268,11 +264,11 @@ public final class TarReader {
     }
 
     /// A value copy of libarchive's entry (which is reused for the next header).
-    private static func makeEntry(_ entry: OpaquePointer) throws -> TarEntry {
-        let path = try archiveName(archive_entry_pathname(entry)) ?? ""
-        let hardlink = try archiveName(archive_entry_hardlink(entry))
+    private static func makeEntry(_ entry: OpaquePointer) -> TarEntry {
+        let path = archive_entry_pathname(entry).map(RawPath.init(cString:)) ?? ""
+        let hardlink = archive_entry_hardlink(entry).map(RawPath.init(cString:))
         let kind: TarEntry.Kind
-        var linkTarget: String?
+        var linkTarget: RawPath?
         if let hardlink {
             kind = .hardlink
             linkTarget = hardlink
@@ -282,7 +278,7 @@ public final class TarReader {
             case ArchiveFileType.directory: kind = .directory
             case ArchiveFileType.symlink:
                 kind = .symlink
-                linkTarget = try archiveName(archive_entry_symlink(entry)) ?? ""
+                linkTarget = archive_entry_symlink(entry).map(RawPath.init(cString:)) ?? ""
             case ArchiveFileType.characterDevice: kind = .characterDevice
             case ArchiveFileType.blockDevice: kind = .blockDevice
             case ArchiveFileType.fifo: kind = .fifo

@@ -58,8 +58,8 @@ public final class TarWriter {
     private let client: SinkClient
     private var ownedFileDescriptor: Int32 = -1
     /// The member being written: its path, declared size and bytes written so far.
-    private var current: (path: String, size: Int64, written: Int64)?
-    private var lastMember: String?
+    private var current: (path: RawPath, size: Int64, written: Int64)?
+    private var lastMember: RawPath?
     private var finished = false
     private var failure: BaleError?
 
@@ -143,16 +143,17 @@ public final class TarWriter {
     public func beginEntry(_ header: TarEntry) throws {
         try checkUsable()
         guard current == nil else {
-            throw BaleError(.internal, "\(name): member \"\(header.path)\" begun before \"\(current?.path ?? "")\" ended")
+            throw BaleError(.internal, "\(name): member \(header.path.quoted) begun before \((current?.path ?? "").quoted) ended")
         }
         guard let archive else { return }
         if header.kind == .other {
-            throw fail(BaleError(.unsupported, "\(name): member \"\(header.path)\": cannot write a member of kind \"other\""))
+            throw fail(BaleError(.unsupported, "\(name): member \(header.path.quoted): cannot write a member of kind \"other\""))
         }
         // C strings end at NUL: a name with one would silently be written as a different, shorter name.
-        let texts = [header.path, header.linkTarget ?? "", header.uname, header.gname] + Array(header.xattrs.keys)
-        guard !header.path.isEmpty, !texts.contains(where: { $0.utf8.contains(0) }) else {
-            throw fail(BaleError(.invalidInput, "\(name): member \"\(header.path)\": empty name or a NUL byte in a name"))
+        let texts = [header.uname, header.gname] + Array(header.xattrs.keys)
+        guard !header.path.isEmpty, !header.path.containsNUL, !(header.linkTarget?.containsNUL ?? false),
+              !texts.contains(where: { $0.utf8.contains(0) }) else {
+            throw fail(BaleError(.invalidInput, "\(name): member \(header.path.quoted): empty name or a NUL byte in a name"))
         }
         guard let entry = archive_entry_new() else {
             throw BaleError(.internal, "\(name): libarchive could not allocate an entry")
@@ -160,19 +161,20 @@ public final class TarWriter {
         defer { archive_entry_free(entry) }
         let size: Int64 = (header.kind == .file || header.kind == .hardlink) ? header.size : 0
         guard size >= 0 else {
-            throw fail(BaleError(.invalidInput, "\(name): member \"\(header.path)\": negative size \(size)"))
+            throw fail(BaleError(.invalidInput, "\(name): member \(header.path.quoted): negative size \(size)"))
         }
         let status: Int32 = withArchiveLocale {
-            archive_entry_set_pathname(entry, header.path)
+            // Bytes as they are: a name that is not UTF-8 gets a PAX path record with hdrcharset=BINARY.
+            header.path.withCString { archive_entry_set_pathname(entry, $0) }
             switch header.kind {
             case .file: archive_entry_set_filetype(entry, ArchiveFileType.regular)
             case .directory: archive_entry_set_filetype(entry, ArchiveFileType.directory)
             case .symlink:
                 archive_entry_set_filetype(entry, ArchiveFileType.symlink)
-                archive_entry_set_symlink(entry, header.linkTarget ?? "")
+                (header.linkTarget ?? "").withCString { archive_entry_set_symlink(entry, $0) }
             case .hardlink:
                 archive_entry_set_filetype(entry, ArchiveFileType.regular)
-                archive_entry_set_hardlink(entry, header.linkTarget ?? "")
+                (header.linkTarget ?? "").withCString { archive_entry_set_hardlink(entry, $0) }
             case .characterDevice: archive_entry_set_filetype(entry, ArchiveFileType.characterDevice)
             case .blockDevice: archive_entry_set_filetype(entry, ArchiveFileType.blockDevice)
             case .fifo: archive_entry_set_filetype(entry, ArchiveFileType.fifo)
@@ -197,9 +199,10 @@ public final class TarWriter {
             }
             return archive_write_header(archive, entry)
         }
-        // ARCHIVE_WARN: written, with a lossy detail (e.g. a name that is not UTF-8 gets hdrcharset=BINARY).
+        // ARCHIVE_WARN: written, with a remark (a name that is not UTF-8 is "not translatable": its PAX
+        // record is marked hdrcharset=BINARY and holds the bytes unchanged).
         guard status == ARCHIVE_OK || status == ARCHIVE_WARN else {
-            throw fail(makeError(where: "member \"\(header.path)\""))
+            throw fail(makeError(where: "member \(header.path.quoted)"))
         }
         current = (header.path, size, 0)
     }
@@ -211,13 +214,13 @@ public final class TarWriter {
             throw BaleError(.internal, "\(name): data written outside a member")
         }
         guard entry.written + Int64(bytes.count) <= entry.size else {
-            throw fail(BaleError(.integrity, "\(name): member \"\(entry.path)\": more data than the declared size of \(entry.size) bytes"))
+            throw fail(BaleError(.integrity, "\(name): member \(entry.path.quoted): more data than the declared size of \(entry.size) bytes"))
         }
         guard var base = bytes.baseAddress else { return }
         var remaining = bytes.count
         while remaining > 0 {
             let n = archive_write_data(archive, base, remaining)
-            guard n > 0 else { throw fail(makeError(where: "member \"\(entry.path)\"")) }
+            guard n > 0 else { throw fail(makeError(where: "member \(entry.path.quoted)")) }
             remaining -= n
             base += n
         }
@@ -236,10 +239,10 @@ public final class TarWriter {
             throw BaleError(.internal, "\(name): endEntry without a member")
         }
         guard entry.written == entry.size else {
-            throw fail(BaleError(.integrity, "\(name): member \"\(entry.path)\": \(entry.written) bytes written, header declared \(entry.size)"))
+            throw fail(BaleError(.integrity, "\(name): member \(entry.path.quoted): \(entry.written) bytes written, header declared \(entry.size)"))
         }
         guard archive_write_finish_entry(archive) == ARCHIVE_OK else {
-            throw fail(makeError(where: "member \"\(entry.path)\""))
+            throw fail(makeError(where: "member \(entry.path.quoted)"))
         }
         current = nil
         lastMember = entry.path
@@ -255,23 +258,23 @@ public final class TarWriter {
     }
 
     /// Writes a regular file.
-    public func writeFile(path: String, data: Data, mode: UInt32 = 0o644, mtime: TarTime = .epoch) throws {
+    public func writeFile(path: RawPath, data: Data, mode: UInt32 = 0o644, mtime: TarTime = .epoch) throws {
         try writeEntry(TarEntry(path: path, kind: .file, size: Int64(data.count), mode: mode, mtime: mtime),
                        data: data)
     }
 
     /// Writes a directory.
-    public func writeDirectory(path: String, mode: UInt32 = 0o755, mtime: TarTime = .epoch) throws {
+    public func writeDirectory(path: RawPath, mode: UInt32 = 0o755, mtime: TarTime = .epoch) throws {
         try writeEntry(TarEntry(path: path, kind: .directory, mode: mode, mtime: mtime))
     }
 
     /// Writes a symbolic link to `target` (stored as given).
-    public func writeSymlink(path: String, target: String, mtime: TarTime = .epoch) throws {
+    public func writeSymlink(path: RawPath, target: RawPath, mtime: TarTime = .epoch) throws {
         try writeEntry(TarEntry(path: path, kind: .symlink, mode: 0o777, mtime: mtime, linkTarget: target))
     }
 
     /// Writes a hard link to the earlier member `target`.
-    public func writeHardlink(path: String, target: String, mode: UInt32 = 0o644, mtime: TarTime = .epoch) throws {
+    public func writeHardlink(path: RawPath, target: RawPath, mode: UInt32 = 0o644, mtime: TarTime = .epoch) throws {
         try writeEntry(TarEntry(path: path, kind: .hardlink, mode: mode, mtime: mtime, linkTarget: target))
     }
 
@@ -281,11 +284,11 @@ public final class TarWriter {
         if finished { return }
         try checkUsable()
         if let entry = current {
-            throw fail(BaleError(.internal, "\(name): finish() while member \"\(entry.path)\" is open"))
+            throw fail(BaleError(.internal, "\(name): finish() while member \(entry.path.quoted) is open"))
         }
         guard let archive else { return }
         guard archive_write_close(archive) == ARCHIVE_OK else {
-            throw fail(makeError(where: lastMember.map { "after member \"\($0)\"" } ?? "at end"))
+            throw fail(makeError(where: lastMember.map { "after member \($0.quoted)" } ?? "at end"))
         }
         finished = true
     }

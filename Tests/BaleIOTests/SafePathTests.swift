@@ -84,4 +84,17 @@ import Testing
             try SafePath.resolveInArchive(linkTarget: "/../x", from: "a", allowAbsolute: true)
         }
     }
+
+    /// Names that are not UTF-8 are cleaned on their bytes and kept as they are; an escape is refused
+    /// and named with the bytes shown escaped.
+    @Test func bytesThatAreNotUTF8AreCleanedAndKept() throws {
+        let latin1 = RawPath(Array("./d".utf8) + [0xff] + Array("//../caf".utf8) + [0xe9, 0x2f])
+        #expect(try SafePath.clean(latin1) == RawPath(Array("caf".utf8) + [0xe9]))
+        let clean = RawPath(Array("d".utf8) + [0xff, 0x2f, 0xe9])
+        #expect(try SafePath.clean(clean) == clean)
+        #expect(try SafePath.resolveInArchive(linkTarget: RawPath(Array("../x".utf8) + [0xe9]), from: clean)
+            == RawPath(Array("x".utf8) + [0xe9]))
+        let error = #expect(throws: BaleError.self) { try SafePath.clean(RawPath([0xe9, 0x2f, 0x2e, 0x2e, 0x2f, 0x2e, 0x2e])) }
+        #expect(error?.message.contains(#"member "\xe9/../..": path escapes"#) == true, "\(error?.message ?? "")")
+    }
 }

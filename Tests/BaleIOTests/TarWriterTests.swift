@@ -18,9 +18,9 @@ import Testing
             (TarEntry(path: "dir/exec", kind: .file, size: 0, mode: 0o4755), Data()),
             (TarEntry(path: "dir/link", kind: .symlink, mode: 0o777, linkTarget: "../elsewhere/target"), Data()),
             (TarEntry(path: "dir/hard", kind: .hardlink, mode: 0o640, linkTarget: "dir/file.txt"), Data()),
-            (TarEntry(path: longName, kind: .file, size: 4, mode: 0o644), Data("long".utf8)),
-            (TarEntry(path: veryLongName, kind: .file, size: 9, mode: 0o600), Data("very long".utf8)),
-            (TarEntry(path: unicodeName, kind: .file, size: 7, mode: 0o644), Data("unicode".utf8)),
+            (TarEntry(path: RawPath(longName), kind: .file, size: 4, mode: 0o644), Data("long".utf8)),
+            (TarEntry(path: RawPath(veryLongName), kind: .file, size: 9, mode: 0o600), Data("very long".utf8)),
+            (TarEntry(path: RawPath(unicodeName), kind: .file, size: 7, mode: 0o644), Data("unicode".utf8)),
             (TarEntry(path: "dir/attrs", kind: .file, size: 1, mode: 0o644,
                       xattrs: ["user.comment": Data("café".utf8), "security.capability": Data([1, 0, 0, 2, 0xff]),
                                "trusted.empty": Data()]), Data("x".utf8)),
@@ -71,7 +71,7 @@ import Testing
         let sink = DataSink()
         let writer = try TarWriter(sink: sink, name: "ns.tar")
         // The long name forces a PAX header, which then carries the sub-second mtime.
-        try writer.writeEntry(TarEntry(path: String(repeating: "n", count: 120), kind: .file,
+        try writer.writeEntry(TarEntry(path: RawPath(String(repeating: "n", count: 120)), kind: .file,
                                        mtime: TarTime(seconds: 1_600_000_000, nanoseconds: 5)), data: Data("n".utf8))
         try writer.finish()
         let reader = try TarReader(source: DataByteSource(sink.data), name: "ns.tar")
@@ -87,7 +87,7 @@ import Testing
         try Self.writeSample().write(to: URL(fileURLWithPath: path))
         let listing = String(decoding: try run(["env", "LC_ALL=C.UTF-8", "tar", "-tf", path]), as: UTF8.self)
         let names = listing.split(separator: "\n").map(String.init)
-        #expect(names == Self.sampleEntries().map(\.0.path))
+        #expect(names == Self.sampleEntries().map(\.0.path.description))
         let content = try run(["tar", "-xOf", path, Self.unicodeName])
         #expect(content == Data("unicode".utf8))
         // The xattrs go out as PAX SCHILY.xattr records, the form Docker layers use.
@@ -96,13 +96,58 @@ import Testing
         #expect(bytes.range(of: Data("LIBARCHIVE.xattr".utf8)) == nil, "only the SCHILY form, as Go writes")
     }
 
+    /// Names and link targets that are not UTF-8 are written as their bytes (a PAX record marked
+    /// `hdrcharset=BINARY`), and read back byte for byte by TarReader and by GNU tar; a UTF-8 name in
+    /// decomposed form (NFD) is written decomposed.
+    @Test(.enabled(if: hasProgram("tar")))
+    func nonUTF8NamesAreWrittenAsTheirBytes() throws {
+        let dirName = RawPath(Array("d".utf8) + [0xff])
+        let file = RawPath(Array("d".utf8) + [0xff, 0x2f] + Array("caf".utf8) + [0xe9])
+        let link = RawPath(Array("lnk".utf8) + [0xe9])
+        let target = RawPath(Array("../tgt".utf8) + [0xe9])
+        let hard = RawPath(Array("hard".utf8) + [0xe9])
+        let decomposed = RawPath("e\u{301}")
+        let sink = DataSink()
+        let writer = try TarWriter(sink: sink, name: "latin1.tar")
+        try writer.writeDirectory(path: RawPath(dirName.bytes + [0x2f]))
+        try writer.writeFile(path: file, data: Data("x".utf8))
+        try writer.writeSymlink(path: link, target: target)
+        try writer.writeHardlink(path: hard, target: file)
+        try writer.writeFile(path: decomposed, data: Data())
+        try writer.finish()
+
+        let members = try readAllMembers(try TarReader(source: DataByteSource(sink.data), name: "latin1.tar"))
+        // The decomposed name comes back composed: libarchive normalises a UTF-8 PAX name to NFC when it
+        // reads it (Libarchive.swift); GNU tar below shows that the archive holds it decomposed.
+        #expect(members.map(\.0.path) == [RawPath(dirName.bytes + [0x2f]), file, link, hard, RawPath("\u{e9}")])
+        #expect(members[1].1 == Data("x".utf8))
+        #expect(members[2].0.linkTarget == target)
+        #expect(members[3].0.kind == .hardlink)
+        #expect(members[3].0.linkTarget == file)
+        #expect(sink.data.range(of: Data("hdrcharset=BINARY".utf8)) != nil)
+
+        let dir = try TemporaryDirectory()
+        let path = dir.file("latin1.tar")
+        try sink.data.write(to: URL(fileURLWithPath: path))
+        // GNU tar lists the raw bytes (and warns about the hdrcharset keyword it does not know).
+        let listing = try run(["tar", "--quoting-style=literal", "-tvf", path])
+        let lines = listing.split(separator: UInt8(ascii: "\n")).map { Array($0) }
+        #expect(lines.count == 5)
+        func ends(_ line: Int, with bytes: [UInt8]) -> Bool { lines.count > line && lines[line].suffix(bytes.count).elementsEqual(bytes) }
+        #expect(ends(0, with: dirName.bytes + [0x2f]))
+        #expect(ends(1, with: [0x20] + file.bytes))
+        #expect(ends(2, with: [0x20] + link.bytes + Array(" -> ".utf8) + target.bytes))
+        #expect(ends(3, with: [0x20] + hard.bytes + Array(" link to ".utf8) + file.bytes))
+        #expect(ends(4, with: [0x20] + decomposed.bytes))
+    }
+
     @Test(arguments: TarCompression.allCases)
     func wholeArchiveCompressionRoundTrips(compression: TarCompression) throws {
         let bytes = try Self.writeSample(compression: compression)
         let reader = try TarReader(source: DataByteSource(bytes), name: "sample")
         let members = try readAllMembers(reader)
         #expect(members.count == Self.sampleEntries().count)
-        #expect(members.first { $0.0.path == Self.unicodeName }?.1 == Data("unicode".utf8))
+        #expect(members.first { $0.0.path == RawPath(Self.unicodeName) }?.1 == Data("unicode".utf8))
         #expect(reader.compression == compression)
         #expect(reader.filterNames == (compression == .none ? [] : [compression.rawValue]))
         let magic: [TarCompression: [UInt8]] = [.gzip: [0x1f, 0x8b], .bzip2: Array("BZh".utf8),

@@ -38,10 +38,10 @@ enum DockerArchiveKit {
         let writer = try TarWriter(sink: out, name: "test", compression: compression, normalise: .init())
         for member in members {
             switch member {
-            case .file(let path, let data): try writer.writeFile(path: path, data: data)
-            case .symlink(let path, let target): try writer.writeSymlink(path: path, target: target)
-            case .hardlink(let path, let target): try writer.writeHardlink(path: path, target: target)
-            case .directory(let path): try writer.writeDirectory(path: path)
+            case .file(let path, let data): try writer.writeFile(path: RawPath(path), data: data)
+            case .symlink(let path, let target): try writer.writeSymlink(path: RawPath(path), target: RawPath(target))
+            case .hardlink(let path, let target): try writer.writeHardlink(path: RawPath(path), target: RawPath(target))
+            case .directory(let path): try writer.writeDirectory(path: RawPath(path))
             }
         }
         try writer.finish()
@@ -122,7 +122,7 @@ enum DockerArchiveKit {
         let reader = try TarReader(path: path)
         var out: [(String, TarEntry.Kind, Data)] = []
         while let entry = try reader.next() {
-            out.append((entry.path, entry.kind, try reader.readAll(limit: 64 << 20)))
+            out.append((entry.path.description, entry.kind, try reader.readAll(limit: 64 << 20)))
         }
         return out
     }

@@ -78,12 +78,13 @@ import Testing
         var names: [String] = []
         var seen = Set<String>()
         while let entry = try reader.next() {
-            names.append(entry.path)
-            let parent = (entry.path.hasSuffix("/") ? String(entry.path.dropLast()) : entry.path)
+            let path = entry.path.description
+            names.append(path)
+            let parent = (path.hasSuffix("/") ? String(path.dropLast()) : path)
                 .split(separator: "/").dropLast().joined(separator: "/")
-            #expect(parent.isEmpty || seen.contains(parent), "parent of \(entry.path) comes first")
-            if entry.kind == .hardlink { #expect(seen.contains(entry.linkTarget ?? "")) }
-            seen.insert(entry.path.hasSuffix("/") ? String(entry.path.dropLast()) : entry.path)
+            #expect(parent.isEmpty || seen.contains(parent), "parent of \(path) comes first")
+            if entry.kind == .hardlink { #expect(seen.contains(entry.linkTarget?.description ?? "")) }
+            seen.insert(path.hasSuffix("/") ? String(path.dropLast()) : path)
         }
         #expect(!names.contains { $0.contains(".wh.") })
         try FileManager.default.createDirectory(atPath: root + "/x", withIntermediateDirectories: true)
@@ -163,7 +164,7 @@ import Testing
             try w.writeFile(path: "a/../../y", data: Data("escape".utf8))
             try w.writeSymlink(path: "link", target: "../outside")
             try w.writeFile(path: "link/through", data: Data("escape".utf8))
-            try w.writeSymlink(path: "abslink", target: outside)
+            try w.writeSymlink(path: "abslink", target: RawPath(outside))
             try w.writeFile(path: "abslink/through", data: Data("escape".utf8))
             try w.writeHardlink(path: "hl", target: "../outside/secret")
             try w.writeHardlink(path: "hl2", target: "/etc/passwd")
@@ -301,5 +302,39 @@ import Testing
         #expect(st.st_size == 64 << 20 + 1)
         #expect(st.st_blocks * 512 < 1 << 20, "holes were not filled")
         #expect(throws: BaleError.self) { _ = try store.exportRootfs("sparse:1", toDirectory: root + "/out") }
+    }
+
+    /// A layer with ".wh.x/child": ".wh.x" hides x, and nothing named ".wh.x" reaches either export;
+    /// the member under it is dropped with a warning (export does not fail).
+    @Test func entriesUnderAWhiteoutNameAreNotExported() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        let lower = try S.tar { w in
+            try w.writeDirectory(path: "x/")
+            try w.writeFile(path: "x/a", data: Data("a".utf8))
+            try w.writeFile(path: "keep", data: Data("k".utf8))
+        }
+        let upper = try S.tar { w in
+            try w.writeDirectory(path: ".wh.x/")
+            try w.writeFile(path: ".wh.x/child", data: Data("c".utf8))
+            try w.writeFile(path: ".wh.y/z", data: Data("z".utf8))
+        }
+        try S.image(store, layers: [lower, upper], name: "wh:1")
+        let fd = open(root + "/out.tar", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let tar = try store.exportRootfs("wh:1", toTar: fd)
+        close(fd)
+        let reader = try TarReader(path: root + "/out.tar")
+        var names: [String] = []
+        while let entry = try reader.next() { names.append(entry.path.description) }
+        #expect(names == ["keep"])
+        #expect(tar.refused.isEmpty)
+        #expect(tar.warnings.count == 2 && tar.warnings.allSatisfy { $0.contains("dropped: it is inside the whiteout") },
+                "\(tar.warnings)")
+
+        let dir = try store.exportRootfs("wh:1", toDirectory: root + "/out")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/out") == ["keep"])
+        #expect(dir.refused.isEmpty)
+        #expect(dir.warnings.count == 2, "\(dir.warnings)")
     }
 }

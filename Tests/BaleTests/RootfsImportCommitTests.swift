@@ -123,7 +123,7 @@ import Testing
         // Whiteouts for the deletions, nothing for unchanged paths.
         let reader = try TarReader(path: store.blobPath(result.layer.digest))
         var names: [String] = []
-        while let e = try reader.next() { names.append(e.path) }
+        while let e = try reader.next() { names.append(e.path.description) }
         #expect(Set(names) == ["etc/", "etc/added", "etc/passwd", ".wh.gone-target", ".wh.opt", "data/", "var/", "var/new/"])
 
         let out = root + "/out"
@@ -166,7 +166,7 @@ import Testing
         let result = try store.commitRootfs(base: "base:1", input: .directory(root + "/edit"), options: options)
         let reader = try TarReader(path: store.blobPath(result.layer.digest))
         var names: [String] = []
-        while let e = try reader.next() { names.append(e.path) }
+        while let e = try reader.next() { names.append(e.path.description) }
         #expect(names.isEmpty)
     }
 
@@ -204,5 +204,95 @@ import Testing
         #expect(image.manifest.value.layers.map(\.mediaType) == [.dockerLayer, .dockerLayerGzip])
         _ = try store.exportRootfs("d:2", toDirectory: root + "/out")
         #expect(try S.snapshot(root + "/out") == ["a": "file a size=1 mode=644", "b": "file b size=1 mode=644"])
+    }
+
+    /// Latin-1 bytes: "é" as the single byte 0xE9, "ÿ" as 0xFF.
+    static func latin1(_ text: String) -> RawPath {
+        RawPath(text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
+    }
+
+    /// Every path under `dir` (relative, as bytes), read with readdir: names that are not UTF-8 included.
+    static func rawTree(_ dir: String, _ relative: RawPath = "") -> [RawPath] {
+        let full = relative.isEmpty ? RawPath(dir) : RawPath(dir).appending(relative)
+        guard let handle = full.withCString({ opendir($0) }) else { return [] }
+        defer { closedir(handle) }
+        var out: [RawPath] = []
+        while let item = readdir(handle) {
+            let name = withUnsafeBytes(of: item.pointee.d_name) { RawPath(bytes: $0.prefix { $0 != 0 }) }
+            guard name != "." && name != ".." else { continue }
+            out.append(relative.appending(name))
+            if item.pointee.d_type == DT_DIR { out += rawTree(dir, relative.appending(name)) }
+        }
+        return out.sorted()
+    }
+
+    /// A root filesystem with Latin-1 names (a directory, files, a symlink to such a name, a hard link
+    /// to one) and a second layer whose whiteout names one: import accepts it, export gives the names
+    /// byte for byte (tar and directory), an unchanged export commits to an empty layer, and a change
+    /// and a deletion commit to a member and a whiteout with the same bytes.
+    @Test func latin1NamesRoundTripThroughImportExportAndCommit() throws {
+        let root = S.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = try Store(root: root + "/store")
+        let when = TarTime(seconds: 1_600_000_000)
+        let (dir, file, doc, link, hard) = (Self.latin1("d\u{ff}"), Self.latin1("d\u{ff}/caf\u{e9}"),
+                                            Self.latin1("doc\u{e9}"), Self.latin1("lnk\u{e9}"), Self.latin1("hard\u{e9}"))
+        let lower = try S.tar { w in
+            try w.writeDirectory(path: RawPath(dir.bytes + [0x2f]), mtime: when)
+            try w.writeFile(path: file, data: Data("one".utf8), mtime: when)
+            try w.writeFile(path: doc, data: Data("doc".utf8), mtime: when)
+            try w.writeSymlink(path: link, target: file, mtime: when)
+            try w.writeHardlink(path: hard, target: file, mtime: when)
+        }
+        let upper = try S.tar { w in try w.writeFile(path: RawPath(Array(".wh.".utf8) + doc.bytes), data: Data(), mtime: when) }
+        try lower.write(to: URL(fileURLWithPath: root + "/lower.tar"))
+        var options = Self.options()
+        options.names = [try Reference(parsing: "latin:1")]
+        _ = try store.importRootfs(.file(root + "/lower.tar"), options: options)
+        try S.image(store, layers: [lower, upper], name: "latin:2")
+
+        // export -o: the flattened tree, names and link targets as bytes, the whiteout applied.
+        let fd = open(root + "/out.tar", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let exported = try store.exportRootfs("latin:2", toTar: fd)
+        close(fd)
+        #expect(exported.refused.isEmpty && exported.warnings.isEmpty, "\(exported)")
+        let members = try Self.members(root + "/out.tar")
+        #expect(members.map(\.path) == [RawPath(dir.bytes + [0x2f]), file, link, hard], "\(members.map(\.path))")
+        #expect(members.first { $0.path == link }?.linkTarget == file)
+        #expect(members.first { $0.path == hard }.map { $0.kind == .hardlink && $0.linkTarget == file } == true)
+        let single = try store.exportRootfs("latin:1", toTar: open(root + "/one.tar", O_WRONLY | O_CREAT | O_TRUNC, 0o644))
+        #expect(single.refused.isEmpty)
+        #expect(try Self.members(root + "/one.tar").map(\.path).contains(doc))
+
+        // export --dir: files with those exact names.
+        let edit = root + "/edit"
+        _ = try store.exportRootfs("latin:2", toDirectory: edit)
+        #expect(Self.rawTree(edit) == [dir, file, hard, link])
+        var target = [CChar](repeating: 0, count: 64)
+        let n = RawPath(edit).appending(link).withCString { readlink($0, &target, 63) }
+        #expect(RawPath(bytes: target.prefix(max(n, 0)).map { UInt8(bitPattern: $0) }) == file)
+
+        // commit of the unchanged tree: nothing; after a change and a deletion: a member and a whiteout.
+        options.names = [try Reference(parsing: "latin:3")]
+        let unchanged = try store.commitRootfs(base: "latin:2", input: .directory(edit), options: options)
+        #expect(try Self.members(store.blobPath(unchanged.layer.digest)).isEmpty)
+        let changed = RawPath(edit).appending(file).withCString { open($0, O_WRONLY | O_APPEND) }
+        #expect(write(changed, "more", 4) == 4)
+        close(changed)
+        #expect(RawPath(edit).appending(link).withCString { unlink($0) } == 0)
+        options.names = [try Reference(parsing: "latin:4")]
+        let commit = try store.commitRootfs(base: "latin:2", input: .directory(edit), options: options)
+        let diff = try Self.members(store.blobPath(commit.layer.digest)).map(\.path)
+        #expect(Set(diff) == [RawPath(dir.bytes + [0x2f]), file, hard, RawPath(Array(".wh.".utf8) + link.bytes)], "\(diff)")
+        _ = try store.exportRootfs("latin:4", toDirectory: root + "/after")
+        #expect(Self.rawTree(root + "/after") == [dir, file, hard])
+    }
+
+    /// The headers of a (possibly compressed) tar.
+    static func members(_ path: String) throws -> [TarEntry] {
+        let reader = try TarReader(path: path)
+        var out: [TarEntry] = []
+        while let entry = try reader.next() { out.append(entry) }
+        return out
     }
 }

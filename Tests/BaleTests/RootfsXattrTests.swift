@@ -49,7 +49,7 @@ import Testing
     static func xattrs(ofTar path: String) throws -> [String: [String: Data]] {
         let reader = try TarReader(path: path)
         var out: [String: [String: Data]] = [:]
-        while let entry = try reader.next() { out[try SafePath.clean(entry.path)] = entry.xattrs }
+        while let entry = try reader.next() { out[try SafePath.clean(entry.path).description] = entry.xattrs }
         return out
     }
 

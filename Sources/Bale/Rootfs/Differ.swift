@@ -40,7 +40,7 @@ struct Differ {
         // Unchanged directories on the way down, written only once something below them is.
         var pendingParents: [DiskEntry] = []
 
-        func emit(_ item: DiskEntry?, whiteout: String? = nil) throws {
+        func emit(_ item: DiskEntry?, whiteout: RawPath? = nil) throws {
             for parent in pendingParents {
                 try archiver.write(parent, to: writer, links: &links)
                 members += 1
@@ -58,16 +58,18 @@ struct Differ {
             }
         }
 
-        func walk(_ relative: String, baseDir: FlatNode?) throws {
+        // Names are bytes throughout (they need not be UTF-8): the disk's names are matched with the
+        // base's as bytes, and a whiteout is ".wh." followed by the name's bytes.
+        func walk(_ relative: RawPath, baseDir: FlatNode?) throws {
             let names = try archiver.names(relative)
             let present = Set(names)
             if let baseDir {
                 for (name, _) in baseDir.sortedChildren where !present.contains(name) {
-                    try emit(nil, whiteout: relative.isEmpty ? ".wh." + name : relative + "/.wh." + name)
+                    try emit(nil, whiteout: relative.appending(RawPath(FlatTree.whiteoutPrefix.bytes + name.bytes)))
                 }
             }
             for name in names {
-                let path = relative.isEmpty ? name : relative + "/" + name
+                let path = relative.appending(name)
                 guard var item = try archiver.entry(path) else { continue }
                 let old = baseDir?.children[name]
                 if !compareOwners {

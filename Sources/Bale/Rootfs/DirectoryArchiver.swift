@@ -19,8 +19,10 @@ struct DiskEntry {
 /// and changed paths of `commit DIR`).
 ///
 /// ```
-/// order     depth first, names sorted by their UTF-8 bytes, a directory before its contents;
+/// order     depth first, names sorted by their bytes, a directory before its contents;
 ///           the root itself is not a member
+/// names     the bytes on disk, UTF-8 or not (never repaired: a repaired name is a path that does not
+///           exist, or one that two names share)
 /// headers   numeric uid/gid as on disk, no user/group names, mode & 07777, mtime with nanoseconds
 ///           (clamped to SOURCE_DATE_EPOCH when given, as it is written), symlink targets as stored, device numbers
 /// links     a second path of an inode already written (same st_dev, st_ino) is a hard link member
@@ -44,31 +46,32 @@ struct DirectoryArchiver {
 
     /// lstat of `relative` (root-relative; "" is the root) as a `DiskEntry`, with the mtime as on
     /// disk (`write` clamps it); nil for a socket or a path that no longer exists (both with a warning).
-    func entry(_ relative: String) throws -> DiskEntry? {
-        let full = relative.isEmpty ? root : root + "/" + relative
+    func entry(_ relative: RawPath) throws -> DiskEntry? {
+        let full = path(relative)
         var st = stat()
-        guard lstat(full, &st) == 0 else {
+        guard full.withCString({ lstat($0, &st) }) == 0 else {
             // A path removed since its directory was listed (a live tree): skipped, as GNU tar does.
             if errno == ENOENT {
                 warn("\(full): removed while it was archived; skipped")
                 return nil
             }
-            throw BaleError.posix("cannot stat", path: full)
+            throw BaleError.posix("cannot stat", path: full.description)
         }
-        if relative.split(separator: "/").last?.hasPrefix(".wh.") == true {
+        let nameStart = relative.bytes.lastIndex(of: UInt8(ascii: "/")).map { $0 + 1 } ?? 0
+        if relative.bytes[nameStart...].starts(with: FlatTree.whiteoutPrefix.bytes) {
             warn("\(full): a name starting with \".wh.\" is read as a whiteout by every image tool")
         }
         let kind: TarEntry.Kind
-        var linkTarget: String?
+        var linkTarget: RawPath?
         switch st.st_mode & S_IFMT {
         case S_IFREG: kind = .file
         case S_IFDIR: kind = .directory
         case S_IFLNK:
             kind = .symlink
             var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-            let n = readlink(full, &buffer, buffer.count - 1)
-            guard n >= 0 else { throw BaleError.posix("cannot read link", path: full) }
-            linkTarget = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let n = full.withCString { readlink($0, &buffer, buffer.count - 1) }
+            guard n >= 0 else { throw BaleError.posix("cannot read link", path: full.description) }
+            linkTarget = RawPath(bytes: buffer[0..<n].map { UInt8(bitPattern: $0) })     // bytes, like names
         case S_IFCHR: kind = .characterDevice
         case S_IFBLK: kind = .blockDevice
         case S_IFIFO: kind = .fifo
@@ -95,7 +98,7 @@ struct DirectoryArchiver {
     /// empty. A VFS_CAP_REVISION_3 value (24 bytes: v2's 20 plus the root ID of the user namespace it was
     /// set in) becomes revision 2, its first 20 bytes, as moby does: the root ID means nothing outside
     /// the namespace the directory was built in.
-    static func capabilityXattrs(_ full: String) throws -> [String: Data] {
+    static func capabilityXattrs(_ full: RawPath) throws -> [String: Data] {
         guard var value = try ExtendedAttributes.value(ExtendedAttributes.capability, path: full) else { return [:] }
         // magic_etc is little-endian; its top byte (offset 3) is the revision.
         if value.count >= 24, value[value.startIndex + 3] == 3 {
@@ -106,32 +109,32 @@ struct DirectoryArchiver {
     }
 
     /// The names in directory `relative`, sorted by their bytes.
-    func names(_ relative: String) throws -> [String] {
-        let full = relative.isEmpty ? root : root + "/" + relative
-        guard let dir = opendir(full) else { throw BaleError.posix("cannot read directory", path: full) }
+    func names(_ relative: RawPath) throws -> [RawPath] {
+        let full = path(relative)
+        guard let dir = full.withCString({ opendir($0) }) else {
+            throw BaleError.posix("cannot read directory", path: full.description)
+        }
         defer { closedir(dir) }
-        var names: [[UInt8]] = []
+        var names: [RawPath] = []
         while let item = readdir(dir) {
-            let name = withUnsafeBytes(of: item.pointee.d_name) { Array($0.prefix(while: { $0 != 0 })) }
-            if name != [0x2e] && name != [0x2e, 0x2e] { names.append(name) }
+            let name = withUnsafeBytes(of: item.pointee.d_name) { RawPath(bytes: $0.prefix(while: { $0 != 0 })) }
+            if name != "." && name != ".." { names.append(name) }
         }
-        return try names.sorted { $0.lexicographicallyPrecedes($1) }.map { bytes in
-            // Repairing a name would archive a path that does not exist (or merge two names).
-            guard let name = String(validating: bytes, as: UTF8.self) else {
-                let shown = String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "\u{FFFD}", with: "?")
-                throw BaleError(.invalidInput, "\(full)/\(shown): the name is not valid UTF-8, which bale does not support")
-            }
-            return name
-        }
+        return names.sorted()
+    }
+
+    /// The path of `relative` ("" is the root) on disk.
+    func path(_ relative: RawPath) -> RawPath {
+        relative.isEmpty ? RawPath(root) : RawPath(root).appending(relative)
     }
 
     /// Writes every object under the root; returns the newest mtime written (nil for an empty tree).
     func archive(to writer: TarWriter) throws -> TarTime? {
         var links = HardlinkMap()
         var newest: TarTime?
-        func walk(_ relative: String) throws {
+        func walk(_ relative: RawPath) throws {
             for name in try names(relative) {
-                let path = relative.isEmpty ? name : relative + "/" + name
+                let path = relative.appending(name)
                 guard let item = try entry(path) else { continue }
                 let mtime = clamped(item.header.mtime)
                 newest = max(newest ?? mtime, mtime)
@@ -157,14 +160,14 @@ struct DirectoryArchiver {
             }
             links.paths[[item.device, item.inode]] = header.path
         }
-        if header.kind == .directory { header.path += "/" }
+        if header.kind == .directory { header.path.bytes.append(UInt8(ascii: "/")) }
         guard header.kind == .file else {
             try writer.writeEntry(header)
             return
         }
-        let full = root + "/" + item.header.path
-        let fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw BaleError.posix("cannot open", path: full) }
+        let full = path(item.header.path)
+        let fd = full.withCString { open($0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else { throw BaleError.posix("cannot open", path: full.description) }
         defer { close(fd) }
         try writer.beginEntry(header)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -174,7 +177,7 @@ struct DirectoryArchiver {
             let n = read(fd, buffer.baseAddress, min(buffer.count, Int(remaining)))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw BaleError.posix("read failed", path: full)
+                throw BaleError.posix("read failed", path: full.description)
             }
             guard n > 0 else { throw BaleError(.io, "\(full): file shrank while it was archived") }
             try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
@@ -186,5 +189,5 @@ struct DirectoryArchiver {
 
 /// Paths already written, by (device, inode).
 struct HardlinkMap {
-    var paths: [[UInt64]: String] = [:]
+    var paths: [[UInt64]: RawPath] = [:]
 }

@@ -43,11 +43,11 @@ final class Extractor {
     /// Open descriptors of directories already reached, by relative path: each was opened with
     /// O_NOFOLLOW from its cached parent. Removing a path drops the descriptors at and under it, so a
     /// cached descriptor is always the directory now at its path. Bounded; cleared when full.
-    private var directories: [String: Int32] = [:] {
+    private var directories: [RawPath: Int32] = [:] {
         didSet { lastDirectory = nil }     // a descriptor may have been closed
     }
     /// The entry of `directories` used last.
-    private var lastDirectory: (path: String, fd: Int32)?
+    private var lastDirectory: (path: RawPath, fd: Int32)?
     /// Well below the usual soft limit of 1024 open files, which the process shares.
     private static let maxCachedDirectories = 256
     var warnings: [String] = []
@@ -101,7 +101,9 @@ final class Extractor {
             directories.removeAll()
             var leftover: String?
             do {
-                for name in try Self.names(in: rootFD, path: target) { try Self.remove(name, in: rootFD, path: path(name)) }
+                for name in try Self.names(in: rootFD, path: target) {
+                    try Self.remove(name, in: rootFD, path: path(name))
+                }
                 if createdTarget && rmdir(target) != 0 { throw BaleError.posix("cannot remove", path: target) }
             } catch let failure as BaleError {
                 leftover = failure.message
@@ -130,34 +132,38 @@ final class Extractor {
             return true
         }
         if tree.root.children[FlatTree.aufsLinkDirectory] != nil { try remove(FlatTree.aufsLinkDirectory) }
+        warnings = tree.warnings + warnings
         for dir in tree.directories(sorted: false).reversed() {
             let (parent, name) = try parentAndName(dir.path)
             if asRoot {
-                guard fchownat(parent, name, uid_t(truncatingIfNeeded: dir.uid), gid_t(truncatingIfNeeded: dir.gid),
-                               AT_SYMLINK_NOFOLLOW) == 0 else { throw BaleError.posix("cannot chown", path: path(dir.path)) }
+                guard name.withCString({ fchownat(parent, $0, uid_t(truncatingIfNeeded: dir.uid),
+                                                  gid_t(truncatingIfNeeded: dir.gid), AT_SYMLINK_NOFOLLOW) }) == 0 else {
+                    throw BaleError.posix("cannot chown", path: path(dir.path))
+                }
             }
             try setXattrs(dir, fileDescriptor: nil, parent: parent, name: name)
-            guard fchmodat(parent, name, mode_t(dir.mode & 0o7777), 0) == 0 else {
+            guard name.withCString({ fchmodat(parent, $0, mode_t(dir.mode & 0o7777), 0) }) == 0 else {
                 throw BaleError.posix("cannot chmod", path: path(dir.path))
             }
             var times = Self.times(dir.mtime)
-            guard utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else {
+            guard name.withCString({ utimensat(parent, $0, &times, AT_SYMLINK_NOFOLLOW) }) == 0 else {
                 throw BaleError.posix("cannot set times", path: path(dir.path))
             }
         }
         return tree.refused
     }
 
-    private func makeDirectory(_ relative: String) throws {
+    private func makeDirectory(_ relative: RawPath) throws {
         let (parent, name) = try parentAndName(relative)
-        guard mkdirat(parent, name, 0o700) == 0 else { throw BaleError.posix("cannot create directory", path: path(relative)) }
+        guard name.withCString({ mkdirat(parent, $0, 0o700) }) == 0 else { throw BaleError.posix("cannot create directory", path: path(relative)) }
     }
 
     /// Removes `relative` (a directory with everything in it); a path that is not there (a member that
     /// was skipped) is no error.
-    private func remove(_ relative: String) throws {
+    private func remove(_ relative: RawPath) throws {
         let (parent, name) = try parentAndName(relative)
-        for (cached, fd) in directories where cached == relative || cached.hasPrefix(relative + "/") {
+        let below = RawPath(relative.bytes + [UInt8(ascii: "/")])
+        for (cached, fd) in directories where cached == relative || cached.hasPrefix(below) {
             close(fd)
             directories[cached] = nil
         }
@@ -166,31 +172,31 @@ final class Extractor {
 
     /// Unlinks `name` in the directory `parent`; a directory is emptied first, depth first, each level
     /// opened with O_NOFOLLOW from the one above.
-    private static func remove(_ name: String, in parent: Int32, path: String) throws {
-        if unlinkat(parent, name, 0) == 0 || errno == ENOENT { return }
+    private static func remove(_ name: RawPath, in parent: Int32, path: String) throws {
+        if name.withCString({ unlinkat(parent, $0, 0) }) == 0 || errno == ENOENT { return }
         guard errno == EISDIR else { throw BaleError.posix("cannot remove", path: path) }
-        var fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        var fd = name.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         if fd < 0 && errno == EACCES {
             // A directory whose final mode is set may be closed to its owner: open it again after a chmod
             // through an O_PATH descriptor (never a symlink: O_NOFOLLOW | O_DIRECTORY).
-            let handle = openat(parent, name, Self.oPath | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let handle = name.withCString { openat(parent, $0, Self.oPath | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             if handle >= 0 {
                 _ = chmod("/proc/self/fd/\(handle)", 0o700)
                 close(handle)
             }
-            fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            fd = name.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         }
         guard fd >= 0 else { throw BaleError.posix("cannot open directory (not followed if a symlink)", path: path) }
         defer { close(fd) }
         _ = fchmod(fd, 0o700)     // and writable, so its entries can be removed
         for child in try names(in: fd, path: path) {
-            try remove(child, in: fd, path: path + "/" + child)
+            try remove(child, in: fd, path: path + "/" + child.description)
         }
-        guard unlinkat(parent, name, AT_REMOVEDIR) == 0 else { throw BaleError.posix("cannot remove", path: path) }
+        guard name.withCString({ unlinkat(parent, $0, AT_REMOVEDIR) }) == 0 else { throw BaleError.posix("cannot remove", path: path) }
     }
 
-    /// The names in the directory `fd` (without "." and ".."); `fd` stays open and usable.
-    private static func names(in fd: Int32, path: String) throws -> [String] {
+    /// The names in the directory `fd` (without "." and ".."), as bytes; `fd` stays open and usable.
+    private static func names(in fd: Int32, path: String) throws -> [RawPath] {
         let copy = dup(fd)
         guard copy >= 0, let dir = fdopendir(copy) else {
             if copy >= 0 { close(copy) }
@@ -198,22 +204,20 @@ final class Extractor {
         }
         defer { closedir(dir) }
         rewinddir(dir)     // the copy shares the read position with `fd`, which an earlier listing moved
-        var names: [String] = []
+        var names: [RawPath] = []
         while let item = readdir(dir) {
-            let name = withUnsafeBytes(of: item.pointee.d_name) {
-                String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+            let name = withUnsafeBytes(of: item.pointee.d_name) { RawPath(bytes: $0.prefix(while: { $0 != 0 })) }
             if name != "." && name != ".." { names.append(name) }
         }
         return names
     }
 
-    /// The full path of `relative`, for messages; keeps `errno`, which messages built after a failed
-    /// call still have to read.
-    private func path(_ relative: String) -> String {
+    /// The full path of `relative`, for messages (escaped, see `RawPath.description`); keeps `errno`,
+    /// which messages built after a failed call still have to read.
+    private func path(_ relative: RawPath) -> String {
         let saved = errno
         defer { errno = saved }
-        return target + "/" + relative
+        return target + "/" + relative.description
     }
 
     /// Creates one non-directory member from the reader's current data.
@@ -223,7 +227,7 @@ final class Extractor {
         switch header.kind {
         case .file, .hardlink:
             let mode = mode_t(header.mode & 0o7777)
-            let fd = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o777)
+            let fd = name.withCString { openat(parent, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 0o777) }
             guard fd >= 0 else { throw BaleError.posix("cannot create", path: full) }
             defer { close(fd) }
             var end: Int64 = 0
@@ -257,39 +261,44 @@ final class Extractor {
             guard futimens(fd, &times) == 0 else { throw BaleError.posix("cannot set times", path: full) }
             return
         case .symlink:
-            guard symlinkat(header.linkTarget ?? "", parent, name) == 0 else {
+            let made = (header.linkTarget ?? "").withCString { target in
+                name.withCString { symlinkat(target, parent, $0) }
+            }
+            guard made == 0 else {
                 throw BaleError.posix("cannot create symlink", path: full)
             }
         case .fifo:
-            guard mkfifoat(parent, name, mode_t(header.mode & 0o777)) == 0 else {
+            guard name.withCString({ mkfifoat(parent, $0, mode_t(header.mode & 0o777)) }) == 0 else {
                 throw BaleError.posix("cannot create fifo", path: full)
             }
         case .characterDevice, .blockDevice:
             guard asRoot else {
-                warnings.append("\(header.path): device node skipped (only root can create one)")
+                warnings.append("\(header.path.description): device node skipped (only root can create one)")
                 return
             }
             let type = header.kind == .characterDevice ? S_IFCHR : S_IFBLK
-            guard mknodat(parent, name, type | mode_t(header.mode & 0o7777),
-                          Self.makedev(header.devMajor, header.devMinor)) == 0 else {
+            let device = Self.makedev(header.devMajor, header.devMinor)
+            guard name.withCString({ mknodat(parent, $0, type | mode_t(header.mode & 0o7777), device) }) == 0 else {
                 throw BaleError.posix("cannot create device", path: full)
             }
         case .directory, .other:
-            warnings.append("\(header.path): member of an unsupported kind skipped")
+            warnings.append("\(header.path.description): member of an unsupported kind skipped")
             return
         }
         if asRoot {
-            guard fchownat(parent, name, uid_t(truncatingIfNeeded: header.uid), gid_t(truncatingIfNeeded: header.gid),
-                           AT_SYMLINK_NOFOLLOW) == 0 else { throw BaleError.posix("cannot chown", path: full) }
+            guard name.withCString({ fchownat(parent, $0, uid_t(truncatingIfNeeded: header.uid),
+                                              gid_t(truncatingIfNeeded: header.gid), AT_SYMLINK_NOFOLLOW) }) == 0 else {
+                throw BaleError.posix("cannot chown", path: full)
+            }
         }
         try setXattrs(header, fileDescriptor: nil, parent: parent, name: name)
         if header.kind != .symlink {
-            guard fchmodat(parent, name, mode_t(header.mode & 0o7777), 0) == 0 else {
+            guard name.withCString({ fchmodat(parent, $0, mode_t(header.mode & 0o7777), 0) }) == 0 else {
                 throw BaleError.posix("cannot chmod", path: full)
             }
         }
         var times = Self.times(header.mtime)
-        guard utimensat(parent, name, &times, AT_SYMLINK_NOFOLLOW) == 0 else {
+        guard name.withCString({ utimensat(parent, $0, &times, AT_SYMLINK_NOFOLLOW) }) == 0 else {
             throw BaleError.posix("cannot set times", path: full)
         }
     }
@@ -299,13 +308,13 @@ final class Extractor {
     /// a directory, else (symlinks, FIFOs, devices, which cannot be opened safely) with `lsetxattr` on
     /// `/proc/self/fd/PARENT/NAME`, which reaches the parent through its descriptor and does not follow
     /// the final name. Call it after any chown. EPERM, EACCES and ENOTSUP become warnings.
-    private func setXattrs(_ header: TarEntry, fileDescriptor: Int32?, parent: Int32, name: String) throws {
+    private func setXattrs(_ header: TarEntry, fileDescriptor: Int32?, parent: Int32, name: RawPath) throws {
         guard !header.xattrs.isEmpty else { return }
         var fd = fileDescriptor ?? -1
         var opened = false
         defer { if opened { close(fd) } }
         if fd < 0 && header.kind == .directory {
-            fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            fd = name.withCString { openat(parent, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             guard fd >= 0 else {
                 throw BaleError.posix("cannot open directory (not followed if a symlink)", path: path(header.path))
             }
@@ -316,43 +325,46 @@ final class Extractor {
                 if fd >= 0 {
                     try ExtendedAttributes.set(key, value: value, fileDescriptor: fd, path: path(header.path))
                 } else {
-                    try ExtendedAttributes.set(key, value: value, path: "/proc/self/fd/\(parent)/\(name)")
+                    try ExtendedAttributes.set(key, value: value,
+                                               path: RawPath("/proc/self/fd/\(parent)/").appending(name))
                 }
             } catch {
                 let code = ExtendedAttributes.errorNumber(error) ?? 0
                 guard [EPERM, EACCES, ENOTSUP, EOPNOTSUPP].contains(code) else {
                     throw BaleError(.io, "\(path(header.path)): cannot set extended attribute \(key)", cause: error)
                 }
-                warnings.append("\(header.path): extended attribute \(key) not set: \(String(cString: strerror(code)))")
+                warnings.append("\(header.path.description): extended attribute \(key) not set: \(String(cString: strerror(code)))")
             }
         }
     }
 
     /// A hard link at `path` to the already extracted `target` (both inside the tree).
-    private func link(_ path: String, to target: String) throws {
+    private func link(_ path: RawPath, to target: RawPath) throws {
         let (targetParent, targetName) = try parentAndName(target)
         let targetDir = dup(targetParent)     // the cache may move on when the link's parent is opened
         guard targetDir >= 0 else { throw BaleError.posix("dup", path: self.path(target)) }
         defer { close(targetDir) }
         let (parent, name) = try parentAndName(path)
-        guard linkat(targetDir, targetName, parent, name, 0) == 0 else {
+        let linked = targetName.withCString { from in name.withCString { linkat(targetDir, from, parent, $0, 0) } }
+        guard linked == 0 else {
             if errno == ENOENT {    // the target is a member that was skipped (a device, as non-root)
                 warnings.append("\(path): hard link to \(target) skipped (its target was skipped)")
                 return
             }
-            throw BaleError.posix("cannot create hard link to \(target)", path: self.path(path))
+            throw BaleError.posix("cannot create hard link to \(target.quoted)", path: self.path(path))
         }
     }
 
     /// The descriptor of the directory holding `relative`, and the final name. Each component is opened
     /// with O_NOFOLLOW | O_DIRECTORY from the target's descriptor, so no symlink is ever followed.
-    private func parentAndName(_ relative: String) throws -> (Int32, String) {
+    private func parentAndName(_ relative: RawPath) throws -> (Int32, RawPath) {
         guard !relative.isEmpty else { throw BaleError(.internal, "empty path in extraction") }
-        guard let slash = relative.utf8.lastIndex(of: UInt8(ascii: "/")) else { return (rootFD, relative) }
-        let name = String(relative[relative.index(after: slash)...])
+        guard let slash = relative.bytes.lastIndex(of: UInt8(ascii: "/")) else { return (rootFD, relative) }
+        let name = RawPath(bytes: relative.bytes[(slash + 1)...])
+        let parentBytes = relative.bytes[..<slash]
         // Members come directory by directory: most have the last member's parent.
-        if let last = lastDirectory, last.path == relative[..<slash] { return (last.fd, name) }
-        let dirPath = String(relative[..<slash])
+        if let last = lastDirectory, last.path.bytes.elementsEqual(parentBytes) { return (last.fd, name) }
+        let dirPath = RawPath(bytes: parentBytes)
         if let fd = directories[dirPath] {
             lastDirectory = (dirPath, fd)
             return (fd, name)
@@ -363,11 +375,11 @@ final class Extractor {
         }
         // Start from the deepest cached ancestor; open (and cache) the components below it.
         var fd = rootFD
-        var prefix = ""
-        for component in FlatTree.components(dirPath) {
-            prefix = prefix.isEmpty ? component : prefix + "/" + component
+        var prefix: RawPath = ""
+        for component in dirPath.components {
+            prefix = prefix.appending(component)
             if let known = directories[prefix] { fd = known; continue }
-            let next = openat(fd, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            let next = component.withCString { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             guard next >= 0 else { throw BaleError.posix("cannot open directory (not followed if a symlink)", path: path(dirPath)) }
             directories[prefix] = next
             fd = next

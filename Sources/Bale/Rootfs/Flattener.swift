@@ -6,21 +6,13 @@ import Foundation
 public struct RefusedMember: Sendable, Hashable, CustomStringConvertible {
     /// The layer blob's digest.
     public var layer: Digest
-    /// The member name as stored in the layer.
-    public var member: String
+    /// The member name as stored in the layer (bytes: it need not be UTF-8).
+    public var member: RawPath
     /// Why it was refused.
     public var reason: String
 
     /// `layer sha256:…: member "x": reason`
-    public var description: String { "layer \(layer): member \(Self.quoted(member)): \(reason)" }
-
-    static func quoted(_ text: String) -> String {
-        "\"" + text.unicodeScalars.map { s -> String in
-            if s == "\"" || s == "\\" { return "\\" + String(s) }
-            if s.value < 0x20 || s.value == 0x7f { return String(format: "\\x%02x", s.value) }
-            return String(s)
-        }.joined() + "\""
-    }
+    public var description: String { "layer \(layer): member \(member.quoted): \(reason)" }
 }
 
 /// One path of the flattened tree.
@@ -31,8 +23,8 @@ final class FlatNode {
     /// The layer (0 = bottom) and member ordinal the header, and the data, come from.
     var layer: Int
     var ordinal: Int
-    /// Children by name (directories only).
-    var children: [String: FlatNode] = [:]
+    /// Children by name (directories only), the names as bytes.
+    var children: [RawPath: FlatNode] = [:]
     /// For a hardlink: the node holding the data (links to links are resolved to it).
     var linkTarget: FlatNode?
 
@@ -50,11 +42,10 @@ final class FlatNode {
     /// Whether this is the tree's root (whose AUFS hard-link directory is never output).
     var isRoot = false
 
-    /// Children sorted by name (byte order of the UTF-8), for deterministic output; at the root without
+    /// Children sorted by name (byte order), for deterministic output; at the root without
     /// AUFS's hard-link directory, which is never part of the output (see `FlatTree.aufsLinkDirectory`).
-    var sortedChildren: [(String, FlatNode)] {
-        children.filter { !isRoot || $0.key != FlatTree.aufsLinkDirectory }
-            .sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+    var sortedChildren: [(RawPath, FlatNode)] {
+        children.filter { !isRoot || $0.key != FlatTree.aufsLinkDirectory }.sorted { $0.key < $1.key }
     }
 }
 
@@ -65,9 +56,9 @@ typealias LayerFile = (digest: Digest, path: String)
 /// it is built (`Extractor`): remove `removed`, create `implied`, then create `added`.
 struct AppliedMember {
     /// Paths that left the tree, each the top of what left (a whole subtree for a directory).
-    var removed: [String] = []
+    var removed: [RawPath] = []
     /// Directories created because the member's path implied them, parents first.
-    var implied: [String] = []
+    var implied: [RawPath] = []
     /// The node the member added; nil when it was refused, was a whiteout, or merged into a directory.
     var added: FlatNode?
 }
@@ -90,13 +81,17 @@ public final class FlatTree: @unchecked Sendable {
     /// (moby, pkg/archive). The directory is built like any other so that links into it resolve, but
     /// it is never output: `sortedChildren` leaves it out, so the tar plan turns the first link to each
     /// of its files into the file itself, and the extractor removes it at the end.
-    static let aufsLinkDirectory = ".wh..wh.plnk"
+    static let aufsLinkDirectory: RawPath = ".wh..wh.plnk"
+    /// The prefix of whiteout names.
+    static let whiteoutPrefix: RawPath = ".wh."
     /// Members refused while building the tree, in the order met.
     public private(set) var refused: [RefusedMember] = []
+    /// Members dropped as meaningless but harmless (entries under a whiteout's name), in the order met.
+    public private(set) var warnings: [String] = []
     /// The directory that held the last member, by path: a layer lists a directory's members together,
     /// so most members skip the walk from the root. Forgotten whenever anything leaves the tree (then
     /// the node might no longer be at that path).
-    private var lastParent: (path: Substring, node: FlatNode)?
+    private var lastParent: (path: RawPath, node: FlatNode)?
 
     /// An empty tree, for `apply`.
     init() {}
@@ -129,16 +124,10 @@ public final class FlatTree: @unchecked Sendable {
         }
     }
 
-    /// The components of a cleaned path. Split on the bytes: a cleaned path has exactly one "/" between
-    /// components, and this runs for every member.
-    static func components(_ path: String) -> [String] {
-        path.utf8.split(separator: UInt8(ascii: "/")).map { String(Substring($0)) }
-    }
-
     /// The node at a cleaned path, if present.
-    func node(at path: String) -> FlatNode? {
+    func node(at path: RawPath) -> FlatNode? {
         var node = root
-        for component in Self.components(path) {
+        for component in path.components {
             guard let child = node.children[component] else { return nil }
             node = child
         }
@@ -146,49 +135,67 @@ public final class FlatTree: @unchecked Sendable {
     }
 
     /// Applies one member of layer `layer` (0 = bottom), the `ordinal`-th of its layer, and says what
-    /// changed. A refused member is recorded in `refused` and changes nothing.
+    /// changed. A refused member is recorded in `refused` and changes nothing; so is a dropped one, in
+    /// `warnings`.
     func apply(_ raw: TarEntry, layer: Int, ordinal: Int, digest: Digest) -> AppliedMember {
         var applied = AppliedMember()
-        if let reason = apply(raw, layer: layer, ordinal: ordinal, into: &applied) {
+        switch apply(raw, layer: layer, ordinal: ordinal, into: &applied) {
+        case nil: break
+        case .refused(let reason)?:
             refused.append(RefusedMember(layer: digest, member: raw.path, reason: reason))
+        case .dropped(let reason)?:
+            warnings.append(RefusedMember(layer: digest, member: raw.path, reason: reason).description)
         }
         return applied
     }
 
-    /// The body of `apply`: returns why the member is refused, or nil.
-    private func apply(_ raw: TarEntry, layer: Int, ordinal: Int, into applied: inout AppliedMember) -> String? {
-        let path: String
+    /// Why `apply` left a member out.
+    private enum Skip {
+        /// Unsafe: the image is not exported as it was meant.
+        case refused(String)
+        /// Meaningless but harmless: a warning.
+        case dropped(String)
+    }
+
+    /// The body of `apply`: returns why the member is left out, or nil.
+    private func apply(_ raw: TarEntry, layer: Int, ordinal: Int, into applied: inout AppliedMember) -> Skip? {
+        let path: RawPath
         do {
             // moby strips a leading "/" from layer entries; ".." that climbs out is refused.
             path = try SafePath.clean(raw.path, allowAbsolute: true)
         } catch let error as BaleError {
-            return error.message.replacingOccurrences(of: #"^member ".*": "#, with: "", options: .regularExpression)
+            return .refused(error.message.replacingOccurrences(of: #"^member ".*": "#, with: "",
+                                                               options: .regularExpression))
         } catch {
-            return "\(error)"
+            return .refused("\(error)")
         }
         if path.isEmpty { return nil }    // the root itself: its attributes are the target's
         defer { if !applied.removed.isEmpty { lastParent = nil } }
-        let slash = path.utf8.lastIndex(of: UInt8(ascii: "/"))
-        let parentPath = slash.map { path[..<$0] } ?? ""
-        let name = String(slash.map { path[path.index(after: $0)...] } ?? path[...])
-        // The components above `name`, split only when the cached parent does not apply.
-        var components: [String] { Self.components(String(parentPath)) }
+        // Split on the bytes: names are bytes (they need not be UTF-8), and a cleaned path has exactly
+        // one "/" between components. No text is made here: this runs for every member.
+        let slash = path.bytes.lastIndex(of: UInt8(ascii: "/"))
+        let parentBytes = slash.map { path.bytes[..<$0] } ?? []
+        let name = slash.map { RawPath(bytes: path.bytes[($0 + 1)...]) } ?? path
+        // The path above `name` and its components, made only when the cached parent does not apply.
+        var parentPath: RawPath { RawPath(bytes: parentBytes) }
+        var components: [RawPath] { parentPath.components }
 
         // Whiteout names are matched on their bytes, as every other tool does (String's hasPrefix
         // works on characters, and ".wh." followed by a combining mark is not a character prefix).
-        if name.utf8.starts(with: ".wh.".utf8) && !path.utf8.elementsEqual(Self.aufsLinkDirectory.utf8) {
-            if name.utf8.elementsEqual(".wh..wh..opq".utf8) {
+        // Whatever its type (file, directory, …), a member named ".wh.NAME" is a whiteout of NAME.
+        if name.hasPrefix(Self.whiteoutPrefix) && path != Self.aufsLinkDirectory {
+            if name == ".wh..wh..opq" {
                 if let dir = existingDirectory(components) {
-                    pruneLower(dir, path: String(parentPath), layer: layer, removed: &applied.removed)
+                    pruneLower(dir, path: parentPath, layer: layer, removed: &applied.removed)
                 }
                 return nil
             }
-            if name.utf8.starts(with: ".wh..wh.".utf8) { return nil }     // other AUFS metadata
-            let target = String(Substring(name.utf8.dropFirst(4)))
-            if target.isEmpty { return "a bare \".wh.\" whiteout is invalid" }
+            if name.hasPrefix(".wh..wh.") { return nil }     // other AUFS metadata
+            let target = RawPath(bytes: name.bytes.dropFirst(4))
+            if target.isEmpty { return .refused("a bare \".wh.\" whiteout is invalid") }
             if let dir = existingDirectory(components), let child = dir.children[target] {
-                let childPath = parentPath.isEmpty ? target : String(parentPath) + "/" + target
-                var below: [String] = []
+                let childPath = parentPath.appending(target)
+                var below: [RawPath] = []
                 if pruneLower(child, path: childPath, layer: layer, removed: &below) {
                     applied.removed += below
                 } else {
@@ -202,17 +209,30 @@ public final class FlatTree: @unchecked Sendable {
         // Parents must be directories; a symlink parent would make the path resolve elsewhere.
         var node = root
         var missingFrom: Int?
-        let parents: [String]
-        if let last = lastParent, last.path == parentPath {
+        let parents: [RawPath]
+        if let last = lastParent, last.path.bytes.elementsEqual(parentBytes) {
             node = last.node
             parents = []
         } else {
             parents = components
+            var above: RawPath = ""
             for (i, component) in parents.enumerated() {
-                guard let child = node.children[component] else { missingFrom = i; break }
+                above = above.appending(component)
+                // A member below a whiteout's name (".wh.x/child"): the OCI layer spec gives ".wh.x" one
+                // meaning, "x is deleted", and none to anything inside it. As containerd and moby read
+                // only the final name, they would create a directory ".wh.x"; bale keeps the one
+                // meaning (the member ".wh.x" itself, if present, hides "x") and drops what is below,
+                // so no ".wh." name reaches an export. AUFS's hard-link directory at the root is the
+                // exception: links point into it.
+                if component.hasPrefix(Self.whiteoutPrefix) && !(i == 0 && component == Self.aufsLinkDirectory) {
+                    return .dropped("dropped: it is inside the whiteout \(above.quoted), which only deletes "
+                                    + "\(RawPath(bytes: component.bytes.dropFirst(4)).quoted) and holds nothing")
+                }
+                if missingFrom != nil { continue }
+                guard let child = node.children[component] else { missingFrom = i; continue }
                 guard child.isDirectory else {
                     let what = child.entry?.kind == .symlink ? "a symlink" : "not a directory"
-                    return "parent \"\(parents[0...i].joined(separator: "/"))\" is \(what)"
+                    return .refused("parent \(above.quoted) is \(what)")
                 }
                 node = child
             }
@@ -221,28 +241,32 @@ public final class FlatTree: @unchecked Sendable {
         entry.path = path
         var hardlinkTarget: FlatNode?
         if raw.kind == .hardlink {
-            guard let text = raw.linkTarget, !text.isEmpty else { return "hardlink without a target" }
-            let targetPath: String
+            guard let text = raw.linkTarget, !text.isEmpty else { return .refused("hardlink without a target") }
+            let targetPath: RawPath
             do {
                 targetPath = try SafePath.clean(text, allowAbsolute: true)
             } catch {
-                return "hardlink target \(RefusedMember.quoted(text)) is outside the root"
+                return .refused("hardlink target \(text.quoted) is outside the root")
             }
             guard targetPath != path, let target = self.node(at: targetPath), !target.isDirectory else {
-                return "hardlink target \(RefusedMember.quoted(text)) is not an earlier file of the image"
+                return .refused("hardlink target \(text.quoted) is not an earlier file of the image")
             }
             hardlinkTarget = target.linkTarget ?? target
             entry.linkTarget = targetPath     // the live path it names now, cleaned
         }
         if let start = missingFrom {
-            for (i, component) in parents.enumerated() where i >= start {
+            var above = RawPath(bytes: parents[..<start].map(\.bytes).joined(separator: [UInt8(ascii: "/")]))
+            for component in parents[start...] {
                 let implied = FlatNode(entry: nil, layer: layer, ordinal: -1)
                 node.children[component] = implied
                 node = implied
-                applied.implied.append(parents[0...i].joined(separator: "/"))
+                above = above.appending(component)
+                applied.implied.append(above)
             }
         }
-        lastParent = (parentPath, node)
+        if lastParent.map({ !$0.path.bytes.elementsEqual(parentBytes) }) ?? true {
+            lastParent = (parentPath, node)
+        }
         if let existing = node.children[name] {
             if existing.isDirectory, entry.kind == .directory {
                 existing.entry = entry       // directory onto directory: merge, take the new attributes
@@ -260,7 +284,7 @@ public final class FlatTree: @unchecked Sendable {
     }
 
     /// The directory node at `components`, when every component exists and is a directory.
-    private func existingDirectory(_ components: [String]) -> FlatNode? {
+    private func existingDirectory(_ components: [RawPath]) -> FlatNode? {
         var node = root
         for component in components {
             guard let child = node.children[component], child.isDirectory else { return nil }
@@ -273,10 +297,10 @@ public final class FlatTree: @unchecked Sendable {
     /// the top path of each dropped subtree; returns whether `node` itself stays (it is from `layer`, or a
     /// directory still holding something from `layer`).
     @discardableResult
-    private func pruneLower(_ node: FlatNode, path: String, layer: Int, removed: inout [String]) -> Bool {
+    private func pruneLower(_ node: FlatNode, path: RawPath, layer: Int, removed: inout [RawPath]) -> Bool {
         for (name, child) in node.children {
-            let childPath = path.isEmpty ? name : path + "/" + name
-            var below: [String] = []
+            let childPath = path.appending(name)
+            var below: [RawPath] = []
             if pruneLower(child, path: childPath, layer: layer, removed: &below) {
                 removed += below
             } else {
@@ -294,18 +318,18 @@ public final class FlatTree: @unchecked Sendable {
         /// A member with the source member's data, at `header.path`.
         case data(TarEntry)
         /// A hard link at `path` to the earlier output `target`.
-        case link(TarEntry, target: String)
+        case link(TarEntry, target: RawPath)
     }
 
     /// Every directory in parents-first order, with its header (implied ones get 0755, root-owned);
     /// siblings by name when `sorted`, else in no set order (the extractor needs parents first only).
     func directories(sorted: Bool = true) -> [TarEntry] {
         var out: [TarEntry] = []
-        func walk(_ node: FlatNode, _ prefix: String) {
+        func walk(_ node: FlatNode, _ prefix: RawPath) {
             let children = sorted ? node.sortedChildren
                 : node.children.filter { !node.isRoot || $0.key != FlatTree.aufsLinkDirectory }.map { ($0.key, $0.value) }
             for (name, child) in children where child.isDirectory {
-                let path = prefix.isEmpty ? name : prefix + "/" + name
+                let path = prefix.appending(name)
                 out.append(child.entry ?? TarEntry(path: path, kind: .directory, mode: 0o755))
                 walk(child, path)
             }
@@ -344,7 +368,7 @@ public final class FlatTree: @unchecked Sendable {
         for (key, group) in links {
             guard let carrier = carriers[key], let carrierEntry = carrier.entry else { continue }
             var members = group.sorted { ($0.layer, $0.ordinal) < ($1.layer, $1.ordinal) }
-            let targetPath: String
+            let targetPath: RawPath
             if live.contains(key) {
                 targetPath = carrierEntry.path
             } else {

@@ -78,21 +78,23 @@ extension LayerChange {
     /// Every member of a layer tar as a change: a whiteout deletes, a path the base has changes, any
     /// other path is added.
     static func changes(in reader: TarReader, against base: FlatTree) throws -> [LayerChange] {
-        var changes: [LayerChange] = []
+        var changes: [(path: RawPath, kind: LayerChange.Kind)] = []
+        let whiteout: RawPath = ".wh."
         while let entry = try reader.next() {
             try reader.skipData()
-            let parts = entry.path.split(separator: "/").map(String.init).filter { $0 != "." }
+            let parts = entry.path.components.filter { $0 != "." }
             guard let last = parts.last else { continue }
-            let parent = parts.dropLast().joined(separator: "/")
-            if last.hasPrefix(".wh.") {
-                let name = String(last.dropFirst(4))
-                guard !name.hasPrefix(".wh.") else { continue }   // opaque-directory markers
-                changes.append(LayerChange(kind: .deleted, path: "/" + (parent.isEmpty ? name : parent + "/" + name)))
+            let parent = parts.dropLast().reduce(RawPath("")) { $0.appending($1) }
+            if last.hasPrefix(whiteout) {
+                let name = RawPath(bytes: last.bytes.dropFirst(whiteout.bytes.count))
+                guard !name.hasPrefix(whiteout) else { continue }   // opaque-directory markers
+                changes.append((parent.appending(name), .deleted))
             } else {
-                let path = parts.joined(separator: "/")
-                changes.append(LayerChange(kind: base.node(at: path) == nil ? .added : .changed, path: "/" + path))
+                let path = parent.appending(last)
+                changes.append((path, base.node(at: path) == nil ? .added : .changed))
             }
         }
-        return changes.sorted { $0.path < $1.path }
+        // Sorted by the names' bytes; shown escaped (a name need not be UTF-8).
+        return changes.sorted { $0.path < $1.path }.map { LayerChange(kind: $0.kind, path: "/" + $0.path.description) }
     }
 }

@@ -123,7 +123,7 @@ enum FlatTar {
     /// layer order with its data, hard links after their targets.
     static func writeTar(_ tree: FlatTree, layers: [LayerFile], to writer: TarWriter, warnings: inout [String]) throws {
         for var dir in tree.directories() {
-            dir.path += "/"
+            dir.path.bytes.append(UInt8(ascii: "/"))
             try writer.writeEntry(dir)
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -156,6 +156,6 @@ enum FlatTar {
                 }
             }
         }
-        warnings += skipped
+        warnings += tree.warnings + skipped
     }
 }

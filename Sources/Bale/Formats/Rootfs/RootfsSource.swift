@@ -57,6 +57,7 @@ public final class RootfsSource: StreamingImageSource, @unchecked Sendable {
             }
         case (.directory(let dir), let (_, tree)?):
             tree.refused.forEach { warnings.add("base image: \($0)") }
+            tree.warnings.forEach { warnings.add("base image: \($0)") }
             try RootfsImage.checkDirectory(dir)
             let clamp = options.sourceDateEpoch.map { TarTime(seconds: $0) }
             layer = try compressor.compressProduced(name: dir) { writer in

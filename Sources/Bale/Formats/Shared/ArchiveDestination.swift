@@ -172,7 +172,7 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
                 throw BaleError(.internal, "\(name): the blobs to leave out must be known before any is written")
             }
             expected = blobs
-            try writer.writeFile(path: Incremental.memberName, data: JSON.canonical(Incremental.Expectation(blobs: blobs)))
+            try writer.writeFile(path: RawPath(Incremental.memberName), data: JSON.canonical(Incremental.Expectation(blobs: blobs)))
         }
     }
 
@@ -223,7 +223,7 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
             throw BaleError(.unsupported, "\(name): \(digest): only sha256 blobs can be written to a docker-archive")
         }
         let path = Self.memberPath(digest)
-        try writer.beginEntry(TarEntry(path: path, kind: .file, size: size, mode: 0o644))
+        try writer.beginEntry(TarEntry(path: RawPath(path), kind: .file, size: size, mode: 0o644))
         var hasher = SHA256Hasher()
         var count: Int64 = 0
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)

@@ -180,18 +180,21 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
 
         var scan = Scan()
         while let entry = try tar.next() {
-            let path: String
+            let cleaned: RawPath
             do {
-                path = try SafePath.clean(entry.path)
+                cleaned = try SafePath.clean(entry.path)
             } catch let error as BaleError {
                 throw BaleError(error.code, "\(name): \(error.message)")
             }
-            guard !path.isEmpty else { continue }
+            // The archive's JSON names members in UTF-8: a member whose name is not UTF-8 is none of them.
+            guard !cleaned.isEmpty, let path = cleaned.string else { continue }
             switch entry.kind {
             case .file:
                 try take(entry, path: path, from: tar, into: sink, scan: &scan)
             case .symlink, .hardlink:
-                scan.links[path] = Link(target: entry.linkTarget ?? "", hard: entry.kind == .hardlink)
+                // A target that is not UTF-8 leads to no member the JSON can name: nothing to follow.
+                guard let target = (entry.linkTarget ?? "").string else { continue }
+                scan.links[path] = Link(target: target, hard: entry.kind == .hardlink)
             default:
                 continue // directories, devices, fifos: docker's loader has no use for them
             }

@@ -38,7 +38,7 @@ public enum Incremental {
         let label = (path as NSString).lastPathComponent
         var carried: [Digest: String] = [:]
         while let entry = try reader.next() {
-            let name = (try? SafePath.clean(entry.path)) ?? entry.path
+            let name = ((try? SafePath.clean(entry.path)) ?? entry.path).string ?? ""
             if entry.kind == .file, name.hasPrefix("blobs/sha256/"),
                let digest = try? Digest(parsing: "sha256:" + name.dropFirst("blobs/sha256/".count)) {
                 carried[digest] = label
