@@ -28,11 +28,7 @@ public struct Manifest: Hashable, Sendable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
-        guard schemaVersion == 2 else {
-            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c,
-                                                   debugDescription: "schemaVersion \(schemaVersion), expected 2")
-        }
+        schemaVersion = try decodeSchemaVersion2(c, .schemaVersion)
         mediaType = try c.decodeIfPresent(MediaType.self, forKey: .mediaType)
         artifactType = try c.decodeIfPresent(String.self, forKey: .artifactType)
         config = try c.decode(Descriptor.self, forKey: .config)
@@ -65,11 +61,7 @@ public struct Index: Hashable, Sendable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        schemaVersion = try c.decode(Int.self, forKey: .schemaVersion)
-        guard schemaVersion == 2 else {
-            throw DecodingError.dataCorruptedError(forKey: .schemaVersion, in: c,
-                                                   debugDescription: "schemaVersion \(schemaVersion), expected 2")
-        }
+        schemaVersion = try decodeSchemaVersion2(c, .schemaVersion)
         mediaType = try c.decodeIfPresent(MediaType.self, forKey: .mediaType)
         artifactType = try c.decodeIfPresent(String.self, forKey: .artifactType)
         manifests = try c.decode([Descriptor].self, forKey: .manifests)
@@ -82,4 +74,13 @@ public struct Index: Hashable, Sendable, Codable {
     public static func isAttestation(_ d: Descriptor) -> Bool {
         d.annotations?["vnd.docker.reference.type"] == "attestation-manifest"
     }
+}
+
+/// Decodes `schemaVersion`, which both manifests and indexes must give as 2.
+private func decodeSchemaVersion2<Key: CodingKey>(_ c: KeyedDecodingContainer<Key>, _ key: Key) throws -> Int {
+    let version = try c.decode(Int.self, forKey: key)
+    guard version == 2 else {
+        throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "schemaVersion \(version), expected 2")
+    }
+    return version
 }
