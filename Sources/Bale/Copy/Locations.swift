@@ -83,8 +83,10 @@ public struct DestinationProperties: Sendable {
 public protocol ImageDestination: AnyObject, Sendable {
     var name: String { get }
     var properties: DestinationProperties { get }
-    /// Whether the destination already holds this blob (the copier then skips it).
-    func contains(_ digest: Digest) -> Bool
+    /// Whether the destination already holds this blob, intact: a file of the wrong size (or, where the
+    /// destination was asked to, the wrong hash) is not held, and is replaced when put. The copier skips
+    /// what is held. `size` nil: whatever its size (an incremental archive's expectations give none).
+    func contains(_ digest: Digest, size: Int64?) -> Bool
     /// Writes a blob from `reader`, checking it against `expected` (digest and size) when given.
     @discardableResult
     func putBlob(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64)
@@ -153,8 +155,16 @@ public protocol BlobSink: AnyObject, Sendable {
     func open(_ digest: Digest) throws -> any BlobReader
     /// The file holding a blob put earlier (see `ImageSource.blobFile`).
     func file(_ digest: Digest) -> String?
-    /// Whether the sink already holds a blob (an incremental archive's expected blobs must be there).
-    func contains(_ digest: Digest) -> Bool
+    /// Whether the sink already holds a blob, intact as `ImageDestination.contains` says (an incremental
+    /// archive's expected blobs must be there).
+    func contains(_ digest: Digest, size: Int64?) -> Bool
+    /// Notes a layer's uncompressed size, learnt while its DiffID was checked (the store keeps it for
+    /// `VirtualSize`; other sinks ignore it).
+    func recordUnpackedSize(_ size: Int64, of digest: Digest)
+}
+
+extension BlobSink {
+    public func recordUnpackedSize(_ size: Int64, of digest: Digest) {}
 }
 
 /// A source that can only read its input once, front to back (an archive, possibly on a pipe).

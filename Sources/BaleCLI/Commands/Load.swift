@@ -10,8 +10,10 @@ struct Load: ParsableCommand {
         discussion: """
             Reads docker save archives of every Docker version (the classic layout and the OCI layout of \
             Docker 25+) and OCI image layout archives, plain or compressed with gzip, bzip2, xz or zstd, in \
-            one streaming pass. Every blob is checked against its digest; on any error the store is left \
-            as it was. Prints "Loaded image: NAME:TAG" for each name, or "Loaded image ID: sha256:…" for \
+            one streaming pass. Every blob is checked against its digest, and every layer's uncompressed \
+            content against the config's DiffIDs; on any error the store is left as it was. A blob the \
+            store already holds is kept when its size is right (with --verify-existing: when it hashes to \
+            its digest), else replaced by the archive's. Prints "Loaded image: NAME:TAG" for each name, or "Loaded image ID: sha256:…" for \
             an untagged image.
             """)
 
@@ -23,6 +25,9 @@ struct Load: ParsableCommand {
 
     @Flag(name: .shortAndLong, help: "Do not print the progress bar.")
     var quiet = false
+
+    @Flag(name: .long, help: "Hash the blobs the store already holds before keeping them (by default one whose size is right is kept; one whose size is wrong is always replaced).")
+    var verifyExisting = false
 
     func validate() throws {
         if input == nil || input == "-", isatty(0) == 1 {
@@ -40,20 +45,22 @@ struct Load: ParsableCommand {
         defer { progress.finish() }
         let source = try location.source(context)
         let destination: StoreDestination
-        do { destination = try StoreDestination(store: store) } catch { source.close(); throw error }
+        do { destination = try StoreDestination(store: store, verifyExisting: verifyExisting) } catch { source.close(); throw error }
         let report = try Copier(options: platforms.copyOptions(global, progress: progress))
             .copy(from: source, to: destination)
         progress.finish()
         // docker says when a name moved off another image.
-        let all = try store.images().images
+        // Only the IDs printed are looked up: listing the whole store here was quadratic in a load of
+        // thousands of images.
+        let ids = try store.imageIDs(of: destination.moved.values + report.images.filter(\.names.isEmpty).map(\.descriptor.digest))
         var out = ""
         for (name, old) in destination.moved.sorted(by: { $0.key < $1.key }) {
-            let oldID = all.first { $0.descriptor.digest == old }?.id.string ?? old.string
+            let oldID = ids[old] ?? old
             out += "The image \(name.familiar) already exists, renaming the old one with ID \(oldID) to empty string\n"
         }
         for image in report.images {
             if image.names.isEmpty {
-                let id = all.first { $0.descriptor.digest == image.descriptor.digest }?.id ?? image.descriptor.digest
+                let id = ids[image.descriptor.digest] ?? image.descriptor.digest
                 out += "Loaded image ID: \(id)\n"
             }
             for name in image.names { out += "Loaded image: \(name.withDefaultTag().familiar)\n" }

@@ -74,7 +74,7 @@ public final class RootfsDestination: FlatteningDestination, @unchecked Sendable
     }
 
     // A flattening destination takes files, not blobs: the copier never calls these.
-    public func contains(_ digest: Digest) -> Bool { false }
+    public func contains(_ digest: Digest, size: Int64?) -> Bool { false }
     public func putBlob(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64) {
         throw BaleError(.internal, "\(name): takes layers as files (flatten), not blobs")
     }

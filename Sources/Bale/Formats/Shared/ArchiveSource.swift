@@ -197,6 +197,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             }
         }
         let (images, documents) = try resolve(scan, sink: sink)
+        try checkDiffIDs(images, documents: documents, sink: sink, scan: scan)
         lock.withLock {
             staged = Staged(sink: sink, documents: documents, sinkBlobs: scan.sinkBlobs, images: images)
         }
@@ -239,7 +240,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         if components.count == 1, base == Incremental.memberName {
             let data = try tar.readAll(limit: cap)
             let expected = try JSON.decode(Incremental.Expectation.self, from: data, what: "\(name): \(base)").digests()
-            let missing = expected.filter { !sink.contains($0.key) }.sorted { $0.key < $1.key }
+            let missing = expected.filter { !sink.contains($0.key, size: nil) }.sorted { $0.key < $1.key }
             guard missing.isEmpty else {
                 let list = missing.map { "\($0.key) (carried by \($0.value))" }.joined(separator: ", ")
                 throw BaleError(.notFound, "\(name): incremental archive: the destination lacks \(missing.count) blob(s) it builds on: \(list); load those archives first")
@@ -330,15 +331,21 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         let items = try manifestItems(scan.manifestJSON ?? Data())
         let byConfig = try indexedImages(scan)
 
+        // Entries of one image merge through a map: a search per entry was quadratic in the entries.
         var images: [SourceImage] = []
+        var position: [Descriptor: Int] = [:]
+        var merged: [Set<Reference>?] = []
         for item in try select(items) {
-            let (descriptor, names) = try image(for: item, byConfig: byConfig, sink: sink, scan: &scan)
-            if let i = images.firstIndex(where: { $0.descriptor == descriptor }) {
-                images[i].names = Array(Set(images[i].names + names)).sorted()
+            let (descriptor, itemNames) = try image(for: item, byConfig: byConfig, sink: sink, scan: &scan)
+            if let i = position[descriptor] {
+                merged[i] = (merged[i] ?? Set(images[i].names)).union(itemNames)
             } else {
-                images.append(SourceImage(descriptor: descriptor, names: names))
+                position[descriptor] = images.count
+                images.append(SourceImage(descriptor: descriptor, names: itemNames))
+                merged.append(nil)
             }
         }
+        for (i, names) in merged.enumerated() { if let names { images[i].names = names.sorted() } }
         return (images, scan.documents)
     }
 
@@ -369,11 +376,18 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
 
     private func tags(of item: ArchiveManifestItem) throws -> [Reference] {
         try (item.repoTags ?? []).map { tag in
+            let reference: Reference
             do {
-                return try Reference(parsing: tag).withDefaultTag()
+                reference = try Reference(parsing: tag)
             } catch let error as BaleError {
                 throw BaleError(.invalidInput, "\(name): manifest.json: RepoTags entry \"\(tag)\": \(error.message)")
             }
+            // A name is stored as given and removed by it; a digest in it would make a name that no
+            // command can list or remove. docker load refuses it too ("invalid tag").
+            guard reference.digest == nil else {
+                throw BaleError(.invalidInput, "\(name): manifest.json: RepoTags entry \"\(tag)\" carries a digest; a tag is NAME[:TAG]")
+            }
+            return reference.withDefaultTag()
         }
     }
 
@@ -466,6 +480,60 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         let index = try JSON.decode(Index.self, from: indexBytes, what: "\(name): index.json")
         return try LayoutIndex.select(index.manifests, reference: reference, location: name)
     }
+    /// Compares every layer's uncompressed content with its config's `rootfs.diff_ids`, as `docker
+    /// load` does, whatever the layer's compression and whichever form the archive has (manifest.json
+    /// or an OCI layout): a compressed layer whose content is not what the config says is refused
+    /// before anything is committed. Each layer is decompressed once (its uncompressed size is told to
+    /// the sink); an uncompressed layer's digest is its DiffID. Layers the archive does not carry
+    /// (foreign layers, platforms left out) are skipped.
+    private func checkDiffIDs(_ images: [SourceImage], documents: [Digest: Data], sink: any BlobSink,
+                              scan: Scan) throws {
+        func read(_ d: Descriptor) throws -> Data? {
+            if let data = documents[d.digest] { return data }
+            guard scan.sinkBlobs[d.digest] != nil, d.size <= Int64(JSON.maxDocumentSize) else { return nil }
+            return try Self.readAll(sink.open(d.digest), limit: JSON.maxDocumentSize, what: "\(name): \(d.digest)")
+        }
+        var diffIDs: [Digest: Digest] = [:]
+        func walkManifests() throws { try ImageGraph.walk(images.map(\.descriptor), read: read) { _, node in
+            guard case .manifest(let manifest) = node else { return true }
+            guard let configBytes = try read(manifest.config) else { return false }
+            let config = try JSON.decode(ImageConfig.self, from: configBytes, what: "\(name): config \(manifest.config.digest)")
+            guard config.rootfs.diffIDs.count == manifest.layers.count else {
+                throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): the manifest lists \(manifest.layers.count) layers, the config \(config.rootfs.diffIDs.count) diff_ids")
+            }
+            for (i, (layer, expected)) in zip(manifest.layers, config.rootfs.diffIDs).enumerated() {
+                guard let file = sink.file(layer.digest) else { continue }
+                let actual: Digest
+                if let known = diffIDs[layer.digest] {
+                    actual = known
+                } else {
+                    do {
+                        if try LayerCompression.sniff(FileBlobReader(path: file)) == .none {
+                            actual = layer.digest
+                            sink.recordUnpackedSize(layer.size, of: layer.digest)
+                        } else {
+                            let unpacked = try LayerDigest.unpacked(file: file)
+                            actual = unpacked.diffID
+                            sink.recordUnpackedSize(unpacked.size, of: layer.digest)
+                        }
+                    } catch let error as BaleError {
+                        throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): layer \(i) (\(layer.digest)) cannot be decompressed: \(error.message)")
+                    }
+                    diffIDs[layer.digest] = actual
+                }
+                guard actual == expected else {
+                    throw BaleError(.integrity, "\(name): image \(manifest.config.digest): invalid diffID for layer \(i) (\(layer.digest)): the config gives \(expected), its uncompressed content hashes to \(actual)")
+                }
+            }
+            return false
+        } }
+        do {
+            try walkManifests()
+        } catch let error as BaleError where !error.message.hasPrefix(name) {
+            throw BaleError(error.code, "\(name): \(error.message)", cause: error.cause)
+        }
+    }
+
     // MARK: Paths inside the archive
 
     /// The member a manifest.json path names, through any links. `what` names its role in the error.
