@@ -24,20 +24,24 @@ public struct BlobWritePolicy: Sendable {
 public struct DiskReserve: Sendable {
     /// The reserve in bytes; nil: 1 GiB or 5 % of the file system, whichever is less.
     public var bytes: Int64?
-    /// How often a write looks at the free space: statvfs is cheap, but not per block.
-    static let checkInterval: Int64 = 8 << 20
+    /// The most a write goes between two looks at the free space (statvfs is cheap, but not per block);
+    /// near the reserve it looks more often, so it stops before the disk is full.
+    static let maxCheckInterval: Int64 = 8 << 20
 
     public init(bytes: Int64? = nil) { self.bytes = bytes }
 
     /// Throws when the file system holding `fd` has less than the reserve free; `path` names it.
-    public func check(_ fd: Int32, path: String) throws {
+    /// Returns how many bytes may be written before the next check: half the room left above the
+    /// reserve (several blobs are written at once), at most `maxCheckInterval`.
+    @discardableResult
+    public func check(_ fd: Int32, path: String) throws -> Int64 {
         var st = statvfs()
-        guard fstatvfs(fd, &st) == 0 else { return }
+        guard fstatvfs(fd, &st) == 0 else { return Self.maxCheckInterval }
         let unit = Int64(st.f_frsize)
         let free = Int64(st.f_bavail) * unit
         let reserve = bytes ?? min(1 << 30, Int64(st.f_blocks) * unit / 20)
-        guard free < reserve else { return }
-        throw BaleError(.io, "\((path as NSString).deletingLastPathComponent): stopped writing: \(free) bytes left free, below the reserve of \(reserve) (--min-free)")
+        guard free < reserve else { return max(64 << 10, min(Self.maxCheckInterval, (free - reserve) / 4)) }
+        throw BaleError(.io, "\((path as NSString).deletingLastPathComponent): stopped writing: \(free) bytes free, below the reserve of \(reserve) bytes (--min-free)")
     }
 }
 
@@ -91,6 +95,7 @@ public enum BlobFile {
         var hasher = SHA256Hasher()
         var size: Int64 = 0
         var writeback = Writeback()
+        var nextCheck: Int64 = 0
         do {
             defer { close(fd) }
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
@@ -106,9 +111,7 @@ public enum BlobFile {
                 }
                 try writeAll(fd, chunk, name: tmp)
                 writeback.advance(fd, to: size)
-                if size / DiskReserve.checkInterval != (size - Int64(n)) / DiskReserve.checkInterval {
-                    try policy.reserve.check(fd, path: tmp)
-                }
+                if size >= nextCheck { nextCheck = size + (try policy.reserve.check(fd, path: tmp)) }
             }
             guard fsync(fd) == 0 else { throw BaleError.posix("fsync failed", path: tmp) }
         }
@@ -183,15 +186,15 @@ extension BlobFile {
 private final class ReserveCheckingSink: ByteSink {
     private let file: AtomicFile
     private let reserve: DiskReserve
+    private var nextCheck: Int64 = 0
     init(file: AtomicFile, reserve: DiskReserve) {
         self.file = file
         self.reserve = reserve
     }
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        let before = file.byteCount
         try file.write(bytes)
-        if file.byteCount / DiskReserve.checkInterval != before / DiskReserve.checkInterval {
-            try reserve.check(file.fileDescriptor, path: file.temporaryPath)
+        if file.byteCount >= nextCheck {
+            nextCheck = file.byteCount + (try reserve.check(file.fileDescriptor, path: file.temporaryPath))
         }
     }
 }

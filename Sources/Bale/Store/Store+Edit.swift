@@ -134,6 +134,21 @@ extension Store {
             var deleted = Set<Digest>()
             for argument in arguments {
                 do {
+                    // A name is found and removed in the index alone: no image is loaded, so thousands
+                    // of names cost thousands of lookups, and an image that cannot be read loses its
+                    // names all the same.
+                    if let ref = try? Reference(parsing: argument), ref.digest == nil,
+                       case let name = ref.withDefaultTag(), let digest = index.digest(named: name) {
+                        let top = index.descriptor(of: digest)
+                        _ = index.removeName(name)
+                        events.append(.untagged(name))
+                        if !index.isNamed(digest) {
+                            let id = top.flatMap { try? hostManifest(of: $0).manifest.config.digest } ?? digest
+                            index.removeImage(digest)
+                            if deleted.insert(id).inserted { events.append(.deleted(id)) }
+                        }
+                        continue
+                    }
                     let matches = try resolveAll(argument, in: index)
                     if let ref = try? Reference(parsing: argument), ref.digest != nil {
                         try untagDigest(ref, of: matches[0], in: &index, events: &events, deleted: &deleted)
@@ -145,7 +160,7 @@ extension Store {
                     if byName, let ref = try? Reference(parsing: argument).withDefaultTag() {
                         _ = index.removeName(ref)
                         events.append(.untagged(ref))
-                        if index.names(of: matches[0].descriptor.digest).isEmpty {
+                        if !index.isNamed(matches[0].descriptor.digest) {
                             deleteImages([matches[0]], from: &index, events: &events, deleted: &deleted)
                         }
                         continue
@@ -177,7 +192,7 @@ extension Store {
         guard !names.isEmpty else { throw BaleError(.notFound, "No such image: \(ref.familiar)") }
         events.append(.untagged(ref))
         for name in names where index.removeName(name) { events.append(.untagged(name)) }
-        if index.names(of: image.descriptor.digest).isEmpty {
+        if !index.isNamed(image.descriptor.digest) {
             deleteImages([image], from: &index, events: &events, deleted: &deleted)
         }
     }

@@ -29,6 +29,10 @@ public struct StoreIndex: Sendable {
     private var byName: [Reference: Set<Int>] = [:]
     /// Slots of each top-level digest.
     private var byDigest: [Digest: Set<Int>] = [:]
+    /// Slots of the unnamed entries (no ref.name at all) of each digest.
+    private var unnamed: [Digest: Set<Int>] = [:]
+    /// How many entries of each digest carry a parsed name.
+    private var nameCount: [Digest: Int] = [:]
 
     init(bytes: Data, path: String) throws {
         document = try JSON.decode(Index.self, from: bytes, what: path)
@@ -66,8 +70,11 @@ public struct StoreIndex: Sendable {
 
     /// Whether every entry for `digest` is an unnamed one (an untagged image bale recorded).
     func onlyUnnamed(_ digest: Digest) -> Bool {
-        (byDigest[digest] ?? []).allSatisfy { slots[$0]?.isUnnamed ?? true }
+        (byDigest[digest]?.count ?? 0) == (unnamed[digest]?.count ?? 0)
     }
+
+    /// Whether any name points at `digest` (cheaper than `names(of:)`, which sorts them).
+    func isNamed(_ digest: Digest) -> Bool { (nameCount[digest] ?? 0) > 0 }
 
     /// The top-level digest a name points at.
     public func digest(named name: Reference) -> Digest? {
@@ -86,7 +93,7 @@ public struct StoreIndex: Sendable {
             append(Entry(descriptor: Self.bare(previous), name: nil))
         }
         // A named entry replaces the image's unnamed one.
-        remove((byDigest[descriptor.digest] ?? []).filter { slots[$0]?.isUnnamed ?? false })
+        remove(unnamed[descriptor.digest] ?? [])
         var d = Self.bare(descriptor)
         d.annotations = (d.annotations ?? [:]).merging([Descriptor.Annotation.refName: name.string]) { $1 }
         append(Entry(descriptor: d, name: name))
@@ -115,19 +122,29 @@ public struct StoreIndex: Sendable {
     private mutating func append(_ entry: Entry) {
         let slot = slots.count
         slots.append(entry)
-        byDigest[entry.descriptor.digest, default: []].insert(slot)
-        if let name = entry.name { byName[name, default: []].insert(slot) }
+        let digest = entry.descriptor.digest
+        byDigest[digest, default: []].insert(slot)
+        if entry.isUnnamed { unnamed[digest, default: []].insert(slot) }
+        if let name = entry.name {
+            byName[name, default: []].insert(slot)
+            nameCount[digest, default: 0] += 1
+        }
     }
 
     private mutating func remove(_ found: Set<Int>) {
         for slot in found {
             guard let entry = slots[slot] else { continue }
             slots[slot] = nil
-            byDigest[entry.descriptor.digest]?.remove(slot)
-            if byDigest[entry.descriptor.digest]?.isEmpty == true { byDigest[entry.descriptor.digest] = nil }
+            let digest = entry.descriptor.digest
+            byDigest[digest]?.remove(slot)
+            if byDigest[digest]?.isEmpty == true { byDigest[digest] = nil }
+            unnamed[digest]?.remove(slot)
+            if unnamed[digest]?.isEmpty == true { unnamed[digest] = nil }
             if let name = entry.name {
                 byName[name]?.remove(slot)
                 if byName[name]?.isEmpty == true { byName[name] = nil }
+                nameCount[digest, default: 1] -= 1
+                if nameCount[digest] == 0 { nameCount[digest] = nil }
             }
         }
     }

@@ -151,6 +151,19 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         var ociLayout: Data?
         /// Blobs an incremental archive left out (already checked to be in the sink).
         var expected = Set<Digest>()
+        /// The member paths manifest.json names (configs, layers), once it has been read: what comes
+        /// after it and is neither named nor a link's target is not written at all (an unreferenced
+        /// member cannot make a load fill the disk). nil before it, or once an OCI layout is seen, whose
+        /// index may need blobs manifest.json does not name.
+        var named: Set<String>?
+        /// Where the links seen so far lead.
+        var linkTargets = Set<String>()
+
+        /// Whether a large member at `path` is to be kept (see `named`).
+        func isWanted(_ path: String) -> Bool {
+            guard let named else { return true }
+            return named.contains(path) || linkTargets.contains(path)
+        }
     }
 
     /// The digest a `blobs/sha256/<hex>` path names.
@@ -191,7 +204,9 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             case .file:
                 try take(entry, path: path, from: tar, into: sink, scan: &scan)
             case .symlink, .hardlink:
-                scan.links[path] = Link(target: entry.linkTarget ?? "", hard: entry.kind == .hardlink)
+                let link = Link(target: entry.linkTarget ?? "", hard: entry.kind == .hardlink)
+                scan.links[path] = link
+                if let target = try? step(path, link) { scan.linkTargets.insert(target) }
             default:
                 continue // directories, devices, fifos: docker's loader has no use for them
             }
@@ -228,6 +243,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                     scan.documentBytes += data.count
                 }
             } else {
+                guard scan.isWanted(path) else { return }
                 let reader = MemberReader(tar)
                 try put(reader, expected: expected, member: path, tar: reader, sink: sink, scan: &scan)
                 scan.members[path] = Member(digest: digest, size: entry.size, compression: reader.compression)
@@ -256,9 +272,18 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             }
             let data = try tar.readAll(limit: cap)
             switch base {
-            case "manifest.json": scan.manifestJSON = data
-            case "index.json": scan.indexJSON = data
-            default: scan.ociLayout = data
+            case "manifest.json":
+                scan.manifestJSON = data
+                if scan.indexJSON == nil && scan.ociLayout == nil,
+                   let items = try? JSONDecoder().decode([ArchiveManifestItem].self, from: data) {
+                    scan.named = Set(items.flatMap { [$0.config] + $0.layers }.compactMap { try? SafePath.clean($0) })
+                }
+            case "index.json":
+                scan.indexJSON = data
+                scan.named = nil
+            default:
+                scan.ociLayout = data
+                scan.named = nil
             }
             return
         }
@@ -285,6 +310,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         }
 
         // Layers (`<v1id>/layer.tar`, `<diffid>.tar`) and anything else: hashed while streaming.
+        guard scan.isWanted(path) else { return }
         let reader = MemberReader(tar)
         let (digest, size) = try put(reader, expected: nil, member: path, tar: reader, sink: sink, scan: &scan)
         scan.members[path] = Member(digest: digest, size: size, compression: reader.compression)
