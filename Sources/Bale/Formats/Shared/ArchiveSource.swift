@@ -158,6 +158,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         var named: Set<String>?
         /// Where the links seen so far lead.
         var linkTargets = Set<String>()
+        /// DiffID and uncompressed size of the compressed members, learnt as they streamed by.
+        var unpacked: [Digest: (diffID: Digest, size: Int64)] = [:]
 
         /// Whether a large member at `path` is to be kept (see `named`).
         func isWanted(_ path: String) -> Bool {
@@ -244,9 +246,10 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 }
             } else {
                 guard scan.isWanted(path) else { return }
-                let reader = MemberReader(tar)
+                let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
                 try put(reader, expected: expected, member: path, tar: reader, sink: sink, scan: &scan)
                 scan.members[path] = Member(digest: digest, size: entry.size, compression: reader.compression)
+                if let unpacked = reader.unpacked() { scan.unpacked[digest] = unpacked }
             }
             return
         }
@@ -311,9 +314,10 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
 
         // Layers (`<v1id>/layer.tar`, `<diffid>.tar`) and anything else: hashed while streaming.
         guard scan.isWanted(path) else { return }
-        let reader = MemberReader(tar)
+        let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
         let (digest, size) = try put(reader, expected: nil, member: path, tar: reader, sink: sink, scan: &scan)
         scan.members[path] = Member(digest: digest, size: size, compression: reader.compression)
+        if let unpacked = reader.unpacked() { scan.unpacked[digest] = unpacked }
     }
 
     /// Puts a blob into the sink, turning its errors into ones that name the archive and the member. A
@@ -532,6 +536,10 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 let actual: Digest
                 if let known = diffIDs[layer.digest] {
                     actual = known
+                } else if let unpacked = scan.unpacked[layer.digest] {
+                    actual = unpacked.diffID
+                    sink.recordUnpackedSize(unpacked.size, of: layer.digest)
+                    diffIDs[layer.digest] = actual
                 } else {
                     do {
                         if try LayerCompression.sniff(FileBlobReader(path: file)) == .none {
@@ -626,13 +634,28 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
 
 /// The current tar member's data as a `BlobReader`, keeping its first bytes (to tell its compression)
 /// and the archive's own read error (so a truncated archive is reported as such, not as a bad blob).
+/// A compressed member's DiffID is computed in the same pass: its bytes also go to an `UnpackingTee`.
 private final class MemberReader: BlobReader {
     private let tar: TarReader
     private var head: [UInt8] = []
     private var sawEnd = false
     private(set) var error: (any Error)?
+    /// Names the member in the tee's messages; nil: no tee.
+    private let unpacking: String?
+    private var tee: UnpackingTee?
 
-    init(_ tar: TarReader) { self.tar = tar }
+    init(_ tar: TarReader, unpacking: String? = nil) {
+        self.tar = tar
+        self.unpacking = unpacking
+    }
+
+    /// The member's DiffID and uncompressed size, when it was compressed, read to its end, and
+    /// decompressed cleanly (else the check decompresses the stored blob, and reports its error).
+    func unpacked() -> (diffID: Digest, size: Int64)? {
+        guard sawEnd else { return nil }
+        defer { tee = nil }
+        return tee?.finish()
+    }
 
     /// The compression the first bytes show; nil when nothing was read (the sink had the blob).
     var compression: LayerCompression? {
@@ -644,8 +667,13 @@ private final class MemberReader: BlobReader {
             let n = try tar.read(into: buffer)
             if n == 0 { sawEnd = true }
             if head.count < 6, n > 0 {
+                let first = head.isEmpty
                 head += UnsafeRawBufferPointer(rebasing: buffer[0 ..< min(n, 6 - head.count)])
+                if first, let unpacking, n >= 6, LayerCompression.detect(head) != .none {
+                    tee = UnpackingTee(name: unpacking)
+                }
             }
+            if n > 0 { tee?.write(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n])) }
             return n
         } catch {
             self.error = error
@@ -654,4 +682,54 @@ private final class MemberReader: BlobReader {
     }
 
     func close() {}
+}
+
+/// Decompresses and hashes a copy of a compressed member on a second thread while the member streams
+/// into the sink, so a load learns each layer's DiffID without reading the layer again. It never
+/// stops the copy: when the bytes do not decompress, `finish` gives nil and the check that follows
+/// decompresses the stored blob and reports what is wrong.
+private final class UnpackingTee {
+    private let channel = ByteChannel()
+    private let task: BackgroundTask<(diffID: Digest, size: Int64)>
+    private var broken = false
+
+    init(name: String) {
+        let channel = self.channel
+        task = BackgroundTask {
+            do {
+                let source = try DecompressingSource(source: ChannelSource(channel: channel), name: name)
+                var hasher = SHA256Hasher()
+                var size: Int64 = 0
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+                defer { buffer.deallocate() }
+                while case let n = try source.read(into: buffer), n > 0 {
+                    hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n]))
+                    size += Int64(n)
+                }
+                // Whatever follows the compressed stream is read too, so the writer never waits.
+                while try !channel.nextChunk().isEmpty {}
+                return (hasher.finalize(), size)
+            } catch {
+                channel.cancel()
+                throw error
+            }
+        }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        guard !broken else { return }
+        do { try channel.write(bytes) } catch { broken = true }
+    }
+
+    /// Ends the input and waits for the result.
+    func finish() -> (diffID: Digest, size: Int64)? {
+        channel.finish()
+        return broken ? nil : try? task.join()
+    }
+
+    deinit {
+        // fail, not cancel: a cancelled channel still makes its reader wait for data.
+        channel.fail(BaleError(.interrupted, "the member was not read to its end"))
+        _ = try? task.join()
+    }
 }
