@@ -106,6 +106,23 @@ import TestSupport
         #expect(error?.message.contains("indexes nested deeper than 8") == true, "\(String(describing: error))")
     }
 
+    /// A command that died (killed; before, crashed in a deep walk) leaves blobs no image names and
+    /// partial writes; the next command that writes the store removes them.
+    @Test func aDeadCommandsLeftoversGoWithTheNextLoad() throws {
+        let dir = try DAKit.TempDir()
+        let (f, archive, _) = try Self.loadedStore(dir)
+        let orphan = Data("staged by a load that was killed".utf8)
+        let orphanPath = f.store.blobPath(DAKit.sha(orphan))
+        try orphan.write(to: URL(fileURLWithPath: orphanPath))
+        let partial = f.root + "/ingest/.tmp-stream-1-2"
+        try Data(count: 4096).write(to: URL(fileURLWithPath: partial))
+        let run = try ProcessRunner.bale(["--root", f.root, "load", "-i", archive])
+        #expect(run.succeeded, "\(run)")
+        #expect(!FileManager.default.fileExists(atPath: orphanPath))
+        #expect(!FileManager.default.fileExists(atPath: partial))
+        #expect(try f.store.verify(deep: true).damage.isEmpty)
+    }
+
     // MARK: Class 4: damaged blobs
 
     /// A store holding the legacy archive's images, the archive's path, and one layer blob's path.

@@ -22,6 +22,17 @@ extension Store {
                              finalPath: { blobPath($0) }, produce)
     }
 
+    /// Removes what commands that died left behind (killed, or crashed before issue #10 bounded every
+    /// walk): the files in ingest/ and the blobs index.json does not reach. Every writer holds the
+    /// exclusive lock from its first blob to its commit, so with it held, such files are no command's.
+    /// Called as a copy into the store commits, after the walk that commit makes anyway.
+    func removeLeftovers() throws {
+        if let names = try? FileManager.default.contentsOfDirectory(atPath: ingestDir) {
+            for name in names { try? FileManager.default.removeItem(atPath: ingestDir + "/" + name) }
+        }
+        _ = try collectGarbage(loadIndex())
+    }
+
     /// Removes the blobs in `candidates` that index.json does not reach (what an aborted or finished
     /// copy staged but no image uses). Callers hold the exclusive lock.
     func removeUnreachable(_ candidates: Set<Digest>) throws {

@@ -81,7 +81,7 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
                 if image.names.isEmpty { index.addUnnamed(image.descriptor) }
             }
             try store.saveIndex(index)
-            try store.removeUnreachable(written)
+            try store.removeLeftovers()
         } catch {
             try? store.removeUnreachable(written)
             throw error
