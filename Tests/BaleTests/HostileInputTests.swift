@@ -123,6 +123,35 @@ import TestSupport
         #expect(try f.store.verify(deep: true).damage.isEmpty)
     }
 
+    // MARK: Class 3: DiffIDs where uncompressed bytes are read
+
+    /// An image in the store whose one gzip layer is not the DiffID its config gives (a copy from a
+    /// layout does not look inside layers), flattened to a tar and to a directory.
+    @Test func exportRefusesALayerThatIsNotItsDiffID() throws {
+        let f = try StoreFixture()
+        let dir = try DAKit.TempDir()
+        let layer = try DAKit.layer(["etc/x": "real"], compression: .gzip)
+        let claimed = DAKit.sha(try DAKit.layer(["etc/x": "claimed"]))
+        let layerDigest = try f.store.putBlob(layer)
+        let config = DAKit.config(diffIDs: [claimed])
+        let configDigest = try f.store.putBlob(config)
+        let manifest = Manifest(mediaType: .ociManifest,
+                                config: Descriptor(mediaType: .ociConfig, digest: configDigest, size: Int64(config.count)),
+                                layers: [Descriptor(mediaType: .ociLayerGzip, digest: layerDigest, size: Int64(layer.count))])
+        let bytes = try JSON.canonical(manifest)
+        try f.store.addImage(Descriptor(mediaType: .ociManifest, digest: try f.store.putBlob(bytes), size: Int64(bytes.count)),
+                             names: [Reference(parsing: "bad:1")])
+        for output in [RootfsDestination.Output.tar(dir.file("out.tar")), .directory(dir.file("out"))] {
+            let error = DAKit.error {
+                _ = try Copier().copy(from: StoreSource(store: f.store, selecting: ["bad:1"]),
+                                      to: RootfsDestination(output: output))
+            }
+            #expect(error?.message.contains("invalid diffID: the config gives \(claimed)") == true, "\(String(describing: error))")
+            #expect(!FileManager.default.fileExists(atPath: dir.file("out.tar")))
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.file("out"))) ?? []).isEmpty)
+        }
+    }
+
     // MARK: Class 4: damaged blobs
 
     /// A store holding the legacy archive's images, the archive's path, and one layer blob's path.

@@ -140,7 +140,13 @@ public struct Copier: Sendable {
             }
             return (layer.digest, file)
         }
-        (report.refused, report.warnings) = try destination.flatten(layers: files)
+        let config = try JSON.decode(ImageConfig.self, from: source.document(manifest.config),
+                                     what: "config \(manifest.config.digest) in \(source.name)")
+        guard config.rootfs.diffIDs.count == manifest.layers.count else {
+            throw BaleError(.invalidInput, "\(source.name): image \(manifest.config.digest): the manifest lists \(manifest.layers.count) layers, the config \(config.rootfs.diffIDs.count) diff_ids")
+        }
+        let diffIDs = Dictionary(zip(manifest.layers.map(\.digest), config.rootfs.diffIDs)) { first, _ in first }
+        (report.refused, report.warnings) = try destination.flatten(layers: files, diffIDs: diffIDs)
         withExtendedLifetime(staging) {}
         report.images = [SourceImage(descriptor: manifestDescriptor, names: images[0].names)]
         return report

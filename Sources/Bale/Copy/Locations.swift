@@ -106,9 +106,10 @@ public protocol ImageDestination: AnyObject, Sendable {
 /// The copier hands it the source's own files where it has them, and stages the others; it then calls
 /// `commit` or `abort` as for any destination.
 public protocol FlatteningDestination: ImageDestination {
-    /// Flattens one image: its layers bottom first, each a file holding the blob's bytes. Returns the
-    /// members refused as unsafe (skipped, not fatal) and warnings.
-    func flatten(layers: [(digest: Digest, path: String)]) throws -> (refused: [RefusedMember], warnings: [String])
+    /// Flattens one image: its layers bottom first, each a file holding the blob's bytes. `diffIDs`
+    /// gives each layer's DiffID from the config: the uncompressed bytes are read anyway, so a layer
+    /// that differs is refused. Returns the members refused as unsafe (skipped, not fatal) and warnings.
+    func flatten(layers: [(digest: Digest, path: String)], diffIDs: [Digest: Digest]) throws -> (refused: [RefusedMember], warnings: [String])
 }
 
 /// A `BlobReader` over bytes in memory.
