@@ -14,15 +14,40 @@ public struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Do not show a progress bar.")
     public var noProgress = false
 
+    @Option(name: .long, help: ArgumentHelp("Free space to keep on the store's file system: writing stops with an error before it falls below (bytes, or with a K, M, G or T suffix; default: 1G or 5 % of the file system, whichever is less; 0: none).", valueName: "size"))
+    public var minFree: String?
+
     public init() {}
 
     public mutating func validate() throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let minFree, Self.byteCount(minFree) == nil {
+            throw ValidationError("--min-free: \"\(minFree)\" is not a size (bytes, or with a K, M, G or T suffix)")
+        }
     }
 
     /// Opens the store for a command that writes it (creating an empty one when there is none).
     public func store() throws -> Store {
-        try Store(root: root ?? Store.defaultRoot())
+        try Store(root: root ?? Store.defaultRoot(), reserve: reserve)
+    }
+
+    /// The disk reserve `--min-free` asks for.
+    public var reserve: DiskReserve { DiskReserve(bytes: minFree.flatMap(Self.byteCount)) }
+
+    /// `123`, `64K`, `512M`, `1G`, `2T` (powers of 1024; an optional trailing B or iB) as bytes.
+    static func byteCount(_ text: String) -> Int64? {
+        var digits = Substring(text.uppercased())
+        for suffix in ["IB", "B"] where digits.hasSuffix(suffix) && digits.count > suffix.count {
+            digits = digits.dropLast(suffix.count)
+            break
+        }
+        var shift: Int64 = 0
+        if let unit = digits.last, let index = "KMGT".firstIndex(of: unit) {
+            shift = Int64("KMGT".distance(from: "KMGT".startIndex, to: index) + 1) * 10
+            digits = digits.dropLast()
+        }
+        guard let value = Int64(digits), value >= 0, value <= Int64.max >> shift else { return nil }
+        return value << shift
     }
 
     /// Opens the store for a command that only reads it: nothing is created, and a root with no store
@@ -61,11 +86,11 @@ public struct GlobalOptions: ParsableArguments {
         var i = 0
         while i < arguments.count {
             let a = arguments[i]
-            if a == "--root" || a == "--jobs" {
+            if a == "--root" || a == "--jobs" || a == "--min-free" {
                 globals.append(a)
                 if i + 1 < arguments.count { globals.append(arguments[i + 1]) }
                 i += 2
-            } else if a.hasPrefix("--root=") || a.hasPrefix("--jobs=") || a == "--no-progress" {
+            } else if a.hasPrefix("--root=") || a.hasPrefix("--jobs=") || a.hasPrefix("--min-free=") || a == "--no-progress" {
                 globals.append(a)
                 i += 1
             } else {

@@ -26,7 +26,8 @@ extension GlobalOptions {
     /// The context formats open locations with.
     func context(compression: ArchiveCompression = .none) -> LocationContext {
         let root = self.root ?? Store.defaultRoot()
-        var context = LocationContext(store: { try Store(root: root) }, compression: compression)
+        let reserve = self.reserve
+        var context = LocationContext(store: { try Store(root: root, reserve: reserve) }, compression: compression)
         context.rootfs.compression.jobs = effectiveJobs
         context.rootfs.sourceDateEpoch = try? RootfsImageOptions.sourceDateEpoch()
         return context

@@ -6,18 +6,25 @@ import Foundation
 public enum LayerDigest {
     /// Streams the file through `DecompressingSource` and hashes the output.
     public static func diffID(ofFile path: String) throws -> BaleCore.Digest {
+        try unpacked(file: path).diffID
+    }
+
+    /// The DiffID and the uncompressed size of the layer in the file at `path`, in one pass.
+    public static func unpacked(file path: String) throws -> (diffID: BaleCore.Digest, size: Int64) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw BaleError.posix("cannot open", path: path) }
         defer { close(fd) }
         let source = try DecompressingSource(source: FileDescriptorSource(fileDescriptor: fd, name: path), name: path)
         var hasher = SHA256Hasher()
+        var size: Int64 = 0
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         while true {
             let n = try source.read(into: buffer)
             if n == 0 { break }
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+            size += Int64(n)
         }
-        return hasher.finalize()
+        return (hasher.finalize(), size)
     }
 }

@@ -46,6 +46,12 @@ import Testing
             let other = try DAKit.layer(["app/a": "tampered"])
             return try DAKit.tar(replacing(members, "\(v1)/layer.tar", with: .file("\(v1)/layer.tar", other)))
         }, message: "invalid diffID for layer 1"),
+        Case(name: "compressed layer bytes not matching the diffID", archive: {
+            let (members, _, _) = try DockerArchiveTests.legacyArchive(compressedTop: true)
+            let top = DAKit.sha(Data("b2".utf8)).encoded
+            let other = try DAKit.layer(["app/b": "tampered"], compression: .gzip)
+            return try DAKit.tar(replacing(members, "\(top)/layer.tar", with: .file("\(top)/layer.tar", other)))
+        }, message: "its uncompressed content hashes to"),
         Case(name: "blob not matching its digest", archive: {
             let (members, _, _) = try DockerArchiveTests.docker25Archive()
             let layer = try DAKit.layer(["srv/app": "app"])

@@ -129,7 +129,7 @@ public struct Copier: Sendable {
             if let file = source.blobFile(layer) { return (layer.digest, file) }
             let temp = try staging ?? TemporaryBlobSink(parent: options.temporaryDirectory)
             staging = temp
-            if !temp.contains(layer.digest) {
+            if !temp.contains(layer.digest, size: layer.size) {
                 let reader = try source.openBlob(layer)
                 defer { reader.close() }
                 let (_, size) = try temp.put(reader, expected: layer)
@@ -140,7 +140,13 @@ public struct Copier: Sendable {
             }
             return (layer.digest, file)
         }
-        (report.refused, report.warnings) = try destination.flatten(layers: files)
+        let config = try JSON.decode(ImageConfig.self, from: source.document(manifest.config),
+                                     what: "config \(manifest.config.digest) in \(source.name)")
+        guard config.rootfs.diffIDs.count == manifest.layers.count else {
+            throw BaleError(.invalidInput, "\(source.name): image \(manifest.config.digest): the manifest lists \(manifest.layers.count) layers, the config \(config.rootfs.diffIDs.count) diff_ids")
+        }
+        let diffIDs = Dictionary(zip(manifest.layers.map(\.digest), config.rootfs.diffIDs)) { first, _ in first }
+        (report.refused, report.warnings) = try destination.flatten(layers: files, diffIDs: diffIDs)
         withExtendedLifetime(staging) {}
         report.images = [SourceImage(descriptor: manifestDescriptor, names: images[0].names)]
         return report
@@ -175,7 +181,7 @@ public struct Copier: Sendable {
         if !omitted.isEmpty {
             try destination.expect(Dictionary(uniqueKeysWithValues: omitted.map { ($0.digest, options.omit[$0.digest]!) }))
         }
-        try copyBlobs(plan.blobs.filter { !destination.contains($0.digest) && options.omit[$0.digest] == nil },
+        try copyBlobs(plan.blobs.filter { !destination.contains($0.digest, size: $0.size) && options.omit[$0.digest] == nil },
                       source: source, destination: destination, report: &report)
         report.blobsSkipped = plan.blobs.count - report.blobsWritten
         // Documents always go through: destinations that write manifest.json need to see them.
@@ -365,7 +371,8 @@ final class CountingSink: BlobSink, @unchecked Sendable {
     }
     func open(_ digest: Digest) throws -> any BlobReader { try base.open(digest) }
     func file(_ digest: Digest) -> String? { base.file(digest) }
-    func contains(_ digest: Digest) -> Bool { base.contains(digest) }
+    func contains(_ digest: Digest, size: Int64?) -> Bool { base.contains(digest, size: size) }
+    func recordUnpackedSize(_ size: Int64, of digest: Digest) { base.recordUnpackedSize(size, of: digest) }
 }
 
 /// Shared progress of the concurrent blob copies.

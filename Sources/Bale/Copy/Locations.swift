@@ -84,8 +84,10 @@ public struct DestinationProperties: Sendable {
 public protocol ImageDestination: AnyObject, Sendable {
     var name: String { get }
     var properties: DestinationProperties { get }
-    /// Whether the destination already holds this blob (the copier then skips it).
-    func contains(_ digest: Digest) -> Bool
+    /// Whether the destination already holds this blob, intact: a file of the wrong size (or, where the
+    /// destination was asked to, the wrong hash) is not held, and is replaced when put. The copier skips
+    /// what is held. `size` nil: whatever its size (an incremental archive's expectations give none).
+    func contains(_ digest: Digest, size: Int64?) -> Bool
     /// Writes a blob from `reader`, checking it against `expected` (digest and size) when given.
     @discardableResult
     func putBlob(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64)
@@ -105,9 +107,10 @@ public protocol ImageDestination: AnyObject, Sendable {
 /// The copier hands it the source's own files where it has them, and stages the others; it then calls
 /// `commit` or `abort` as for any destination.
 public protocol FlatteningDestination: ImageDestination {
-    /// Flattens one image: its layers bottom first, each a file holding the blob's bytes. Returns the
-    /// members refused as unsafe (skipped, not fatal) and warnings.
-    func flatten(layers: [(digest: Digest, path: String)]) throws -> (refused: [RefusedMember], warnings: [String])
+    /// Flattens one image: its layers bottom first, each a file holding the blob's bytes. `diffIDs`
+    /// gives each layer's DiffID from the config: the uncompressed bytes are read anyway, so a layer
+    /// that differs is refused. Returns the members refused as unsafe (skipped, not fatal) and warnings.
+    func flatten(layers: [(digest: Digest, path: String)], diffIDs: [Digest: Digest]) throws -> (refused: [RefusedMember], warnings: [String])
 }
 
 /// A `BlobReader` over bytes in memory.
@@ -154,8 +157,16 @@ public protocol BlobSink: AnyObject, Sendable {
     func open(_ digest: Digest) throws -> any BlobReader
     /// The file holding a blob put earlier (see `ImageSource.blobFile`).
     func file(_ digest: Digest) -> String?
-    /// Whether the sink already holds a blob (an incremental archive's expected blobs must be there).
-    func contains(_ digest: Digest) -> Bool
+    /// Whether the sink already holds a blob, intact as `ImageDestination.contains` says (an incremental
+    /// archive's expected blobs must be there).
+    func contains(_ digest: Digest, size: Int64?) -> Bool
+    /// Notes a layer's uncompressed size, learnt while its DiffID was checked (the store keeps it for
+    /// `VirtualSize`; other sinks ignore it).
+    func recordUnpackedSize(_ size: Int64, of digest: Digest)
+}
+
+extension BlobSink {
+    public func recordUnpackedSize(_ size: Int64, of digest: Digest) {}
 }
 
 /// A source that can only read its input once, front to back (an archive, possibly on a pipe).

@@ -35,25 +35,25 @@ public enum SaveFormat: String, Sendable, CaseIterable {
 
 extension Store {
     /// `bale load`: every image of a docker-archive or oci-archive (`path` nil or `-`: stdin) into this
-    /// store.
-    public func load(archive path: String?, options: CopyOptions) throws -> LoadReport {
+    /// store. `verifyExisting` re-hashes blobs the store already holds with the right size, and
+    /// replaces those that are damaged.
+    public func load(archive path: String?, verifyExisting: Bool = false, options: CopyOptions) throws -> LoadReport {
         let source = try path.flatMap { $0 == "-" ? nil : $0 }.map { try ArchiveSource(path: $0, reference: nil, name: $0) }
             ?? ArchiveSource(fileDescriptor: 0, reference: nil, name: "<stdin>")
         let destination: StoreDestination
-        do { destination = try StoreDestination(store: self) } catch { source.close(); throw error }
+        do {
+            destination = try StoreDestination(store: self, verifyExisting: verifyExisting)
+        } catch {
+            source.close()
+            throw error
+        }
         let copy = try Copier(options: options).copy(from: source, to: destination)
         var report = LoadReport(copy: copy)
-        try withLock(exclusive: false) {
-            let index = try loadIndex()
-            // Only the images named here are read: a top digest's ID is its config digest.
-            func id(of top: Digest) -> Digest {
-                guard let entry = index.entries.first(where: { $0.descriptor.digest == top }),
-                      let image = try? loadImage(entry.descriptor, names: []) else { return top }
-                return image.id
-            }
-            report.moved = destination.moved.sorted { $0.key < $1.key }.map { ($0.key, id(of: $0.value)) }
-            report.loaded = copy.images.map { (id(of: $0.descriptor.digest), $0.names) }
-        }
+        // Only the IDs printed are looked up (a top digest's ID is its config digest): listing the whole
+        // store here was quadratic in a load of thousands of images.
+        let ids = try imageIDs(of: Array(destination.moved.values) + copy.images.map(\.descriptor.digest))
+        report.moved = destination.moved.sorted { $0.key < $1.key }.map { ($0.key, ids[$0.value] ?? $0.value) }
+        report.loaded = copy.images.map { (ids[$0.descriptor.digest] ?? $0.descriptor.digest, $0.names) }
         return report
     }
 

@@ -51,6 +51,9 @@ final class Extractor {
     /// Well below the usual soft limit of 1024 open files, which the process shares.
     private static let maxCachedDirectories = 256
     var warnings: [String] = []
+    /// Layer digest → the DiffID its config gives; a layer whose content differs fails the extraction
+    /// (and what was written is removed).
+    var diffIDs: [Digest: Digest] = [:]
 
     /// Whether `init` created the target (then a failed extraction removes it again).
     private let createdTarget: Bool
@@ -118,7 +121,7 @@ final class Extractor {
 
     private func extractAll(_ layers: [LayerFile]) throws -> [RefusedMember] {
         let tree = FlatTree()
-        try FlatTree.forEachMember(of: layers) { layer, ordinal, entry, reader in
+        try FlatTree.forEachMember(of: layers, diffIDs: diffIDs) { layer, ordinal, entry, reader in
             let applied = tree.apply(entry, layer: layer, ordinal: ordinal, digest: layers[layer].digest)
             for path in applied.removed { try remove(path) }
             for path in applied.implied { try makeDirectory(path) }

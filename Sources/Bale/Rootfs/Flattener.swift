@@ -97,10 +97,11 @@ public final class FlatTree: @unchecked Sendable {
     init() {}
 
     /// Reads the headers of every layer (files in any compression TarReader detects) and builds the
-    /// tree. Unsafe members are refused and recorded, not fatal; unreadable layers throw.
-    public convenience init(layers: [(digest: Digest, path: String)]) throws {
+    /// tree. Unsafe members are refused and recorded, not fatal; unreadable layers throw, and so does a
+    /// layer whose content is not the DiffID `diffIDs` gives for it (see `forEachMember`).
+    public convenience init(layers: [(digest: Digest, path: String)], diffIDs: [Digest: Digest] = [:]) throws {
         self.init()
-        try Self.forEachMember(of: layers) { layer, ordinal, entry, _ in
+        try Self.forEachMember(of: layers, diffIDs: diffIDs) { layer, ordinal, entry, _ in
             _ = apply(entry, layer: layer, ordinal: ordinal, digest: layers[layer].digest)
             return true
         }
@@ -109,7 +110,7 @@ public final class FlatTree: @unchecked Sendable {
     /// Reads the layers bottom first and calls `body` with each member's layer index, ordinal in its
     /// layer and header, and the reader positioned at its data. `body` returns false to stop reading
     /// the current layer and go on with the next.
-    static func forEachMember(of layers: [LayerFile],
+    static func forEachMember(of layers: [LayerFile], diffIDs: [Digest: Digest] = [:],
                               _ body: (_ layer: Int, _ ordinal: Int, _ entry: TarEntry, _ reader: TarReader) throws -> Bool) throws {
         for (index, layer) in layers.enumerated() {
             let stream = try LayerTarStream(path: layer.path, name: "layer \(layer.digest)")
@@ -121,6 +122,13 @@ public final class FlatTree: @unchecked Sendable {
                 guard try body(index, ordinal, entry, stream.reader) else { stopped = true; break }
             }
             if !stopped { try stream.finish() }
+            // The uncompressed bytes were read anyway: a layer that is not what its config says is
+            // refused (issue #10). A gzip layer's DiffID is hashed on the inflater thread; a plain tar's
+            // is its digest, checked as it came in; other compressions are not hashed here.
+            if let expected = diffIDs[layer.digest], let actual = stopped ? nil : stream.diffID ?? (stream.isPlain ? layer.digest : nil),
+               actual != expected {
+                throw BaleError(.integrity, "layer \(layer.digest): invalid diffID: the config gives \(expected), its uncompressed content hashes to \(actual)")
+            }
         }
     }
 
@@ -411,21 +419,28 @@ public final class FlatTree: @unchecked Sendable {
 
 /// A layer blob read as a tar. A gzip layer (the common case) is inflated by ISA-L on a second thread
 /// and parsed by libarchive on this one, so a flatten uses both cores; any other compression goes
-/// through libarchive's own filters. Nothing is hashed: the blob was verified on its way into the
+/// through libarchive's own filters. A gzip layer's inflated bytes are hashed on the inflater thread (its
+/// DiffID, for `forEachMember` to check); nothing else is: the blob was verified on its way into the
 /// store, and `bale verify` checks it again on request.
 final class LayerTarStream {
     let reader: TarReader
     private let channel: ByteChannel?
-    private let inflater: BackgroundTask<Void>?
+    private let inflater: BackgroundTask<Digest>?
+    /// Whether the layer is an uncompressed tar (its DiffID is its digest).
+    private(set) var isPlain = false
+    /// A gzip layer's DiffID, hashed on the inflater thread, once `finish` returned.
+    private(set) var diffID: Digest?
     /// For messages: "layer sha256:…".
     private let name: String
 
     init(path: String, name: String) throws {
         self.name = name
-        guard try Self.isGzip(path) else {
+        let compression = try LayerCompression.sniff(FileBlobReader(path: path))
+        guard compression == .gzip else {
             reader = try TarReader(path: path)
             channel = nil
             inflater = nil
+            isPlain = compression == .none
             return
         }
         let channel = ByteChannel()
@@ -435,15 +450,19 @@ final class LayerTarStream {
                 defer { input.close() }
                 // ISA-L inflates straight into blocks that libarchive then reads in place: no copies.
                 let gunzip = GunzipSource(source: ClosureByteSource { try input.read(into: $0) })
+                var hasher = SHA256Hasher()
                 var atEnd = false
                 while !atEnd {
                     let block = ByteBlock(capacity: 1 << 20)
                     atEnd = try block.fill(from: { try gunzip.read(into: $0) })
+                    hasher.update(block.bytes)
                     try channel.send(block)
                 }
                 channel.finish()
+                return hasher.finalize()
             } catch {
                 channel.fail(error)    // the reader names the layer and the member it was in
+                throw error
             }
         }
         self.channel = channel
@@ -457,7 +476,7 @@ final class LayerTarStream {
         guard let channel else { return }
         do {
             while try !channel.nextChunk().isEmpty {}
-            try inflater?.join()
+            diffID = try inflater?.join()
         } catch let error as BaleError {
             throw BaleError(error.code, "\(name): after the tar's end: \(error.message)", cause: error.cause)
         }
@@ -470,9 +489,4 @@ final class LayerTarStream {
     }
 
     deinit { close() }
-
-    private static func isGzip(_ path: String) throws -> Bool {
-        let reader = try FileBlobReader(path: path)
-        return try LayerCompression.sniff(reader) == .gzip
-    }
 }

@@ -42,7 +42,7 @@ extension Store {
     /// read back as headers here, so nothing is stored and the store is only read.
     public func changes(base: String, directory: String) throws -> [LayerChange] {
         try withLock(exclusive: false) {
-            let image = try resolve(base, in: images(in: loadIndex()).images)
+            let image = try resolveAll(base, in: loadIndex())[0]
             let tree = try FlatTree(layers: image.manifest.value.layers.map { ($0.digest, blobPath($0.digest)) })
             try RootfsImage.checkDirectory(directory)
             let channel = ByteChannel()

@@ -11,32 +11,91 @@ public enum RemoveEvent: Sendable, Hashable {
 
 extension Store {
     /// Finds an image by name (tag defaults to latest), `NAME@DIGEST`, full ID or unique ID prefix, in
-    /// that order, as docker does.
+    /// that order, as docker does, among images already loaded (`images`' filters).
     public func resolve(_ text: String, in images: [StoredImage]) throws -> StoredImage {
-        try resolveAll(text, in: images).first!
+        try resolveAll(text, candidates: images.map { image in
+            Candidate(descriptor: image.descriptor, names: image.names, load: { image },
+                      manifest: { image.manifestDescriptor.digest }, id: { image.id })
+        }).first!
     }
 
-    /// Every image `text` names: one for a name, possibly several sharing one ID.
-    func resolveAll(_ text: String, in images: [StoredImage]) throws -> [StoredImage] {
+    /// `resolve` through index.json alone: only the image found is loaded and verified (an ID prefix
+    /// reads manifests, not configs). Takes the shared lock.
+    public func image(_ text: String) throws -> StoredImage {
+        try withLock(exclusive: false) { try resolveAll(text, in: loadIndex()).first! }
+    }
+
+    /// Every image `text` names, found through `index` (callers hold the lock): only the images found
+    /// are loaded and verified, so one lookup in a store of thousands of images reads one image, not
+    /// all of them; an ID prefix reads manifests (not configs) until it has its answer.
+    func resolveAll(_ text: String, in index: StoreIndex) throws -> [StoredImage] {
+        if let ref = try? Reference(parsing: text), ref.digest == nil,
+           let digest = index.digest(named: ref.withDefaultTag()), let descriptor = index.descriptor(of: digest) {
+            return [try loadImage(descriptor, names: index.names(of: digest))]
+        }
+        let candidates = index.digests.compactMap { digest -> Candidate? in
+            guard let descriptor = index.descriptor(of: digest) else { return nil }
+            let manifest = { try? self.hostManifest(of: descriptor) }
+            return Candidate(descriptor: descriptor, names: index.names(of: digest),
+                             load: { try self.loadImage(descriptor, names: index.names(of: digest)) },
+                             manifest: { manifest()?.descriptor.digest },
+                             id: { manifest()?.manifest.config.digest })
+        }
+        return try resolveAll(text, candidates: candidates)
+    }
+
+    /// A stored image as `resolveAll` sees it: its top descriptor and names, and, computed only when
+    /// asked, the image itself, its manifest's digest and its ID.
+    struct Candidate {
+        var descriptor: Descriptor
+        var names: [Reference]
+        var load: () throws -> StoredImage
+        var manifest: () -> Digest?
+        var id: () -> Digest?
+    }
+
+    /// The image IDs (config digests) of the stored images whose top-level digests are given; one left
+    /// out when the store does not list it or its manifest cannot be read. Reads those manifests only.
+    public func imageIDs(of digests: some Sequence<Digest>) throws -> [Digest: Digest] {
+        try withLock(exclusive: false) {
+            let index = try loadIndex()
+            var ids: [Digest: Digest] = [:]
+            for digest in digests {
+                ids[digest] = index.descriptor(of: digest).flatMap { try? hostManifest(of: $0).manifest.config.digest }
+            }
+            return ids
+        }
+    }
+
+    /// The manifest a top-level descriptor stands for on this host.
+    func hostManifest(of descriptor: Descriptor) throws -> (descriptor: Descriptor, manifest: Manifest) {
+        try ImageGraph.manifest(of: descriptor, platform: .host, location: "store \(root)") {
+            hasBlob($0.digest) ? try readDocument($0) : nil
+        }
+    }
+
+    /// The one resolution rule, over candidates that load lazily.
+    private func resolveAll(_ text: String, candidates: [Candidate]) throws -> [StoredImage] {
         let parsed = Result { try Reference(parsing: text) }
         if case .success(let ref) = parsed {
             if let digest = ref.digest {
-                let found = images.filter { $0.descriptor.digest == digest || $0.manifestDescriptor.digest == digest }
-                if !found.isEmpty { return found }
+                var found = candidates.filter { $0.descriptor.digest == digest }
+                if found.isEmpty { found = candidates.filter { !$0.descriptor.mediaType.isManifest && $0.manifest() == digest } }
+                if !found.isEmpty { return try found.map { try $0.load() } }
             } else {
                 let name = ref.withDefaultTag()
-                if let image = images.first(where: { $0.names.contains(name) }) { return [image] }
+                if let found = candidates.first(where: { $0.names.contains(name) }) { return [try found.load()] }
             }
         }
         var hex = Substring(text)
         if hex.hasPrefix("sha256:") { hex = hex.dropFirst(7) }
         if !hex.isEmpty, hex.count <= 64, Digest.isLowerHex(String(hex), length: hex.count) {
-            let found = images.filter { $0.id.encoded.hasPrefix(hex) }
-            let ids = Set(found.map(\.id))
+            let found = candidates.filter { $0.id()?.encoded.hasPrefix(hex) ?? false }
+            let ids = Set(found.compactMap { $0.id() })
             if ids.count > 1 {
                 throw BaleError(.conflict, "multiple IDs found with provided prefix: \(text)")
             }
-            if !found.isEmpty { return found }
+            if !found.isEmpty { return try found.map { try $0.load() } }
         }
         if case .failure(let error) = parsed, !Digest.isLowerHex(String(hex), length: hex.count) { throw error }
         throw BaleError(.notFound, "No such image: \(text)")
@@ -53,7 +112,7 @@ extension Store {
             var index = try loadIndex()
             let image: StoredImage
             do {
-                image = try resolve(source, in: images(in: index).images)
+                image = try resolveAll(source, in: index)[0]
             } catch let error as BaleError where error.code == .notFound {
                 // docker names the reference it looked for, with the tag it defaulted to.
                 guard let ref = try? Reference(parsing: source), ref.digest == nil else { throw error }
@@ -75,8 +134,22 @@ extension Store {
             var deleted = Set<Digest>()
             for argument in arguments {
                 do {
-                    let images = self.images(in: index).images
-                    let matches = try resolveAll(argument, in: images)
+                    // A name is found and removed in the index alone: no image is loaded, so thousands
+                    // of names cost thousands of lookups, and an image that cannot be read loses its
+                    // names all the same.
+                    if let ref = try? Reference(parsing: argument), ref.digest == nil,
+                       case let name = ref.withDefaultTag(), let digest = index.digest(named: name) {
+                        let top = index.descriptor(of: digest)
+                        _ = index.removeName(name)
+                        events.append(.untagged(name))
+                        if !index.isNamed(digest) {
+                            let id = top.flatMap { try? hostManifest(of: $0).manifest.config.digest } ?? digest
+                            index.removeImage(digest)
+                            if deleted.insert(id).inserted { events.append(.deleted(id)) }
+                        }
+                        continue
+                    }
+                    let matches = try resolveAll(argument, in: index)
                     if let ref = try? Reference(parsing: argument), ref.digest != nil {
                         try untagDigest(ref, of: matches[0], in: &index, events: &events, deleted: &deleted)
                         continue
@@ -87,7 +160,7 @@ extension Store {
                     if byName, let ref = try? Reference(parsing: argument).withDefaultTag() {
                         _ = index.removeName(ref)
                         events.append(.untagged(ref))
-                        if index.names(of: matches[0].descriptor.digest).isEmpty {
+                        if !index.isNamed(matches[0].descriptor.digest) {
                             deleteImages([matches[0]], from: &index, events: &events, deleted: &deleted)
                         }
                         continue
@@ -119,7 +192,7 @@ extension Store {
         guard !names.isEmpty else { throw BaleError(.notFound, "No such image: \(ref.familiar)") }
         events.append(.untagged(ref))
         for name in names where index.removeName(name) { events.append(.untagged(name)) }
-        if index.names(of: image.descriptor.digest).isEmpty {
+        if !index.isNamed(image.descriptor.digest) {
             deleteImages([image], from: &index, events: &events, deleted: &deleted)
         }
     }

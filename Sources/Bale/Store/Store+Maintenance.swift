@@ -25,6 +25,8 @@ public struct VerifyReport: Sendable {
     public var bytes: Int64 = 0
     /// One error per damaged or missing blob, naming its digest.
     public var damage: [BaleError] = []
+    /// The digests of the blobs found damaged or missing (what `verify --repair` fetches back).
+    public var damaged = Set<Digest>()
 }
 
 extension Store {
@@ -86,8 +88,7 @@ extension Store {
             var report = PruneReport()
             var index = try loadIndex()
             if untagged {
-                for digest in index.digests where index.names(of: digest).isEmpty
-                    && index.entries.allSatisfy({ $0.descriptor.digest != digest || $0.isUnnamed }) {
+                for digest in index.digests where index.names(of: digest).isEmpty && index.onlyUnnamed(digest) {
                     index.removeImage(digest)
                     report.images.append(digest)
                 }
@@ -136,10 +137,12 @@ extension Store {
             func usable(_ d: Descriptor) -> Bool {
                 guard !damaged.contains(d.digest) else { return false }
                 guard let size = blobSize(d.digest) else {
+                    damaged.insert(d.digest)
                     report.damage.append(BaleError(.integrity, "\(d.digest): missing from the store (\(d.mediaType))"))
                     return false
                 }
                 guard size == d.size else {
+                    damaged.insert(d.digest)
                     report.damage.append(BaleError(.integrity, "\(d.digest): \(size) bytes in the store, descriptor says \(d.size)"))
                     return false
                 }
@@ -168,31 +171,13 @@ extension Store {
             } catch let error as BaleError {
                 report.damage.append(BaleError(.integrity, error.message))
             }
+            report.damaged = damaged
             return report
         }
     }
 
     /// SHA-256 and size of a file, read once in 1 MiB chunks.
-    static func hashFile(_ path: String) throws -> (Digest, Int64) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BaleError.posix("cannot open", path: path) }
-        defer { close(fd) }
-        var hasher = SHA256Hasher()
-        var total: Int64 = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = read(fd, buffer.baseAddress, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw BaleError.posix("read failed", path: path)
-            }
-            if n == 0 { break }
-            hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-            total += Int64(n)
-        }
-        return (hasher.finalize(), total)
-    }
+    static func hashFile(_ path: String) throws -> (Digest, Int64) { try BlobFile.hashFile(path) }
 }
 
 extension Store {

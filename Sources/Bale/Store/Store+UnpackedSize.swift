@@ -27,7 +27,8 @@ extension Store {
         let path = unpackedSizePath(digest)
         try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                                  withIntermediateDirectories: true)
-        try? writeAtomically(Data(String(size).utf8), to: path, tempDirectory: ingestDir)
+        // Not fsynced: a record lost in a crash is counted again; one torn is not a number and is too.
+        try? BlobFile.replace(path, with: Data(String(size).utf8), temporaryDirectory: ingestDir, durable: false)
     }
 
     /// The image's unpacked size: the sum of its layers' uncompressed sizes (docker's `VirtualSize`).

@@ -30,9 +30,14 @@ public final class Store: @unchecked Sendable {
     /// Whether this handle only reads: opened by `init(readingAt:)`, it creates nothing.
     let readOnly: Bool
 
-    /// Opens the store at `root`, creating an empty layout when there is none.
-    public init(root: String) throws {
+    /// The free space blob writes leave on the store's file system (`--min-free`).
+    public let reserve: DiskReserve
+
+    /// Opens the store at `root`, creating an empty layout when there is none. Blob writes stop before
+    /// the file system's free space falls below `reserve`.
+    public init(root: String, reserve: DiskReserve = DiskReserve()) throws {
         self.root = root
+        self.reserve = reserve
         readOnly = false
         try createLayoutIfNeeded()
     }
@@ -41,6 +46,7 @@ public final class Store: @unchecked Sendable {
     /// nothing is created, and a root that holds no store yet reads as an empty one.
     public init(readingAt root: String) throws {
         self.root = root
+        reserve = DiskReserve()
         readOnly = true
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: root, isDirectory: &isDir), !isDir.boolValue {
@@ -168,7 +174,7 @@ public final class Store: @unchecked Sendable {
         if let expected, expected != digest {
             throw BaleError(.integrity, "\(expected): content does not match its digest (it hashes to \(digest))")
         }
-        if !hasBlob(digest) {
+        if !BlobFile.isIntact(blobPath(digest), digest: digest, size: Int64(data.count), verify: false) {
             try writeAtomically(data, to: blobPath(digest), tempDirectory: ingestDir)
         }
         return digest

@@ -72,9 +72,9 @@ extension Store {
         var images: [StoredImage] = []
         var problems: [BaleError] = []
         for digest in index.digests {
-            guard let entry = index.entries.first(where: { $0.descriptor.digest == digest }) else { continue }
+            guard let descriptor = index.descriptor(of: digest) else { continue }
             do {
-                images.append(try loadImage(entry.descriptor, names: index.names(of: digest)))
+                images.append(try loadImage(descriptor, names: index.names(of: digest)))
             } catch let error as BaleError {
                 problems.append(BaleError(error.code, "image \(digest): \(error.message)", cause: error.cause))
             } catch {

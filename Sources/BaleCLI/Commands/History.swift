@@ -35,7 +35,7 @@ struct History: ParsableCommand {
     func run() throws {
         let output = try OutputFormat(format, fields: ["ID", "CreatedAt", "CreatedSince", "CreatedBy", "Size", "Comment"])
         let store = try global.readStore()
-        let stored = try store.resolve(image, in: store.images().images)
+        let stored = try store.image(image)
         let now = Date()
         let records = stored.history.enumerated().map { (i, entry) -> [String: String] in
             let id = i > 0 ? "<missing>" : (noTrunc ? stored.id.string : stored.id.shortHex)

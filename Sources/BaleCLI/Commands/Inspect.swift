@@ -35,12 +35,11 @@ struct Inspect: ParsableCommand {
     func run() throws {
         let template = try format.map { try Template($0) }
         let store = try global.readStore()
-        let all = try store.images().images
         var values: [JSONValue] = []
         var failed: [BaleError] = []
         for text in images {
             do {
-                let image = try store.resolve(text, in: all)
+                let image = try store.image(text)
                 values.append(try GoJSON.value(store.describe(image)))
             } catch let error as BaleError {
                 failed.append(error)

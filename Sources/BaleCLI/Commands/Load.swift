@@ -10,8 +10,10 @@ struct Load: ParsableCommand {
         discussion: """
             Reads docker save archives of every Docker version (the classic layout and the OCI layout of \
             Docker 25+) and OCI image layout archives, plain or compressed with gzip, bzip2, xz or zstd, in \
-            one streaming pass. Every blob is checked against its digest; on any error the store is left \
-            as it was. Prints "Loaded image: NAME:TAG" for each name, or "Loaded image ID: sha256:…" for \
+            one streaming pass. Every blob is checked against its digest, and every layer's uncompressed \
+            content against the config's DiffIDs; on any error the store is left as it was. A blob the \
+            store already holds is kept when its size is right (with --verify-existing: when it hashes to \
+            its digest), else replaced by the archive's. Prints "Loaded image: NAME:TAG" for each name, or "Loaded image ID: sha256:…" for \
             an untagged image.
             """)
 
@@ -24,6 +26,9 @@ struct Load: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Do not print the progress bar.")
     var quiet = false
 
+    @Flag(name: .long, help: "Hash the blobs the store already holds before keeping them (by default one whose size is right is kept; one whose size is wrong is always replaced).")
+    var verifyExisting = false
+
     func validate() throws {
         if input == nil || input == "-", isatty(0) == 1 {
             throw ValidationError("requested load from stdin, but stdin is a terminal. Use the -i flag or redirect")
@@ -33,7 +38,7 @@ struct Load: ParsableCommand {
     func run() throws {
         let progress = ProgressBar(label: "Loading", disabled: global.noProgress || quiet)
         defer { progress.finish() }
-        let report = try global.store().load(archive: input, options: platforms.copyOptions(global, progress: progress))
+        let report = try global.store().load(archive: input, verifyExisting: verifyExisting, options: platforms.copyOptions(global, progress: progress))
         progress.finish()
         write(report.lines.map { $0 + "\n" }.joined())
     }

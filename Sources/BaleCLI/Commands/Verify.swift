@@ -2,7 +2,7 @@ import ArgumentParser
 import Bale
 import BaleCore
 
-/// `bale verify`: re-hash the store.
+/// `bale verify`: re-hash the store, and with `--repair` fetch damaged blobs back.
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check every blob in the store against its digest.",
@@ -10,7 +10,9 @@ struct Verify: ParsableCommand {
             Re-hashes every blob, and checks that every blob an image needs is present with the size its \
             descriptor gives. --deep also decompresses each layer and compares it with the DiffID in the \
             image config. Each damaged blob is printed on its own line, naming its digest; the exit status \
-            is then 3.
+            is then 3. --repair LOCATION copies the damaged and missing blobs back from any location that \
+            holds them (an archive, a layout, another store's image), each checked against its digest, \
+            prints "Repaired: DIGEST" for each, and verifies again.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -18,8 +20,26 @@ struct Verify: ParsableCommand {
     @Flag(name: .long, help: "Also check the uncompressed content of each layer against the config's DiffIDs.")
     var deep = false
 
+    @Option(name: .long, help: ArgumentHelp("Copy damaged or missing blobs back from this location (docker-archive:FILE, oci:DIR, …).", valueName: "location"))
+    var repair: String?
+
     func run() throws {
-        let report = try global.readStore().verify(deep: deep)
+        var report = try global.readStore().verify(deep: deep)
+        if let repair, !report.damaged.isEmpty {
+            let context = global.context()
+            let location = try Location(parsing: repair)
+            let source = try location.source(context)
+            let destination: StoreRepairDestination
+            do {
+                destination = try StoreRepairDestination(store: context.store(), repairing: report.damaged)
+            } catch {
+                source.close()
+                throw error
+            }
+            _ = try Copier(options: CopyOptions(jobs: global.effectiveJobs)).copy(from: source, to: destination)
+            write(destination.repaired.sorted().map { "Repaired: \($0)\n" }.joined())
+            report = try global.readStore().verify(deep: deep)
+        }
         write(report.damage.map { $0.message + "\n" }.joined())
         printError("\(report.blobs) blobs verified (\(Humanize.size(report.bytes))), \(report.damage.count) problems")
         if !report.damage.isEmpty { throw ExitCode(3) }

@@ -30,10 +30,12 @@ public final class OCILayoutDestination: ImageDestination, BlobSink, @unchecked 
 
     func path(_ digest: Digest) -> String { "\(root)/blobs/\(digest.algorithm.rawValue)/\(digest.encoded)" }
 
-    public func contains(_ digest: Digest) -> Bool { access(path(digest), F_OK) == 0 }
+    public func contains(_ digest: Digest, size: Int64?) -> Bool {
+        BlobFile.isIntact(path(digest), digest: digest, size: size, verify: false)
+    }
 
     public func putBlob(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64) {
-        if let expected, contains(expected.digest) { return (expected.digest, expected.size) }
+        if let expected, contains(expected.digest, size: expected.size) { return (expected.digest, expected.size) }
         let result = try BlobFile.write(reader, expected: expected, temporaryDirectory: root + "/blobs/sha256") { path($0) }
         mutex.withLock { _ = written.insert(result.digest) }
         return result
@@ -51,7 +53,7 @@ public final class OCILayoutDestination: ImageDestination, BlobSink, @unchecked 
 
     public func open(_ digest: Digest) throws -> any BlobReader { try FileBlobReader(path: path(digest)) }
 
-    public func file(_ digest: Digest) -> String? { contains(digest) ? path(digest) : nil }
+    public func file(_ digest: Digest) -> String? { contains(digest, size: nil) ? path(digest) : nil }
 
     public func addImage(_ image: SourceImage) throws {
         try mutex.withLock {
@@ -113,7 +115,7 @@ public final class OCILayoutDestination: ImageDestination, BlobSink, @unchecked 
     private func reachable(_ index: Index) throws -> Set<Digest> {
         var seen = Set<Digest>()
         try ImageGraph.walk(index.manifests, read: { d in
-            guard contains(d.digest), d.size <= Int64(JSON.maxDocumentSize) else { return nil }
+            guard contains(d.digest, size: d.size), d.size <= Int64(JSON.maxDocumentSize) else { return nil }
             return try? OCILayoutSource.verifiedDocument(d, at: path(d.digest), location: name)
         }) { d, _ in
             seen.insert(d.digest)

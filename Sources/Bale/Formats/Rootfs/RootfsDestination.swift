@@ -43,10 +43,11 @@ public final class RootfsDestination: FlatteningDestination, @unchecked Sendable
     /// Warnings met (skipped device nodes, attributes that could not be set, …), after `flatten`.
     public var warnings: [String] { lock.withLock { _warnings } }
 
-    public func flatten(layers: [(digest: Digest, path: String)]) throws -> (refused: [RefusedMember], warnings: [String]) {
+    public func flatten(layers: [(digest: Digest, path: String)], diffIDs: [Digest: Digest]) throws -> (refused: [RefusedMember], warnings: [String]) {
         switch output {
         case .directory(let directory):
             let extractor = try Extractor(target: directory)
+            extractor.diffIDs = diffIDs
             let refused = try extractor.extract(layers)
             lock.withLock { _refused = refused; _warnings = extractor.warnings }
             return (refused, extractor.warnings)
@@ -63,7 +64,7 @@ public final class RootfsDestination: FlatteningDestination, @unchecked Sendable
                 fd = file.fileDescriptor
                 tarName = path
             }
-            let tree = try FlatTree(layers: layers)
+            let tree = try FlatTree(layers: layers, diffIDs: diffIDs)
             let writer = try TarWriter(fileDescriptor: fd, name: tarName)
             var warnings: [String] = []
             try FlatTar.writeTar(tree, layers: layers, to: writer, warnings: &warnings)
@@ -74,7 +75,7 @@ public final class RootfsDestination: FlatteningDestination, @unchecked Sendable
     }
 
     // A flattening destination takes files, not blobs: the copier never calls these.
-    public func contains(_ digest: Digest) -> Bool { false }
+    public func contains(_ digest: Digest, size: Int64?) -> Bool { false }
     public func putBlob(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64) {
         throw BaleError(.internal, "\(name): takes layers as files (flatten), not blobs")
     }

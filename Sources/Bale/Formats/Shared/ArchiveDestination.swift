@@ -114,7 +114,7 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
 
     static func memberPath(_ digest: Digest) -> String { "blobs/\(digest.algorithm.rawValue)/\(digest.encoded)" }
 
-    public func contains(_ digest: Digest) -> Bool {
+    public func contains(_ digest: Digest, size: Int64?) -> Bool {
         lock.withLock { written.contains(digest) }
     }
 
@@ -279,6 +279,7 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
         var items: [ArchiveManifestItem] = []
         var index = Index(mediaType: .ociIndex, manifests: [])
         var repositories: [String: [String: String]] = [:]
+        var listed = Set<Digest>() // index.json entries so far (a search per image was quadratic)
         for image in images {
             let manifest = try imageManifest(image.descriptor)
             for blob in [manifest.config] + manifest.layers where !written.contains(blob.digest) && expected[blob.digest] == nil {
@@ -300,8 +301,9 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
             entry.platform = nil
             if tags.isEmpty {
                 // As Docker 25: an untagged image gets a bare entry unless one for it is already there.
-                if !index.manifests.contains(where: { $0.digest == entry.digest }) { index.manifests.append(entry) }
+                if listed.insert(entry.digest).inserted { index.manifests.append(entry) }
             } else {
+                listed.insert(entry.digest)
                 for tag in tags {
                     var named = entry
                     named.annotations = LayoutIndex.annotations(for: tag)

@@ -151,6 +151,21 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         var ociLayout: Data?
         /// Blobs an incremental archive left out (already checked to be in the sink).
         var expected = Set<Digest>()
+        /// The member paths manifest.json names (configs, layers), once it has been read: what comes
+        /// after it and is neither named nor a link's target is not written at all (an unreferenced
+        /// member cannot make a load fill the disk). nil before it, or once an OCI layout is seen, whose
+        /// index may need blobs manifest.json does not name.
+        var named: Set<String>?
+        /// Where the links seen so far lead.
+        var linkTargets = Set<String>()
+        /// DiffID and uncompressed size of the compressed members, learnt as they streamed by.
+        var unpacked: [Digest: (diffID: Digest, size: Int64)] = [:]
+
+        /// Whether a large member at `path` is to be kept (see `named`).
+        func isWanted(_ path: String) -> Bool {
+            guard let named else { return true }
+            return named.contains(path) || linkTargets.contains(path)
+        }
     }
 
     /// The digest a `blobs/sha256/<hex>` path names.
@@ -194,12 +209,15 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             case .symlink, .hardlink:
                 // A target that is not UTF-8 leads to no member the JSON can name: nothing to follow.
                 guard let target = (entry.linkTarget ?? "").string else { continue }
-                scan.links[path] = Link(target: target, hard: entry.kind == .hardlink)
+                let link = Link(target: target, hard: entry.kind == .hardlink)
+                scan.links[path] = link
+                if let target = try? step(path, link) { scan.linkTargets.insert(target) }
             default:
                 continue // directories, devices, fifos: docker's loader has no use for them
             }
         }
         let (images, documents) = try resolve(scan, sink: sink)
+        try checkDiffIDs(images, documents: documents, sink: sink, scan: scan)
         lock.withLock {
             staged = Staged(sink: sink, documents: documents, sinkBlobs: scan.sinkBlobs, images: images)
         }
@@ -230,9 +248,11 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                     scan.documentBytes += data.count
                 }
             } else {
-                let reader = MemberReader(tar)
+                guard scan.isWanted(path) else { return }
+                let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
                 try put(reader, expected: expected, member: path, tar: reader, sink: sink, scan: &scan)
                 scan.members[path] = Member(digest: digest, size: entry.size, compression: reader.compression)
+                if let unpacked = reader.unpacked() { scan.unpacked[digest] = unpacked }
             }
             return
         }
@@ -242,7 +262,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         if components.count == 1, base == Incremental.memberName {
             let data = try tar.readAll(limit: cap)
             let expected = try JSON.decode(Incremental.Expectation.self, from: data, what: "\(name): \(base)").digests()
-            let missing = expected.filter { !sink.contains($0.key) }.sorted { $0.key < $1.key }
+            let missing = expected.filter { !sink.contains($0.key, size: nil) }.sorted { $0.key < $1.key }
             guard missing.isEmpty else {
                 let list = missing.map { "\($0.key) (carried by \($0.value))" }.joined(separator: ", ")
                 throw BaleError(.notFound, "\(name): incremental archive: the destination lacks \(missing.count) blob(s) it builds on: \(list); load those archives first")
@@ -258,9 +278,18 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             }
             let data = try tar.readAll(limit: cap)
             switch base {
-            case "manifest.json": scan.manifestJSON = data
-            case "index.json": scan.indexJSON = data
-            default: scan.ociLayout = data
+            case "manifest.json":
+                scan.manifestJSON = data
+                if scan.indexJSON == nil && scan.ociLayout == nil,
+                   let items = try? JSONDecoder().decode([ArchiveManifestItem].self, from: data) {
+                    scan.named = Set(items.flatMap { [$0.config] + $0.layers }.compactMap { try? SafePath.clean($0) })
+                }
+            case "index.json":
+                scan.indexJSON = data
+                scan.named = nil
+            default:
+                scan.ociLayout = data
+                scan.named = nil
             }
             return
         }
@@ -287,9 +316,11 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         }
 
         // Layers (`<v1id>/layer.tar`, `<diffid>.tar`) and anything else: hashed while streaming.
-        let reader = MemberReader(tar)
+        guard scan.isWanted(path) else { return }
+        let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
         let (digest, size) = try put(reader, expected: nil, member: path, tar: reader, sink: sink, scan: &scan)
         scan.members[path] = Member(digest: digest, size: size, compression: reader.compression)
+        if let unpacked = reader.unpacked() { scan.unpacked[digest] = unpacked }
     }
 
     /// Puts a blob into the sink, turning its errors into ones that name the archive and the member. A
@@ -333,15 +364,21 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         let items = try manifestItems(scan.manifestJSON ?? Data())
         let byConfig = try indexedImages(scan)
 
+        // Entries of one image merge through a map: a search per entry was quadratic in the entries.
         var images: [SourceImage] = []
+        var position: [Descriptor: Int] = [:]
+        var merged: [Set<Reference>?] = []
         for item in try select(items) {
-            let (descriptor, names) = try image(for: item, byConfig: byConfig, sink: sink, scan: &scan)
-            if let i = images.firstIndex(where: { $0.descriptor == descriptor }) {
-                images[i].names = Array(Set(images[i].names + names)).sorted()
+            let (descriptor, itemNames) = try image(for: item, byConfig: byConfig, sink: sink, scan: &scan)
+            if let i = position[descriptor] {
+                merged[i] = (merged[i] ?? Set(images[i].names)).union(itemNames)
             } else {
-                images.append(SourceImage(descriptor: descriptor, names: names))
+                position[descriptor] = images.count
+                images.append(SourceImage(descriptor: descriptor, names: itemNames))
+                merged.append(nil)
             }
         }
+        for (i, names) in merged.enumerated() { if let names { images[i].names = names.sorted() } }
         return (images, scan.documents)
     }
 
@@ -372,11 +409,18 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
 
     private func tags(of item: ArchiveManifestItem) throws -> [Reference] {
         try (item.repoTags ?? []).map { tag in
+            let reference: Reference
             do {
-                return try Reference(parsing: tag).withDefaultTag()
+                reference = try Reference(parsing: tag)
             } catch let error as BaleError {
                 throw BaleError(.invalidInput, "\(name): manifest.json: RepoTags entry \"\(tag)\": \(error.message)")
             }
+            // A name is stored as given and removed by it; a digest in it would make a name that no
+            // command can list or remove. docker load refuses it too ("invalid tag").
+            guard reference.digest == nil else {
+                throw BaleError(.invalidInput, "\(name): manifest.json: RepoTags entry \"\(tag)\" carries a digest; a tag is NAME[:TAG]")
+            }
+            return reference.withDefaultTag()
         }
     }
 
@@ -469,6 +513,64 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         let index = try JSON.decode(Index.self, from: indexBytes, what: "\(name): index.json")
         return try LayoutIndex.select(index.manifests, reference: reference, location: name)
     }
+    /// Compares every layer's uncompressed content with its config's `rootfs.diff_ids`, as `docker
+    /// load` does, whatever the layer's compression and whichever form the archive has (manifest.json
+    /// or an OCI layout): a compressed layer whose content is not what the config says is refused
+    /// before anything is committed. Each layer is decompressed once (its uncompressed size is told to
+    /// the sink); an uncompressed layer's digest is its DiffID. Layers the archive does not carry
+    /// (foreign layers, platforms left out) are skipped.
+    private func checkDiffIDs(_ images: [SourceImage], documents: [Digest: Data], sink: any BlobSink,
+                              scan: Scan) throws {
+        func read(_ d: Descriptor) throws -> Data? {
+            if let data = documents[d.digest] { return data }
+            guard scan.sinkBlobs[d.digest] != nil, d.size <= Int64(JSON.maxDocumentSize) else { return nil }
+            return try Self.readAll(sink.open(d.digest), limit: JSON.maxDocumentSize, what: "\(name): \(d.digest)")
+        }
+        var diffIDs: [Digest: Digest] = [:]
+        func walkManifests() throws { try ImageGraph.walk(images.map(\.descriptor), read: read) { _, node in
+            guard case .manifest(let manifest) = node else { return true }
+            guard let configBytes = try read(manifest.config) else { return false }
+            let config = try JSON.decode(ImageConfig.self, from: configBytes, what: "\(name): config \(manifest.config.digest)")
+            guard config.rootfs.diffIDs.count == manifest.layers.count else {
+                throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): the manifest lists \(manifest.layers.count) layers, the config \(config.rootfs.diffIDs.count) diff_ids")
+            }
+            for (i, (layer, expected)) in zip(manifest.layers, config.rootfs.diffIDs).enumerated() {
+                guard let file = sink.file(layer.digest) else { continue }
+                let actual: Digest
+                if let known = diffIDs[layer.digest] {
+                    actual = known
+                } else if let unpacked = scan.unpacked[layer.digest] {
+                    actual = unpacked.diffID
+                    sink.recordUnpackedSize(unpacked.size, of: layer.digest)
+                    diffIDs[layer.digest] = actual
+                } else {
+                    do {
+                        if try LayerCompression.sniff(FileBlobReader(path: file)) == .none {
+                            actual = layer.digest
+                            sink.recordUnpackedSize(layer.size, of: layer.digest)
+                        } else {
+                            let unpacked = try LayerDigest.unpacked(file: file)
+                            actual = unpacked.diffID
+                            sink.recordUnpackedSize(unpacked.size, of: layer.digest)
+                        }
+                    } catch let error as BaleError {
+                        throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): layer \(i) (\(layer.digest)) cannot be decompressed: \(error.message)")
+                    }
+                    diffIDs[layer.digest] = actual
+                }
+                guard actual == expected else {
+                    throw BaleError(.integrity, "\(name): image \(manifest.config.digest): invalid diffID for layer \(i) (\(layer.digest)): the config gives \(expected), its uncompressed content hashes to \(actual)")
+                }
+            }
+            return false
+        } }
+        do {
+            try walkManifests()
+        } catch let error as BaleError where !error.message.hasPrefix(name) {
+            throw BaleError(error.code, "\(name): \(error.message)", cause: error.cause)
+        }
+    }
+
     // MARK: Paths inside the archive
 
     /// The member a manifest.json path names, through any links. `what` names its role in the error.
@@ -535,13 +637,28 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
 
 /// The current tar member's data as a `BlobReader`, keeping its first bytes (to tell its compression)
 /// and the archive's own read error (so a truncated archive is reported as such, not as a bad blob).
+/// A compressed member's DiffID is computed in the same pass: its bytes also go to an `UnpackingTee`.
 private final class MemberReader: BlobReader {
     private let tar: TarReader
     private var head: [UInt8] = []
     private var sawEnd = false
     private(set) var error: (any Error)?
+    /// Names the member in the tee's messages; nil: no tee.
+    private let unpacking: String?
+    private var tee: UnpackingTee?
 
-    init(_ tar: TarReader) { self.tar = tar }
+    init(_ tar: TarReader, unpacking: String? = nil) {
+        self.tar = tar
+        self.unpacking = unpacking
+    }
+
+    /// The member's DiffID and uncompressed size, when it was compressed, read to its end, and
+    /// decompressed cleanly (else the check decompresses the stored blob, and reports its error).
+    func unpacked() -> (diffID: Digest, size: Int64)? {
+        guard sawEnd else { return nil }
+        defer { tee = nil }
+        return tee?.finish()
+    }
 
     /// The compression the first bytes show; nil when nothing was read (the sink had the blob).
     var compression: LayerCompression? {
@@ -553,8 +670,13 @@ private final class MemberReader: BlobReader {
             let n = try tar.read(into: buffer)
             if n == 0 { sawEnd = true }
             if head.count < 6, n > 0 {
+                let first = head.isEmpty
                 head += UnsafeRawBufferPointer(rebasing: buffer[0 ..< min(n, 6 - head.count)])
+                if first, let unpacking, n >= 6, LayerCompression.detect(head) != .none {
+                    tee = UnpackingTee(name: unpacking)
+                }
             }
+            if n > 0 { tee?.write(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n])) }
             return n
         } catch {
             self.error = error
@@ -563,4 +685,54 @@ private final class MemberReader: BlobReader {
     }
 
     func close() {}
+}
+
+/// Decompresses and hashes a copy of a compressed member on a second thread while the member streams
+/// into the sink, so a load learns each layer's DiffID without reading the layer again. It never
+/// stops the copy: when the bytes do not decompress, `finish` gives nil and the check that follows
+/// decompresses the stored blob and reports what is wrong.
+private final class UnpackingTee {
+    private let channel = ByteChannel()
+    private let task: BackgroundTask<(diffID: Digest, size: Int64)>
+    private var broken = false
+
+    init(name: String) {
+        let channel = self.channel
+        task = BackgroundTask {
+            do {
+                let source = try DecompressingSource(source: ChannelSource(channel: channel), name: name)
+                var hasher = SHA256Hasher()
+                var size: Int64 = 0
+                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+                defer { buffer.deallocate() }
+                while case let n = try source.read(into: buffer), n > 0 {
+                    hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n]))
+                    size += Int64(n)
+                }
+                // Whatever follows the compressed stream is read too, so the writer never waits.
+                while try !channel.nextChunk().isEmpty {}
+                return (hasher.finalize(), size)
+            } catch {
+                channel.cancel()
+                throw error
+            }
+        }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        guard !broken else { return }
+        do { try channel.write(bytes) } catch { broken = true }
+    }
+
+    /// Ends the input and waits for the result.
+    func finish() -> (diffID: Digest, size: Int64)? {
+        channel.finish()
+        return broken ? nil : try? task.join()
+    }
+
+    deinit {
+        // fail, not cancel: a cancelled channel still makes its reader wait for data.
+        channel.fail(BaleError(.interrupted, "the member was not read to its end"))
+        _ = try? task.join()
+    }
 }

@@ -57,7 +57,8 @@ enum LayoutIndex {
             guard let n = Int(reference.dropFirst()) else {
                 throw BaleError(.usage, "\(location): \"\(reference)\" is not an image position (@0, @1, …)")
             }
-            let digests = candidates.map(\.digest).reduce(into: [Digest]()) { if !$0.contains($1) { $0.append($1) } }
+            var seen = Set<Digest>()
+            let digests = candidates.map(\.digest).filter { seen.insert($0).inserted }
             guard digests.indices.contains(n) else {
                 throw BaleError(.notFound, "\(location): no image at position \(n) (it holds \(digests.count))")
             }
@@ -66,14 +67,19 @@ enum LayoutIndex {
             candidates = candidates.filter { LayoutIndex.matches($0, ref: reference) }
             guard !candidates.isEmpty else { throw BaleError(.notFound, "\(location): no image named \"\(reference)\"") }
         }
+        // Names gathered per digest in a map: a search per entry was quadratic in an index of thousands.
+        var position: [Digest: Int] = [:]
+        var names: [Set<Reference>] = []
         for entry in candidates {
-            let names = LayoutIndex.names(of: entry)
-            if let i = images.firstIndex(where: { $0.descriptor.digest == entry.digest }) {
-                images[i].names = Array(Set(images[i].names + names)).sorted()
+            if let i = position[entry.digest] {
+                names[i].formUnion(LayoutIndex.names(of: entry))
             } else {
-                images.append(SourceImage(descriptor: bare(entry), names: names))
+                position[entry.digest] = images.count
+                images.append(SourceImage(descriptor: bare(entry), names: []))
+                names.append(Set(LayoutIndex.names(of: entry)))
             }
         }
+        for i in images.indices { images[i].names = names[i].sorted() }
         return images
     }
 

@@ -18,16 +18,24 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
     public var name: String { "store \(store.root)" }
     public let properties = DestinationProperties(acceptsDockerTypes: true, concurrentPuts: true)
 
-    public init(store: Store) throws {
+    /// How blobs are written: `verifyExisting` hashes a blob already there before trusting it.
+    private let policy: BlobWritePolicy
+
+    /// `verifyExisting` (`load --verify-existing`): a blob already in the store counts as held only when
+    /// it hashes to its digest, not merely when its size is right.
+    public init(store: Store, verifyExisting: Bool = false) throws {
         self.store = store
+        policy = BlobWritePolicy(verifyExisting: verifyExisting, reserve: store.reserve)
         lock = try store.acquireLock(exclusive: true)
     }
 
-    public func contains(_ digest: Digest) -> Bool { store.hasBlob(digest) }
+    public func contains(_ digest: Digest, size: Int64?) -> Bool {
+        BlobFile.isIntact(store.blobPath(digest), digest: digest, size: size, verify: policy.verifyExisting)
+    }
 
     public func putBlob(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64) {
-        if let expected, store.hasBlob(expected.digest) { return (expected.digest, expected.size) }
-        let result = try store.ingest(reader, expected: expected)
+        if let expected, contains(expected.digest, size: expected.size) { return (expected.digest, expected.size) }
+        let result = try store.ingest(reader, expected: expected, policy: policy)
         mutex.withLock { _ = written.insert(result.digest) }
         return result
     }
@@ -37,7 +45,7 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
     }
 
     public func putProduced(_ produce: (any ByteSink) throws -> (digest: Digest, size: Int64)) throws -> (digest: Digest, size: Int64) {
-        let result = try store.ingestProduced(produce)
+        let result = try store.ingestProduced(produce, policy: policy)
         mutex.withLock { _ = written.insert(result.digest) }
         return result
     }
@@ -46,9 +54,17 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
         try FileBlobReader(path: store.blobPath(digest))
     }
 
+    public func recordUnpackedSize(_ size: Int64, of digest: Digest) {
+        store.recordUnpackedSize(size, of: digest)
+    }
+
     public func file(_ digest: Digest) -> String? { store.hasBlob(digest) ? store.blobPath(digest) : nil }
 
     public func addImage(_ image: SourceImage) throws {
+        // A stored name with a digest could never be listed or removed by it: refused before commit.
+        if let bad = image.names.first(where: { $0.digest != nil }) {
+            throw BaleError(.invalidReference, "\(bad): a stored name cannot carry a digest")
+        }
         mutex.withLock { pending.append(image) }
     }
 
@@ -65,7 +81,7 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
                 if image.names.isEmpty { index.addUnnamed(image.descriptor) }
             }
             try store.saveIndex(index)
-            try store.removeUnreachable(written)
+            try store.removeLeftovers()
         } catch {
             try? store.removeUnreachable(written)
             throw error

@@ -18,18 +18,20 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
         self.store = store
         lock = try store.acquireLock(exclusive: false)
         do {
-            let all = try store.images(in: store.loadIndex()).images
+            let index = try store.loadIndex()
             var chosen: [SourceImage] = []
+            var position: [Digest: Int] = [:]
             for argument in arguments {
-                let image = try store.resolve(argument, in: all)
+                let image = try store.resolveAll(argument, in: index)[0]
                 let byName = (try? Reference(parsing: argument)).flatMap { ref -> Reference? in
                     let tagged = ref.withDefaultTag()
                     return ref.digest == nil && image.names.contains(tagged) ? tagged : nil
                 }
                 let names = byName.map { [$0] } ?? image.names
-                if let i = chosen.firstIndex(where: { $0.descriptor.digest == image.descriptor.digest }) {
+                if let i = position[image.descriptor.digest] {
                     chosen[i].names = Array(Set(chosen[i].names + names)).sorted()
                 } else {
+                    position[image.descriptor.digest] = chosen.count
                     chosen.append(SourceImage(descriptor: image.descriptor, names: names))
                 }
             }
