@@ -43,7 +43,7 @@ struct RootfsImageFlags: ParsableArguments {
     @Option(name: .shortAndLong, help: ArgumentHelp("Commit message (the history comment).", valueName: "message"))
     var message: String?
 
-    @Option(name: .long, help: ArgumentHelp("gzip level of the new layer, 1 (fastest) to 9 (smallest); 1-3 ISA-L igzip, 4-9 zlib. Every level writes the same bytes on every x86-64 CPU (ISA-L is pinned to its portable code; tested under qemu CPU models).", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("gzip level of the new layer, 1 (fastest) to 9 (smallest); 1-3 ISA-L igzip, 4-9 zlib. Every level writes the same bytes on every x86-64 CPU (ISA-L's match finding is pinned to its portable code; tested under qemu CPU models).", valueName: "n"))
     var compressionLevel: Int = GzipSettings.defaultLevel
 
     func validate() throws {

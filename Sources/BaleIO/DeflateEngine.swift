@@ -11,7 +11,8 @@ import Foundation
 //     3   | ISA-L igzip 3  | ~130, 1.075   the default: the smallest ISA-L level, within 1.08
 //   4...9 | zlib 4...9     | ~25,  1.00 (zlib 6, gzip's own default)   smallest
 //
-// ISA-L runs its portable C code on every CPU (pinned in DeflateIsal.swift), so every level writes the
+// ISA-L runs its portable C match code on every CPU (pinned in DeflateIsal.swift; only its Huffman
+// encoder, which writes the same bits on every CPU, uses AVX2 or AVX-512), so every level writes the
 // same bytes on every x86-64 CPU.
 //
 // Each engine deflates one block at a time: raw deflate, the previous block's last 32 KiB as

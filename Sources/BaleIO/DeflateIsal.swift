@@ -97,37 +97,50 @@ final class IsalDeflater: BlockDeflater, @unchecked Sendable {
     }
 }
 
-// MARK: - One code path on every CPU
+// MARK: - One output on every CPU
 //
 // ISA-L chooses among several implementations of its deflate internals when first called, from the
 // CPU's features (igzip/igzip_multibinary.asm: `mbin_dispatch_init5/6`): portable C ("base"), SSE4.2
-// ("01"), AVX ("02"), AVX2 ("04") and AVX-512 ("06"). The variants are not the same algorithm, so they
-// write different bytes. Read from ISA-L 2.30's igzip sources, and seen on this project's machines
-// (an AVX-512 host, and qemu-x86_64's CPU models for the rest):
+// ("01"), AVX ("02"), AVX2 ("04") and AVX-512 ("06"). Most variants are not the same algorithm, so they
+// write different bytes. Read from ISA-L 2.30's igzip sources, per level (functions in the order of the
+// tiers base/01/02/04/06), and seen on this project's machines (an AVX-512 host, qemu's CPU models):
 //
-//   level 3     base/01/02: C match map, multiply hash        (every CPU without AVX2)
-//               04: match map in AVX2, 8 positions per step,   \  three different outputs;
-//                   another hash (multiply-add), other long-    >  the variants of the long-match
-//                   match extension                            /   extension differ too
-//               06: the same in AVX-512, 16 positions per step
-//   levels 1-2  base: C, multiply hash; 01/02/04: one assembly source, CRC-32 hash   two outputs
-//   level 0     base vs 01/02/04 likewise                                          two outputs
+//   level 3     body: icf_body_hash1_fillgreedy_lazy (base, 01, 02) or ..._lazyhash1_fillgreedy_greedy
+//               (04, 06). The first calls the C match map gen_icf_map_h1_base directly (multiply hash,
+//               8-byte compare); the second the dispatched gen_icf_map_lh1 (04/06 assembly, another hash
+//               and match choice). Then set_long_icf_fg extends matches of 8+ bytes: base in C, 04/06 in
+//               AVX2/AVX-512. Those are not equivalent: the AVX2 code rewrites every lane of an
+//               8-position vector where the extended match is longer than the entry there (the C loop
+//               stops at the first position where it is not), and it does not look for a new long
+//               match at the last position of an extended one. Swapped in alone, 04 and 06 each
+//               changed the match table in most calls and changed the output (measured on 60 MB of
+//               `make bench`'s corpus). So for level 3 the tiers base, 01 and 02 are one code path,
+//               and no faster one writes its bytes.
+//   levels 1-2  isal_deflate_icf_body_hash_hist: base in C (multiply hash); 01/02/04 one assembly
+//               source with a CRC-32 hash: other matches, other bytes.
+//   level 0     isal_deflate_body/finish likewise (base C vs CRC-32 hash assembly).
+//   levels 1-3  encode_deflate_icf, the Huffman encoder of the symbols chosen above: base C, 04 AVX2,
+//               06 AVX-512. Each writes, for each symbol in order, the literal/length code (with its
+//               extra bits), the distance code and its extra bits, from the same tables, into the same
+//               bit buffer, and stops at a symbol boundary once the output is nearly full (the caller
+//               resumes from its bit buffer). The bit stream is therefore the same whichever runs; the
+//               vector variants only do it faster (about 6 % of level 3's time in C, 3 % in AVX-512).
 //
-// The dispatchers are exported symbols that libisal.so calls through its PLT, so a definition of the
-// same name in the executable takes precedence (ELF symbol interposition, the way a program replaces
-// malloc). The functions below are those definitions: each forwards to ISA-L's portable C variant,
-// which is compiled for baseline x86-64 and runs on every x86-64 CPU. Every function that decides
-// deflate's output is pinned, so ISA-L levels 0-3 write the bytes of ISA-L's portable code on every
-// CPU. Left to the dispatch: the checksums (crc32_gzip_refl, isal_adler32),
-// whose values are fixed by their definition whatever code computes them, and isal_update_histogram,
-// which isal_deflate does not call. Tests: ParallelGzipTests' pinned digests, and
-// CompressionCPUTests, which imports under qemu's CPU models from the first x86-64 to AVX2 and
-// natively (AVX-512 here).
+// So bale pins every function that chooses matches, and leaves the Huffman encoder and the checksums
+// (crc32_gzip_refl, isal_adler32: their values are fixed by definition) to ISA-L's own dispatch.
+// isal_update_histogram, which isal_deflate does not call, stays dispatched too. ISA-L levels 0-3 write
+// the bytes of ISA-L's portable code on every CPU. Tests: ParallelGzipTests' recorded digests (on this
+// AVX-512 host they run the AVX-512 encoder), and CompressionCPUTests, which imports under qemu's CPU
+// models from the first x86-64 to AVX2 and natively.
 //
-// The cost: level 3's portable match finder is slower than the AVX-512 one (on `make bench`'s corpus,
-// one core: about 130 against 370 MB/s); levels 1 and 2 lose less (about 300 against 500). These
-// functions must be public: whole-module optimisation drops unreferenced internal functions, and the
-// linker exports only what survives. On arm64 ISA-L has other variants, not pinned here.
+// The pins are exported symbols that libisal.so calls through its PLT, so a definition of the same
+// name in the executable takes precedence (ELF symbol interposition, the way a program replaces
+// malloc). Each forwards to ISA-L's portable C variant, which is compiled for baseline x86-64 and runs
+// on every x86-64 CPU. The cost: level 3's portable match finder is slower than the AVX-512 one (on
+// `make bench`'s corpus, one core: about 130 against 370 MB/s); levels 1 and 2 lose less (about 300
+// against 500). These functions must be public: whole-module optimisation drops unreferenced internal
+// functions, and the linker exports only what survives. On arm64 ISA-L has other variants, not pinned
+// here.
 
 #if arch(x86_64)
 /// Pins ISA-L's level-0 deflate body to its portable variant. Called by libisal only, never by bale.
@@ -221,14 +234,5 @@ public func _pinnedIsalMatchMap(_ stream: UnsafeMutablePointer<isal_zstream>?, _
 public func _pinnedIsalLongMatches(_ next: UnsafeMutablePointer<UInt8>?, _ processed: UInt64, _ count: UInt64,
                                    _ matches: OpaquePointer?) {
     set_long_icf_fg_base(next, processed, count, matches)
-}
-
-/// Pins ISA-L's Huffman encoder of levels 1-3 to its portable variant. Its variants encode the same
-/// symbols with the same codes, so their bits agree by the format; pinned so that holds by construction.
-/// Called by libisal only.
-@_cdecl("encode_deflate_icf")
-public func _pinnedIsalEncode(_ next: OpaquePointer?, _ end: OpaquePointer?,
-                              _ bits: UnsafeMutablePointer<BitBuf2>?, _ tables: OpaquePointer?) -> OpaquePointer? {
-    encode_deflate_icf_base(next, end, bits, tables)
 }
 #endif

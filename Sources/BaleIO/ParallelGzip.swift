@@ -58,7 +58,7 @@ public struct CompressionResult: Sendable, Equatable {
 /// The default, `defaultLevel`, is the fastest level whose output stays within 1.08 × `gzip -6`'s on that
 /// corpus, the import pipeline's size target (on compressible files alone ISA-L 3 is 1.11-1.12×); zlib
 /// levels give the smallest layers at a fifth of the speed. The bytes depend on the level and on the
-/// engine's library version, never on `jobs`, read sizes or the CPU: ISA-L runs its portable code on
+/// engine's library version, never on `jobs`, read sizes or the CPU: ISA-L runs its portable match code on
 /// every CPU (see DeflateIsal.swift), zlib has no CPU-specific code.
 public struct ParallelGzip: Sendable {
     /// bale's compression level, 1 (fastest) ... 9 (smallest); see the table above.

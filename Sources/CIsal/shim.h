@@ -17,12 +17,12 @@ static inline uint32_t bale_isal_level_buf_size(uint32_t level) {
     }
 }
 
-// ISA-L's portable (C, baseline x86-64) variants of the deflate functions it otherwise picks by CPU at
-// run time. libisal.so exports them but its headers do not declare them; DeflateIsal.swift pins the
-// dispatchers to them so every CPU writes the same bytes. Signatures as in ISA-L 2.30's igzip sources.
+// ISA-L's portable (C, baseline x86-64) variants of the deflate functions that choose matches, which it
+// otherwise picks by CPU at run time. libisal.so exports them but its headers do not declare them;
+// DeflateIsal.swift pins the dispatchers to them so every CPU writes the same bytes. Signatures as in
+// ISA-L 2.30's igzip sources.
 #if defined(__x86_64__)
 struct deflate_icf;
-struct hufftables_icf;
 void isal_deflate_body_base(struct isal_zstream *stream);
 void isal_deflate_finish_base(struct isal_zstream *stream);
 void isal_deflate_icf_body_hash_hist_base(struct isal_zstream *stream);
@@ -34,6 +34,4 @@ void isal_deflate_hash_base(uint16_t *hash_table, uint32_t hash_mask, uint32_t c
 uint64_t gen_icf_map_h1_base(struct isal_zstream *stream, struct deflate_icf *matches, uint64_t input_size);
 void set_long_icf_fg_base(uint8_t *next_in, uint64_t processed, uint64_t input_size,
                           struct deflate_icf *match_lookup);
-struct deflate_icf *encode_deflate_icf_base(struct deflate_icf *next_in, struct deflate_icf *end_in,
-                                            struct BitBuf2 *bb, struct hufftables_icf *hufftables);
 #endif

@@ -28,6 +28,34 @@ enum GzipTestSupport {
         return Data(bytes.prefix(size))
     }
 
+    /// `size` bytes rich in long matches, the same for a given seed: lines of words and numbers, and copies
+    /// of earlier spans (8 to 600 bytes, from up to 32 KiB back), each copy often followed by a changed
+    /// byte, so long matches end and others begin a byte or two later. That is where ISA-L's vector
+    /// long-match extension chooses other matches than its C code.
+    static func longMatchData(size: Int, seed: UInt64 = 1) -> Data {
+        var rng = SplitMix64(seed: seed)
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(size + 1024)
+        let words = ["static", "int", "return", "struct", "const", "char", "(", ")", "{", "}", ";", "=", "->",
+                     "uint32_t", "size", "next_in", "avail_out", "#define", "if", "else"]
+        while bytes.count < size {
+            if bytes.count > 1024 && rng.next() % 3 == 0 {
+                let start = bytes.count - Int(rng.next() % UInt64(min(bytes.count, 32 << 10))) - 1
+                let length = Int(rng.next() % 593) + 8
+                for k in 0..<length { bytes.append(bytes[start + k]) }   // may overlap its own output, as deflate allows
+                if rng.next() % 2 == 0 { bytes.append(UInt8(truncatingIfNeeded: rng.next())) }
+            } else {
+                for _ in 0..<Int(rng.next() % 12 + 1) {
+                    bytes.append(contentsOf: Array(words[Int(rng.next() % UInt64(words.count))].utf8))
+                    bytes.append(0x20)
+                }
+                bytes.append(contentsOf: Array(String(rng.next() % 100_000).utf8))
+                bytes.append(0x0a)
+            }
+        }
+        return Data(bytes.prefix(size))
+    }
+
     /// About `size` bytes of real files, taking one file from each of `directories` in turn (each walked
     /// recursively in name order, regular files only, each file cut to at most 128 KiB). The default mix
     /// resembles `make bench`'s corpus: text and data from /usr/share and /usr/include, code from /usr/lib.

@@ -59,6 +59,24 @@ import Testing
         }
     }
 
+    /// The same on 4 MiB rich in long matches, where ISA-L's AVX2 and AVX-512 long-match extension
+    /// (set_long_icf_fg_04/06) chooses other matches than its C code (swapped in for the C one, it changed
+    /// the level-3 digest here and above). ISA-L's vector Huffman encoder, which bale leaves to the
+    /// dispatch, runs here (AVX-512 on this project's host) and must write the portable code's bytes; these
+    /// digests are those the fully pinned build wrote.
+    @Test func isalLevelsWriteThePinnedPortableBytesOnLongMatches() throws {
+        let input = GzipTestSupport.longMatchData(size: 4 << 20, seed: 7)
+        let expected = [
+            1: "626957b8156f8f68aa2276ee5fd49cec0e79d8eccc10dcc0d5d7ef621a71e865",
+            2: "4b5185c9da2f4c662527968b541abce0b7664483a9313bae4e39c4f284103818",
+            3: "c4d7f08dd049a71e199f98ebbbd53348784cc4c0cd47f6cfd72d9dfc261074d4",
+        ]
+        for level in 1...3 {
+            let (output, _) = try ParallelGzip(engine: .isal(level: level), jobs: 2).compress(input)
+            #expect(GzipTestSupport.sha256(output).encoded == expected[level], "ISA-L level \(level)")
+        }
+    }
+
     @Test func defaultLevelOnRealFilesCloseToGzip6() throws {
         let input = try GzipTestSupport.systemFileData(size: 6 << 20)
         try #require(input.count > 4 << 20, "not enough files under /usr/share, /usr/include, /usr/lib")
