@@ -46,7 +46,7 @@ struct Load: ParsableCommand {
         progress.finish()
         // docker says when a name moved off another image.
         let all = try store.images().images
-        var out = ""
+        var out: TerminalText = ""
         for (name, old) in destination.moved.sorted(by: { $0.key < $1.key }) {
             let oldID = all.first { $0.descriptor.digest == old }?.id.string ?? old.string
             out += "The image \(name.familiar) already exists, renaming the old one with ID \(oldID) to empty string\n"
@@ -58,6 +58,6 @@ struct Load: ParsableCommand {
             }
             for name in image.names { out += "Loaded image: \(name.withDefaultTag().familiar)\n" }
         }
-        write(out)
+        try write(out)
     }
 }

@@ -20,7 +20,7 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let report = try global.readStore().verify(deep: deep)
-        write(report.damage.map { $0.message + "\n" }.joined())
+        try write(.lines(report.damage.map(\.message)))
         printError("\(report.blobs) blobs verified (\(Humanize.size(report.bytes))), \(report.damage.count) problems")
         if !report.damage.isEmpty { throw ExitCode(3) }
     }
