@@ -6,8 +6,7 @@ import Foundation
 public enum LayerDigest {
     /// Streams the file through `DecompressingSource` and hashes the output.
     public static func diffID(ofFile path: String) throws -> BaleCore.Digest {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BaleError.posix("cannot open", path: path) }
+        let fd = try RegularFile.open(path)
         defer { close(fd) }
         let source = try DecompressingSource(source: FileDescriptorSource(fileDescriptor: fd, name: path), name: path)
         var hasher = SHA256Hasher()

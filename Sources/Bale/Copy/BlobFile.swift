@@ -104,15 +104,14 @@ extension BlobFile {
     }
 }
 
-/// A `BlobReader` over a file.
+/// A `BlobReader` over a regular file (`RegularFile`: a FIFO or device is refused).
 public final class FileBlobReader: BlobReader {
     private var fd: Int32
     private let path: String
 
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BaleError.posix("cannot open", path: path) }
+        fd = try RegularFile.open(path)
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

@@ -54,7 +54,7 @@ extension Store {
     /// All blob files in the store, with their digests (files whose names are not digests are skipped).
     func storedBlobs() throws -> [(digest: Digest, path: String)] {
         var found: [(Digest, String)] = []
-        for algorithm in [Digest.Algorithm.sha256, .sha512] {
+        for algorithm in [Digest.Algorithm.sha256] {
             let dir = "\(root)/blobs/\(algorithm.rawValue)"
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
             for name in names.sorted() {
@@ -174,8 +174,7 @@ extension Store {
 
     /// SHA-256 and size of a file, read once in 1 MiB chunks.
     static func hashFile(_ path: String) throws -> (Digest, Int64) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BaleError.posix("cannot open", path: path) }
+        let fd = try RegularFile.open(path)
         defer { close(fd) }
         var hasher = SHA256Hasher()
         var total: Int64 = 0
