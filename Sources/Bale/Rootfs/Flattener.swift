@@ -117,7 +117,7 @@ public final class FlatTree: @unchecked Sendable {
     static func forEachMember(of layers: [LayerFile],
                               _ body: (_ layer: Int, _ ordinal: Int, _ entry: TarEntry, _ reader: TarReader) throws -> Bool) throws {
         for (index, layer) in layers.enumerated() {
-            let stream = try LayerTarStream(path: layer.path, name: "layer \(layer.digest)")
+            let stream = try LayerTarStream(path: layer.path, digest: layer.digest)
             defer { stream.close() }
             var ordinal = -1
             var stopped = false
@@ -387,36 +387,53 @@ public final class FlatTree: @unchecked Sendable {
 
 /// A layer blob read as a tar. A gzip layer (the common case) is inflated by ISA-L on a second thread
 /// and parsed by libarchive on this one, so a flatten uses both cores; any other compression goes
-/// through libarchive's own filters. Nothing is hashed: the blob was verified on its way into the
-/// store, and `bale verify` checks it again on request.
+/// through libarchive's own filters.
+///
+/// The blob's bytes are hashed as they are read (on the inflater's thread for gzip, which waits on
+/// libarchive most of the time) and, when the layer is read to its end, compared with its digest: the
+/// store's file may have been damaged since it was verified on the way in, and `export` must not turn a
+/// damaged layer into a rootfs with exit 0. `finish` throws the mismatch naming the layer; a read that
+/// stops early (the second, data pass of a tar export) checks nothing, the first pass did.
 final class LayerTarStream {
     let reader: TarReader
     private let channel: ByteChannel?
     private let inflater: BackgroundTask<Void>?
+    /// The hashing reader of a non-gzip layer (nil for gzip: the inflater hashes).
+    private let digesting: DigestingSource?
+    private let digest: Digest
     /// For messages: "layer sha256:…".
     private let name: String
 
-    init(path: String, name: String) throws {
+    init(path: String, digest: Digest) throws {
+        self.digest = digest
+        let name = "layer \(digest)"
         self.name = name
         guard try Self.isGzip(path) else {
-            reader = try TarReader(path: path)
+            let input = try FileBlobReader(path: path)
+            let digesting = DigestingSource(ClosureByteSource { try input.read(into: $0) })
+            self.digesting = digesting
+            reader = try TarReader(source: digesting, name: name)
             channel = nil
             inflater = nil
             return
         }
+        digesting = nil
         let channel = ByteChannel()
         inflater = BackgroundTask {
             do {
                 let input = try FileBlobReader(path: path)
                 defer { input.close() }
+                let digesting = DigestingSource(ClosureByteSource { try input.read(into: $0) })
                 // ISA-L inflates straight into blocks that libarchive then reads in place: no copies.
-                let gunzip = GunzipSource(source: ClosureByteSource { try input.read(into: $0) })
+                let gunzip = GunzipSource(source: digesting)
                 var atEnd = false
                 while !atEnd {
                     let block = ByteBlock(capacity: 1 << 20)
                     atEnd = try block.fill(from: { try gunzip.read(into: $0) })
                     try channel.send(block)
                 }
+                try digesting.drain()
+                try Self.check(digesting.digest, against: digest)
                 channel.finish()
             } catch {
                 channel.fail(error)    // the reader names the layer and the member it was in
@@ -426,16 +443,26 @@ final class LayerTarStream {
         reader = try TarReader(chunks: ChannelSource(channel: channel), name: name)
     }
 
-    /// After the tar's end: reads the rest of the stream (the padding after the end blocks) so the
-    /// inflater reaches the gzip trailer, and rethrows its error — a CRC-32 or size mismatch is only
-    /// known there.
+    /// After the tar's end: reads the rest of the layer (the padding after the end blocks, the gzip
+    /// trailer) and rethrows the inflater's error (a CRC-32 or size mismatch is only known there), then
+    /// compares the blob's digest.
     func finish() throws {
-        guard let channel else { return }
         do {
-            while try !channel.nextChunk().isEmpty {}
-            try inflater?.join()
-        } catch let error as BaleError {
+            if let digesting {
+                try digesting.drain()
+                try Self.check(digesting.digest, against: digest)
+            } else if let channel {
+                while try !channel.nextChunk().isEmpty {}
+                try inflater?.join()
+            }
+        } catch let error as BaleError where !error.message.hasPrefix(name) {
             throw BaleError(error.code, "\(name): after the tar's end: \(error.message)", cause: error.cause)
+        }
+    }
+
+    private static func check(_ actual: Digest, against digest: Digest) throws {
+        guard actual == digest else {
+            throw BaleError(.integrity, "layer \(digest): content does not match its digest (it hashes to \(actual)); run bale verify")
         }
     }
 
