@@ -1,5 +1,4 @@
 import BaleCore
-import BaleIO
 import Foundation
 
 // The one place bale prints: `write` (stdout) and `printError` (stderr).
@@ -73,9 +72,20 @@ enum Output {
         var isSet: Bool { lock.withLock { value } }
     }
 
+    /// Writes all of `text`, retrying short writes and EINTR.
     static func write(_ text: String, to fd: Int32, name: String) throws {
         var text = text
-        try text.withUTF8 { try writeAll(fd, UnsafeRawBufferPointer($0), name: name) }
+        try text.withUTF8 { bytes in
+            var done = 0
+            while done < bytes.count {
+                let n = Foundation.write(fd, bytes.baseAddress! + done, bytes.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw BaleError.posix("write", path: name)
+                }
+                done += n
+            }
+        }
     }
 
     /// Writes to stderr, remembering a failure (used by the progress bar too).
