@@ -159,4 +159,26 @@ import Testing
             #expect(run.err.contains("content does not match its digest"), "\(run.err)")
         }
     }
+
+    /// Class 12, an uncompressed layer (as docker save writes them): the same check on libarchive's
+    /// own read path.
+    @Test func exportRefusesADamagedPlainLayer() throws {
+        try CLIRunner.withTemporaryDirectory { url in
+            let run = try Self.sh("""
+                set -e; cd '\(url.path)'; B='\(Self.bale)'; export BALE_ROOT="$PWD/store"
+                mkdir a; echo one > a/f; tar -C a -cf l.tar f; mv l.tar a/
+                d=$(sha256sum a/l.tar | cut -d' ' -f1)
+                printf '{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:%s"]}}' $d > a/c.json
+                printf '[{"Config":"c.json","RepoTags":["p:1"],"Layers":["l.tar"]}]' > a/manifest.json
+                tar -C a -cf p.tar manifest.json c.json l.tar; $B load -i p.tar >/dev/null
+                echo two > f; tar -cf other.tar f; cp other.tar store/blobs/sha256/$d
+                set +e
+                $B export -o out.tar p:1; echo "tar $?"; ls out.tar 2>/dev/null
+                $B export --dir ed p:1; echo "dir $?"; ls ed 2>/dev/null
+                true
+                """)
+            #expect(run.out == "tar 3\ndir 3\n", "\(run)")
+            #expect(run.err.contains("content does not match its digest"), "\(run.err)")
+        }
+    }
 }

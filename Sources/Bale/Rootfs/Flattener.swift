@@ -113,11 +113,13 @@ public final class FlatTree: @unchecked Sendable {
 
     /// Reads the layers bottom first and calls `body` with each member's layer index, ordinal in its
     /// layer and header, and the reader positioned at its data. `body` returns false to stop reading
-    /// the current layer and go on with the next.
-    static func forEachMember(of layers: [LayerFile],
+    /// the current layer and go on with the next. With `verifying` (a first read), each layer read to
+    /// its end is checked against its digest; a second read of the same files skips the hashing.
+    static func forEachMember(of layers: [LayerFile], verifying: Bool = true,
                               _ body: (_ layer: Int, _ ordinal: Int, _ entry: TarEntry, _ reader: TarReader) throws -> Bool) throws {
         for (index, layer) in layers.enumerated() {
-            let stream = try LayerTarStream(path: layer.path, digest: layer.digest)
+            let stream = try LayerTarStream(path: layer.path, digest: verifying ? layer.digest : nil,
+                                            name: "layer \(layer.digest)")
             defer { stream.close() }
             var ordinal = -1
             var stopped = false
@@ -373,7 +375,8 @@ public final class FlatTree: @unchecked Sendable {
         for (index, layer) in layers.enumerated() {
             guard let wanted = plan[index], let last = wanted.keys.max() else { continue }
             var seen = -1
-            try Self.forEachMember(of: [layer]) { _, ordinal, entry, reader in
+            // The first read (`init(layers:)`) verified the layer.
+            try Self.forEachMember(of: [layer], verifying: false) { _, ordinal, entry, reader in
                 seen = ordinal
                 if let outputs = wanted[ordinal] { try body(outputs, entry, reader) }
                 return ordinal < last
@@ -392,23 +395,33 @@ public final class FlatTree: @unchecked Sendable {
 /// The blob's bytes are hashed as they are read (on the inflater's thread for gzip, which waits on
 /// libarchive most of the time) and, when the layer is read to its end, compared with its digest: the
 /// store's file may have been damaged since it was verified on the way in, and `export` must not turn a
-/// damaged layer into a rootfs with exit 0. `finish` throws the mismatch naming the layer; a read that
-/// stops early (the second, data pass of a tar export) checks nothing, the first pass did.
+/// damaged layer into a rootfs with exit 0. `finish` throws the mismatch naming the layer. A stream
+/// opened without a digest (the second, data pass of a tar export: the first pass checked) hashes
+/// nothing, and neither does a read that stops early.
 final class LayerTarStream {
     let reader: TarReader
     private let channel: ByteChannel?
     private let inflater: BackgroundTask<Void>?
     /// The hashing reader of a non-gzip layer (nil for gzip: the inflater hashes).
     private let digesting: DigestingSource?
-    private let digest: Digest
+    private let digest: Digest?
     /// For messages: "layer sha256:…".
     private let name: String
 
-    init(path: String, digest: Digest) throws {
+    /// Reads the layer at `path`, called `name` in messages; `digest`, when given, is what its bytes
+    /// must hash to.
+    init(path: String, digest: Digest?, name: String) throws {
         self.digest = digest
-        let name = "layer \(digest)"
         self.name = name
         guard try Self.isGzip(path) else {
+            guard let digest else {
+                // Unhashed: libarchive may skip data by seeking.
+                reader = try TarReader(path: path)
+                digesting = nil
+                channel = nil
+                inflater = nil
+                return
+            }
             let input = try FileBlobReader(path: path)
             let digesting = DigestingSource(ClosureByteSource { try input.read(into: $0) })
             self.digesting = digesting
@@ -423,17 +436,20 @@ final class LayerTarStream {
             do {
                 let input = try FileBlobReader(path: path)
                 defer { input.close() }
-                let digesting = DigestingSource(ClosureByteSource { try input.read(into: $0) })
+                let raw = ClosureByteSource { try input.read(into: $0) }
+                let digesting = digest.map { _ in DigestingSource(raw) }
                 // ISA-L inflates straight into blocks that libarchive then reads in place: no copies.
-                let gunzip = GunzipSource(source: digesting)
+                let gunzip = GunzipSource(source: digesting ?? raw)
                 var atEnd = false
                 while !atEnd {
                     let block = ByteBlock(capacity: 1 << 20)
                     atEnd = try block.fill(from: { try gunzip.read(into: $0) })
                     try channel.send(block)
                 }
-                try digesting.drain()
-                try Self.check(digesting.digest, against: digest)
+                if let digesting, let digest {
+                    try digesting.drain()
+                    try Self.check(digesting.digest, against: digest)
+                }
                 channel.finish()
             } catch {
                 channel.fail(error)    // the reader names the layer and the member it was in
@@ -448,7 +464,7 @@ final class LayerTarStream {
     /// compares the blob's digest.
     func finish() throws {
         do {
-            if let digesting {
+            if let digesting, let digest {
                 try digesting.drain()
                 try Self.check(digesting.digest, against: digest)
             } else if let channel {
