@@ -67,7 +67,8 @@ public struct BaleCommand: ParsableCommand {
             try command.run()
             return 0
         } catch let error as BaleError {
-            if error.isOutputClosed { return 1 }
+            // A reader that left gets no message; its status is still decided below.
+            if error.isOutputClosed { return exitStatus(for: .outputClosed) }
             printError("Error: \(error)")
             return exitStatus(for: error.code)
         } catch let error as ExitCode {
@@ -96,7 +97,7 @@ public struct BaleCommand: ParsableCommand {
         return names
     }
 
-    /// 2 for usage, 3 for integrity, 1 for everything else.
+    /// 2 for usage, 3 for integrity, 1 for everything else (`outputClosed` included).
     static func exitStatus(for code: BaleError.Code) -> Int32 {
         switch code {
         case .usage: return 2
