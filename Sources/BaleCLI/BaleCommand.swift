@@ -13,8 +13,12 @@ public struct BaleCommand: ParsableCommand {
             $XDG_DATA_HOME/bale or ~/.local/share/bale (/var/lib/bale as root). Global options \
             (--root, --jobs, --no-progress) go before or after the command name.
 
-            Exit status: 0 success, 1 failure, 2 usage error, 3 integrity failure (content that does \
-            not match its digest).
+            Exit status: 0 success, 1 failure (also output that cannot be written; a reader of stdout \
+            that left ends bale quietly), 2 usage error (an empty --root or BALE_ROOT too), 3 \
+            integrity failure (content that does not match its digest).
+
+            Names and messages from input are printed with control characters escaped (\\n, \\x1b). \
+            Digests are sha256; sha512 is refused as not supported.
             """,
         version: "0.1.0",
         groupedSubcommands: [
@@ -31,15 +35,31 @@ public struct BaleCommand: ParsableCommand {
 
     /// Runs bale with the process arguments and exits with bale's status codes.
     public static func main() -> Never {
+        // A reader that leaves (`bale images | head -1`) then shows as EPIPE, which ends the command
+        // quietly, instead of killing bale with SIGPIPE in the middle of a commit.
+        signal(SIGPIPE, SIG_IGN)
+        // A closed stdin, stdout or stderr (`exec 1>&-`) would be reused by the next open: a blob
+        // written through it would receive bale's output. /dev/null opened the wrong way round holds
+        // the number, and a write to it (or a read) then fails with EBADF, reported as any write error.
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
+            _ = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY)
+        }
         Foundation.exit(run(Array(CommandLine.arguments.dropFirst())))
     }
 
     /// Parses and runs one command line; returns the exit status (used by `main` and by tests).
     public static func run(_ arguments: [String]) -> Int32 {
+        let status = runCommand(arguments)
+        // stderr that could not be written (`2>/dev/full`) lost a message: no success then.
+        return status == 0 && Output.stderrFailed.isSet ? 1 : status
+    }
+
+    private static func runCommand(_ arguments: [String]) -> Int32 {
         let arguments = GlobalOptions.movingGlobals(GlobalOptions.dockerBooleans(arguments))
         if let name = arguments.first, !name.hasPrefix("-"), !commandNames.contains(name) {
             // As docker says it; argument-parser would blame the next argument (`Unknown option '--root'`).
-            printError("bale: '\(name)' is not a bale command.\nSee 'bale --help'.")
+            printError("bale: '\(name)' is not a bale command.")
+            printError("See 'bale --help'.")
             return 2
         }
         do {
@@ -47,7 +67,9 @@ public struct BaleCommand: ParsableCommand {
             try command.run()
             return 0
         } catch let error as BaleError {
-            printError("Error: " + error.description)
+            // A reader that left gets no message; its status is still decided below.
+            if error.isOutputClosed { return exitStatus(for: .outputClosed) }
+            printError("Error: \(error)")
             return exitStatus(for: error.code)
         } catch let error as ExitCode {
             return error.rawValue
@@ -55,10 +77,12 @@ public struct BaleCommand: ParsableCommand {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
             if code == .success {
-                write(message + "\n")
+                // Help and version: bale's own text.
+                do { try write(TerminalText(escaped: message + "\n")) } catch { return 1 }
                 return 0
             }
-            printError(message)
+            // argument-parser's own lines, each escaped (they quote the arguments).
+            message.split(separator: "\n", omittingEmptySubsequences: false).forEach { printError("\($0)") }
             return code == .validationFailure ? 2 : code.rawValue
         }
     }
@@ -73,7 +97,7 @@ public struct BaleCommand: ParsableCommand {
         return names
     }
 
-    /// 2 for usage, 3 for integrity, 1 for everything else.
+    /// 2 for usage, 3 for integrity, 1 for everything else (`outputClosed` included).
     static func exitStatus(for code: BaleError.Code) -> Int32 {
         switch code {
         case .usage: return 2

@@ -8,7 +8,9 @@ public struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The store's root directory (default: $BALE_ROOT, $XDG_DATA_HOME/bale, ~/.local/share/bale; /var/lib/bale as root).", valueName: "dir"))
     public var root: String?
 
-    @Option(name: .long, help: ArgumentHelp("Parallel jobs (default: the number of active cores).", valueName: "n"))
+    // Unconditional, so that `--jobs -1` reaches `validate` as a number instead of reading as a
+    // missing value followed by an option `-1`.
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Parallel jobs, a positive number (default: the number of active cores).", valueName: "n"))
     public var jobs: Int?
 
     @Flag(name: .long, help: "Do not show a progress bar.")
@@ -20,7 +22,8 @@ public struct GlobalOptions: ParsableArguments {
     public init() {}
 
     public mutating func validate() throws {
-        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be a positive number, not \(jobs)") }
+        if root == "" { throw ValidationError("--root must not be empty (an empty root would be /)") }
         if let minFree, Self.byteCount(minFree) == nil {
             throw ValidationError("--min-free: \"\(minFree)\" is not a size (bytes, or with a K, M, G or T suffix)")
         }
@@ -100,16 +103,4 @@ public struct GlobalOptions: ParsableArguments {
         guard i < arguments.count, !globals.isEmpty else { return arguments }
         return [arguments[i]] + globals + arguments[(i + 1)...]
     }
-}
-
-/// Writes to standard error (clearing a progress bar first).
-func printError(_ text: String) {
-    ProgressBar.current.clear()
-    FileHandle.standardError.write(Data((text + "\n").utf8))
-}
-
-/// Writes to standard output without a trailing newline (clearing a progress bar first).
-func write(_ text: String) {
-    ProgressBar.current.clear()
-    FileHandle.standardOutput.write(Data(text.utf8))
 }

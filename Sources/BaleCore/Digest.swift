@@ -1,22 +1,29 @@
 import Foundation
 
-/// A content digest `algorithm:encoded`, parsed strictly (image-spec descriptor.md): only `sha256`
-/// (64 lowercase hex) and `sha512` (128 lowercase hex). Past the parser, a digest is never a bare string,
-/// so its `encoded` part is always safe to use as a file name.
+/// A content digest `algorithm:encoded`, parsed strictly (image-spec descriptor.md): `sha256` with 64
+/// lowercase hex digits. Past the parser, a digest is never a bare string, so its `encoded` part is always
+/// safe to use as a file name.
+///
+/// `sha512`, the spec's other registered algorithm, is refused here with an `unsupported` error: every
+/// hashing site in bale computes SHA-256, so a sha512 digest that got past the parser would only come
+/// back as a misleading integrity failure. Supporting it means hashing with `algorithm` everywhere.
 public struct Digest: Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
     /// The hash algorithms bale accepts.
     public enum Algorithm: String, Sendable, Codable {
-        case sha256, sha512
+        case sha256
         /// Length of the hex encoding.
-        public var hexLength: Int { self == .sha256 ? 64 : 128 }
+        public var hexLength: Int { 64 }
     }
 
     public let algorithm: Algorithm
     /// Lowercase hex.
     public let encoded: String
 
-    /// Parses `sha256:<64 hex>` or `sha512:<128 hex>`; anything else throws `invalidReference`.
+    /// Parses `sha256:<64 hex>`; `sha512:…` throws `unsupported`, anything else `invalidReference`.
     public init(parsing text: String) throws {
+        if text.hasPrefix("sha512:") {
+            throw BaleError(.unsupported, "digest \"\(text)\": sha512 digests are not supported (bale verifies sha256 only)")
+        }
         guard let colon = text.firstIndex(of: ":"),
               let algorithm = Algorithm(rawValue: String(text[..<colon])) else {
             throw BaleError(.invalidReference, "invalid digest \"\(text)\": expected sha256:<64 hex digits>")

@@ -26,6 +26,10 @@ public enum JSON {
             return try JSONDecoder().decode(T.self, from: bytes)
         } catch let error as DecodingError {
             throw BaleError(.invalidInput, "\(what): invalid JSON: \(describe(error))")
+        } catch let error as BaleError where error.code == .unsupported {
+            // A value's parser refused something valid it does not handle (a sha512 digest): that is
+            // no malformed JSON, and the code says so.
+            throw BaleError(error.code, "\(what): \(error.message)", cause: error.cause)
         } catch {
             throw BaleError(.invalidInput, "\(what): invalid JSON: \(error)")
         }

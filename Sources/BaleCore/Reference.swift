@@ -8,7 +8,7 @@
 /// label     := [a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]     ipv6 := [a-fA-F0-9:]+
 /// path      := comp ("/" comp)*                 comp := [a-z0-9]+ ((. | _ | __ | -+) [a-z0-9]+)*
 /// tag       := [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}
-/// digest    := alg ":" hex   (then strictly: sha256:<64 lowercase hex> or sha512:<128>)
+/// digest    := alg ":" hex   (then strictly: sha256:<64 lowercase hex>; sha512 is refused as unsupported)
 /// ```
 ///
 /// The scanner below is hand-written but follows the regular expressions exactly, including their

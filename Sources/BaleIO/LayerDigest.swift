@@ -11,8 +11,7 @@ public enum LayerDigest {
 
     /// The DiffID and the uncompressed size of the layer in the file at `path`, in one pass.
     public static func unpacked(file path: String) throws -> (diffID: BaleCore.Digest, size: Int64) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BaleError.posix("cannot open", path: path) }
+        let fd = try RegularFile.open(path)
         defer { close(fd) }
         let source = try DecompressingSource(source: FileDescriptorSource(fileDescriptor: fd, name: path), name: path)
         var hasher = SHA256Hasher()

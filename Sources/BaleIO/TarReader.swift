@@ -53,16 +53,11 @@ public final class TarReader {
     private var finished = false
     private var failure: BaleError?
 
-    /// Opens the file at `path`. Throws `.notFound`/`.io` if it cannot be opened, `.invalidInput` if it is
-    /// not a (possibly compressed) tar.
+    /// Opens the regular file at `path` (`RegularFile`: a FIFO or device is refused; a stream comes in
+    /// through `init(fileDescriptor:)`). Throws `.notFound`/`.io` if it cannot be opened, `.invalidInput`
+    /// if it is no regular file or not a (possibly compressed) tar.
     public convenience init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            let code = errno
-            var error = BaleError.posix("open", path: path, errno: code)
-            if code == ENOENT { error.code = .notFound }
-            throw error
-        }
+        let fd = try RegularFile.open(path)
         do {
             try self.init(source: FileDescriptorSource(fileDescriptor: fd, name: path), name: path,
                           ownedFileDescriptor: fd, seekable: fd)

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Digest")
 struct DigestTests {
-    @Test("parses sha256 and sha512")
+    @Test("parses sha256")
     func parsesValid() throws {
         let hex = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
         let d = try Digest(parsing: "sha256:" + hex)
@@ -14,12 +14,19 @@ struct DigestTests {
         #expect(d.description == d.string)
         #expect(d.shortHex == "44136fa355b3")
         #expect(try Digest(sha256Hex: hex) == d)
+    }
 
-        let long = String(repeating: "0123456789abcdef", count: 8)
-        let d512 = try Digest(parsing: "sha512:" + long)
-        #expect(d512.algorithm == .sha512)
-        #expect(d512.encoded == long)
-        #expect(Digest.Algorithm.sha512.hexLength == 128)
+    @Test("refuses sha512 as unsupported, in a digest and inside a document")
+    func refusesSha512() throws {
+        let text = "sha512:" + String(repeating: "0123456789abcdef", count: 8)
+        let error = try #require(throws: BaleError.self) { try Digest(parsing: text) }
+        #expect(error.code == .unsupported)
+        #expect(error.message.contains("sha512 digests are not supported"))
+        let json = bytes("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"\(text)\",\"size\":1}")
+        let wrapped = try #require(throws: BaleError.self) { try JSON.decode(Descriptor.self, from: json, what: "m.json") }
+        #expect(wrapped.code == .unsupported)
+        #expect(wrapped.message.hasPrefix("m.json: "))
+        #expect(wrapped.message.contains("sha512 digests are not supported"))
     }
 
     @Test("refuses anything but strict lowercase hex of the right length", arguments: [
@@ -30,7 +37,6 @@ struct DigestTests {
         "sha256:" + String(repeating: "a", count: 63),                      // too short
         "sha256:" + String(repeating: "a", count: 65),                      // too long
         "sha256:" + String(repeating: "g", count: 64),                      // not hex
-        "sha512:" + String(repeating: "a", count: 64),                      // sha512 needs 128
         "sha384:" + String(repeating: "a", count: 96),                      // unknown algorithm
         "md5:" + String(repeating: "a", count: 32),
         "sha256:" + String(repeating: "a", count: 64) + "\n",

@@ -60,8 +60,7 @@ public enum BlobFile {
 
     /// SHA-256 and size of a file, read once in 1 MiB chunks.
     public static func hashFile(_ path: String) throws -> (Digest, Int64) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BaleError.posix("cannot open", path: path) }
+        let fd = try RegularFile.open(path)
         defer { close(fd) }
         var hasher = SHA256Hasher()
         var total: Int64 = 0
@@ -202,15 +201,14 @@ private final class ReserveCheckingSink: ByteSink {
     }
 }
 
-/// A `BlobReader` over a file.
+/// A `BlobReader` over a regular file (`RegularFile`: a FIFO or device is refused).
 public final class FileBlobReader: BlobReader {
     private var fd: Int32
     private let path: String
 
     public init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BaleError.posix("cannot open", path: path) }
+        fd = try RegularFile.open(path)
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

@@ -110,10 +110,13 @@ public final class FlatTree: @unchecked Sendable {
     /// Reads the layers bottom first and calls `body` with each member's layer index, ordinal in its
     /// layer and header, and the reader positioned at its data. `body` returns false to stop reading
     /// the current layer and go on with the next.
-    static func forEachMember(of layers: [LayerFile], diffIDs: [Digest: Digest] = [:],
+    /// With `verifying` (a first read), each layer read to its end is checked against its digest and,
+    /// when `diffIDs` gives one, its DiffID; a second read of the same files skips the hashing.
+    static func forEachMember(of layers: [LayerFile], diffIDs: [Digest: Digest] = [:], verifying: Bool = true,
                               _ body: (_ layer: Int, _ ordinal: Int, _ entry: TarEntry, _ reader: TarReader) throws -> Bool) throws {
         for (index, layer) in layers.enumerated() {
-            let stream = try LayerTarStream(path: layer.path, name: "layer \(layer.digest)")
+            let stream = try LayerTarStream(path: layer.path, digest: verifying ? layer.digest : nil,
+                                            name: "layer \(layer.digest)")
             defer { stream.close() }
             var ordinal = -1
             var stopped = false
@@ -405,7 +408,7 @@ public final class FlatTree: @unchecked Sendable {
         for (index, layer) in layers.enumerated() {
             guard let wanted = plan[index], let last = wanted.keys.max() else { continue }
             var seen = -1
-            try Self.forEachMember(of: [layer]) { _, ordinal, entry, reader in
+            try Self.forEachMember(of: [layer], verifying: false) { _, ordinal, entry, reader in
                 seen = ordinal
                 if let outputs = wanted[ordinal] { try body(outputs, entry, reader) }
                 return ordinal < last
@@ -419,47 +422,73 @@ public final class FlatTree: @unchecked Sendable {
 
 /// A layer blob read as a tar. A gzip layer (the common case) is inflated by ISA-L on a second thread
 /// and parsed by libarchive on this one, so a flatten uses both cores; any other compression goes
-/// through libarchive's own filters. A gzip layer's inflated bytes are hashed on the inflater thread (its
-/// DiffID, for `forEachMember` to check); nothing else is: the blob was verified on its way into the
-/// store, and `bale verify` checks it again on request.
+/// through libarchive's own filters.
+///
+/// The blob's bytes are hashed as they are read (on the inflater's thread for gzip, which waits on
+/// libarchive most of the time) and, when the layer is read to its end, compared with its digest: the
+/// store's file may have been damaged since it was verified on the way in, and `export` must not turn a
+/// damaged layer into a rootfs with exit 0. `finish` throws the mismatch naming the layer. A gzip
+/// layer's inflated bytes are hashed too (its DiffID, for `forEachMember` to check); a plain tar's DiffID
+/// is its digest. A stream opened without a digest (the second, data pass of a tar export: the first
+/// pass checked) hashes nothing, and neither does a read that stops early.
 final class LayerTarStream {
     let reader: TarReader
     private let channel: ByteChannel?
-    private let inflater: BackgroundTask<Digest>?
+    private let inflater: BackgroundTask<Digest?>?
+    /// The hashing reader of a non-gzip layer (nil for gzip: the inflater hashes).
+    private let digesting: DigestingSource?
+    private let digest: Digest?
     /// Whether the layer is an uncompressed tar (its DiffID is its digest).
     private(set) var isPlain = false
-    /// A gzip layer's DiffID, hashed on the inflater thread, once `finish` returned.
+    /// A gzip layer's DiffID, hashed on the inflater thread, once `finish` returned (nil unhashed).
     private(set) var diffID: Digest?
     /// For messages: "layer sha256:…".
     private let name: String
 
-    init(path: String, name: String) throws {
+    /// Reads the layer at `path`, called `name` in messages; `digest`, when given, is what its bytes
+    /// must hash to.
+    init(path: String, digest: Digest?, name: String) throws {
+        self.digest = digest
         self.name = name
         let compression = try LayerCompression.sniff(FileBlobReader(path: path))
         guard compression == .gzip else {
-            reader = try TarReader(path: path)
+            isPlain = compression == .none
             channel = nil
             inflater = nil
-            isPlain = compression == .none
+            guard digest != nil else {
+                // Unhashed: libarchive may skip data by seeking.
+                reader = try TarReader(path: path)
+                digesting = nil
+                return
+            }
+            let digesting = DigestingSource(try FileBlobReader(path: path))
+            self.digesting = digesting
+            reader = try TarReader(source: digesting, name: name)
             return
         }
+        digesting = nil
         let channel = ByteChannel()
         inflater = BackgroundTask {
             do {
                 let input = try FileBlobReader(path: path)
                 defer { input.close() }
+                let compressed = digest.map { _ in DigestingSource(input) }
                 // ISA-L inflates straight into blocks that libarchive then reads in place: no copies.
-                let gunzip = GunzipSource(source: ClosureByteSource { try input.read(into: $0) })
-                var hasher = SHA256Hasher()
+                let gunzip: GunzipSource = compressed.map { GunzipSource(source: $0) } ?? GunzipSource(source: input)
+                var hasher = digest.map { _ in SHA256Hasher() }
                 var atEnd = false
                 while !atEnd {
                     let block = ByteBlock(capacity: 1 << 20)
                     atEnd = try block.fill(from: { try gunzip.read(into: $0) })
-                    hasher.update(block.bytes)
+                    hasher?.update(block.bytes)
                     try channel.send(block)
                 }
+                if let compressed, let digest {
+                    try compressed.drain()
+                    try Self.check(compressed.digest, against: digest)
+                }
                 channel.finish()
-                return hasher.finalize()
+                return hasher?.finalize()
             } catch {
                 channel.fail(error)    // the reader names the layer and the member it was in
                 throw error
@@ -469,16 +498,26 @@ final class LayerTarStream {
         reader = try TarReader(chunks: ChannelSource(channel: channel), name: name)
     }
 
-    /// After the tar's end: reads the rest of the stream (the padding after the end blocks) so the
-    /// inflater reaches the gzip trailer, and rethrows its error — a CRC-32 or size mismatch is only
-    /// known there.
+    /// After the tar's end: reads the rest of the layer (the padding after the end blocks, the gzip
+    /// trailer) and rethrows the inflater's error (a CRC-32 or size mismatch is only known there), then
+    /// compares the blob's digest.
     func finish() throws {
-        guard let channel else { return }
         do {
-            while try !channel.nextChunk().isEmpty {}
-            diffID = try inflater?.join()
-        } catch let error as BaleError {
+            if let digesting, let digest {
+                try digesting.drain()
+                try Self.check(digesting.digest, against: digest)
+            } else if let channel {
+                while try !channel.nextChunk().isEmpty {}
+                diffID = try inflater?.join() ?? nil
+            }
+        } catch let error as BaleError where !error.message.hasPrefix(name) {
             throw BaleError(error.code, "\(name): after the tar's end: \(error.message)", cause: error.cause)
+        }
+    }
+
+    private static func check(_ actual: Digest, against digest: Digest) throws {
+        guard actual == digest else {
+            throw BaleError(.integrity, "layer \(digest): content does not match its digest (it hashes to \(actual)); run bale verify")
         }
     }
 

@@ -56,7 +56,7 @@ extension Store {
     /// All blob files in the store, with their digests (files whose names are not digests are skipped).
     func storedBlobs() throws -> [(digest: Digest, path: String)] {
         var found: [(Digest, String)] = []
-        for algorithm in [Digest.Algorithm.sha256, .sha512] {
+        for algorithm in [Digest.Algorithm.sha256] {
             let dir = "\(root)/blobs/\(algorithm.rawValue)"
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
             for name in names.sorted() {

@@ -38,13 +38,15 @@ extension Store {
 
     /// One layer's uncompressed size: the record, else counted by decompressing the blob and recorded.
     func unpackedSize(ofLayer layer: Descriptor) throws -> Int64 {
-        if let text = try? String(contentsOfFile: unpackedSizePath(layer.digest), encoding: .utf8),
-           let size = Int64(text), size >= 0 {
+        if let bytes = try? RegularFile.read(unpackedSizePath(layer.digest), limit: 32),
+           let size = Int64(String(decoding: bytes, as: UTF8.self)), size >= 0 {
             return size
         }
         let path = blobPath(layer.digest)
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BaleError.posix("cannot open layer \(layer.digest)", path: path) }
+        let fd: Int32
+        do { fd = try RegularFile.open(path) } catch let error as BaleError {
+            throw BaleError(error.code, "layer \(layer.digest): \(error.message)")
+        }
         defer { close(fd) }
         let source = try DecompressingSource(source: FileDescriptorSource(fileDescriptor: fd, name: path),
                                              name: "layer \(layer.digest)")

@@ -36,6 +36,7 @@ public final class Store: @unchecked Sendable {
     /// Opens the store at `root`, creating an empty layout when there is none. Blob writes stop before
     /// the file system's free space falls below `reserve`.
     public init(root: String, reserve: DiskReserve = DiskReserve()) throws {
+        try Self.checkRoot(root)
         self.root = root
         self.reserve = reserve
         readOnly = false
@@ -45,6 +46,7 @@ public final class Store: @unchecked Sendable {
     /// Opens the store at `root` for reading only (`images`, `inspect`, `history`, `save`, `verify`):
     /// nothing is created, and a root that holds no store yet reads as an empty one.
     public init(readingAt root: String) throws {
+        try Self.checkRoot(root)
         self.root = root
         reserve = DiskReserve()
         readOnly = true
@@ -55,13 +57,22 @@ public final class Store: @unchecked Sendable {
         if FileManager.default.fileExists(atPath: layoutPath) { try checkLayoutVersion() }
     }
 
+    /// An empty root would put the store's paths at the file system's root (`/blobs`, `/index.json`,
+    /// `/.lock`): it is refused, never taken to mean `/` or the current directory.
+    private static func checkRoot(_ root: String) throws {
+        guard !root.isEmpty else {
+            throw BaleError(.usage, "the store root is empty: give --root a directory (or unset BALE_ROOT)")
+        }
+    }
+
     /// Whether a read-only handle looks at a root with no store in it (no index.json yet).
     var isAbsent: Bool { readOnly && access(indexPath, F_OK) != 0 }
 
     /// The store root bale uses by default: `$BALE_ROOT`, else `/var/lib/bale` as root, else
-    /// `$XDG_DATA_HOME/bale`, else `~/.local/share/bale`.
+    /// `$XDG_DATA_HOME/bale`, else `~/.local/share/bale`. A `BALE_ROOT` set but empty is returned
+    /// as it is, so that opening the store refuses it instead of silently using another root.
     public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let r = environment["BALE_ROOT"], !r.isEmpty { return r }
+        if let r = environment["BALE_ROOT"] { return r }
         if geteuid() == 0 { return "/var/lib/bale" }
         if let x = environment["XDG_DATA_HOME"], !x.isEmpty { return x + "/bale" }
         let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
@@ -184,16 +195,7 @@ public final class Store: @unchecked Sendable {
 
     /// Reads a whole file, refusing files over `limit` bytes.
     func readFile(_ path: String, limit: Int) throws -> Data {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw BaleError.posix("cannot open", path: path)
-        }
-        defer { try? handle.close() }
-        let data: Data
-        do {
-            data = try handle.read(upToCount: limit + 1) ?? Data()
-        } catch {
-            throw BaleError(.io, "\(path): read failed", cause: error)
-        }
+        let data = try RegularFile.read(path, limit: limit + 1)
         guard data.count <= limit else {
             throw BaleError(.invalidInput, "\(path): over the \(limit)-byte limit")
         }
@@ -254,7 +256,8 @@ final class StoreLockState: @unchecked Sendable {
                 // read can still be read. A reader never creates it: with no lock file, no bale writer has
                 // been there (a writer creates it before it writes anything), and every file a writer
                 // makes appears by an atomic rename, so the reader goes on unlocked and leaves no trace.
-                fd = open(path, O_RDONLY | O_CLOEXEC)
+                // O_NONBLOCK: a FIFO planted as the lock must not hang the open (flock ignores the flag).
+                fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
                 if fd < 0 && errno == ENOENT {
                     shared += 1
                     return

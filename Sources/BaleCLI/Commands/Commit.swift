@@ -48,7 +48,7 @@ struct Commit: ParsableCommand {
             guard case .directory(let dir) = RootfsFormat.layerInput(input) else {
                 throw BaleError(.usage, "--dry-run compares a directory with the base: \(input) is not a directory")
             }
-            write(try global.readStore().changes(base: base, directory: dir).map { "\($0)\n" }.joined())
+            try write(.lines(global.readStore().changes(base: base, directory: dir)))
             return
         }
         let progress = ProgressBar(label: "Committing", disabled: global.noProgress)
@@ -56,8 +56,8 @@ struct Commit: ParsableCommand {
         var options = try flags.options(global, names: [name], progress: progress)
         options.author = author
         let result = try global.store().commitRootfs(base: base, input: RootfsFormat.layerInput(input), options: options)
-        result.warnings.forEach { printError("Warning: " + $0) }
-        write(result.id.string + "\n")
+        result.warnings.forEach { printError("Warning: \($0)") }
+        try write("\(result.id)\n")
         if let changes = result.changes {
             printError("\(ChangeSummary(changes)); layer \(Humanize.size(result.layer.compressedSize))")
         }

@@ -38,8 +38,8 @@ struct CopyCommand: ParsableCommand {
         let report = try Copier(options: platforms.copyOptions(global, progress: progress))
             .copy(from: from, to: to, context: context)
         progress.finish()
-        report.warnings.forEach { printError("Warning: " + $0) }
-        report.refused.forEach { printError("Refused: " + $0.description) }
+        report.warnings.forEach { printError("Warning: \($0)") }
+        report.refused.forEach { printError("Refused: \($0)") }
         printError("Copied \(report.images.count) image(s): \(report.blobsWritten) blobs written (\(Humanize.size(report.bytesWritten))), \(report.blobsSkipped) already there")
         for (old, new) in report.converted.sorted(by: { $0.key < $1.key }) {
             printError("Converted \(old) to OCI media types: \(new)")

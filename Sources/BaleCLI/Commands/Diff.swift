@@ -23,6 +23,6 @@ struct Diff: ParsableCommand {
     var directory: String
 
     func run() throws {
-        write(try global.readStore().changes(base: base, directory: directory).map { "\($0)\n" }.joined())
+        try write(.lines(global.readStore().changes(base: base, directory: directory)))
     }
 }

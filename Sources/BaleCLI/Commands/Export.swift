@@ -21,6 +21,8 @@ struct Export: ParsableCommand {
             layers (file capabilities, user.*, ...) are set after the owner; one the file system or \
             user may not set (e.g. security.capability without root) is skipped with a warning. \
             Sparse files keep their holes. A tar output keeps every member's extended attributes. \
+            Each layer file is checked against its digest as it is read; a damaged one fails the \
+            export with its digest and exit status 3, leaving no tar or directory. \
             Each layer is read once and applied as read; if extraction fails (a corrupt layer, a full \
             disk), what was written is removed again, leaving the directory empty or absent as found.
 
@@ -57,8 +59,8 @@ struct Export: ParsableCommand {
             target = .stream(fileDescriptor: 1, name: "<stdout>")
         }
         let outcome = try store.exportRootfs(image, to: target)
-        outcome.warnings.forEach { printError("Warning: " + $0) }
-        outcome.refused.forEach { printError("Refused: " + $0.description) }
+        outcome.warnings.forEach { printError("Warning: \($0)") }
+        outcome.refused.forEach { printError("Refused: \($0)") }
         if !outcome.refused.isEmpty {
             throw BaleError(.invalidInput, "\(outcome.refused.count) unsafe member(s) refused")
         }

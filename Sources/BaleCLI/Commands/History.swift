@@ -54,12 +54,12 @@ struct History: ParsableCommand {
             ]
         }
         if quiet {
-            write(records.map { $0["ID"]! + "\n" }.joined())
+            try write(.lines(records.map { $0["ID"]! }))
             return
         }
-        write(try output.render(records, columns: [("ID", "IMAGE"),
+        try write(TerminalText(escaped: output.render(records, columns: [("ID", "IMAGE"),
                                                    human ? ("CreatedSince", "CREATED") : ("CreatedAt", "CREATED AT"),
                                                    ("CreatedBy", "CREATED BY"), ("Size", "SIZE"),
-                                                   ("Comment", "COMMENT")]))
+                                                   ("Comment", "COMMENT")])))
     }
 }

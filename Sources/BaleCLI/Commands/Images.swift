@@ -61,10 +61,10 @@ struct Images: ParsableCommand {
         let output = try OutputFormat(format, fields: Self.fields)
         let store = try global.readStore()
         let (images, problems) = try store.images()
-        problems.forEach { printError("Warning: " + $0.message) }
+        problems.forEach { printError("Warning: \($0.message)") }
         let rows = try imageFilter.rows(of: images) { try store.resolve($0, in: images) }
         if quiet {
-            write(rows.map { (noTrunc ? $0.image.id.string : $0.image.id.shortHex) + "\n" }.joined())
+            try write(.lines(rows.map { noTrunc ? $0.image.id.string : $0.image.id.shortHex }))
             return
         }
         let now = Date()
@@ -87,6 +87,6 @@ struct Images: ParsableCommand {
         var columns: [(field: String, header: String)] = [("Repository", "REPOSITORY"), ("Tag", "TAG")]
         if digests { columns.append(("Digest", "DIGEST")) }
         columns += [("ID", "IMAGE ID"), ("CreatedSince", "CREATED"), ("Size", "SIZE")]
-        write(try output.render(records, columns: columns))
+        try write(TerminalText(escaped: output.render(records, columns: columns)))
     }
 }

@@ -41,7 +41,7 @@ struct Import: ParsableCommand {
         var options = try flags.options(global, names: name.map { [$0] } ?? [], progress: progress)
         if let platform { options.platform = try Platform(parsing: platform) }
         let result = try global.store().importRootfs(RootfsFormat.layerInput(input), options: options)
-        result.warnings.forEach { printError("Warning: " + $0) }
-        write(result.id.string + "\n")
+        result.warnings.forEach { printError("Warning: \($0)") }
+        try write("\(result.id)\n")
     }
 }

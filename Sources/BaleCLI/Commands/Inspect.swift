@@ -46,11 +46,12 @@ struct Inspect: ParsableCommand {
             }
         }
         if let template {
-            write(try values.map { try template.execute($0) + "\n" }.joined())
+            let text = try values.map { try template.execute($0) + "\n" }.joined()
+            try write(TerminalText(escaped: DisplayText.escaped(text, keepingLayout: true)))
         } else {
-            write(GoJSON.indented(.array(values), order: ImageDescription.memberOrder) + "\n")
+            try write(TerminalText(escaped: GoJSON.indented(.array(values), order: ImageDescription.memberOrder) + "\n"))
         }
-        failed.forEach { printError("Error: " + $0.message) }
+        failed.forEach { printError("Error: \($0.message)") }
         if !failed.isEmpty { throw ExitCode(1) }
     }
 }

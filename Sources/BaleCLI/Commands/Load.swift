@@ -40,6 +40,6 @@ struct Load: ParsableCommand {
         defer { progress.finish() }
         let report = try global.store().load(archive: input, verifyExisting: verifyExisting, options: platforms.copyOptions(global, progress: progress))
         progress.finish()
-        write(report.lines.map { $0 + "\n" }.joined())
+        try write(.lines(report.lines))
     }
 }

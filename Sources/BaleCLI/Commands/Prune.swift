@@ -19,9 +19,10 @@ struct Prune: ParsableCommand {
 
     func run() throws {
         let report = try global.store().prune(untagged: all)
-        var out = report.images.map { "Deleted image: \($0)\n" }.joined()
-        out += report.blobs.map { "Deleted blob: \($0)\n" }.joined()
+        var out: TerminalText = ""
+        for image in report.images { out += "Deleted image: \(image)\n" }
+        for blob in report.blobs { out += "Deleted blob: \(blob)\n" }
         out += "Total reclaimed space: \(Humanize.size(report.bytes))\n"
-        write(out)
+        try write(out)
     }
 }

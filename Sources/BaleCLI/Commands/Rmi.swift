@@ -31,14 +31,16 @@ struct Rmi: ParsableCommand {
 
     func run() throws {
         let (events, errors) = try global.store().remove(images, force: force)
-        write(events.map { event -> String in
+        var out: TerminalText = ""
+        for event in events {
             switch event {
-            case .untagged(let name): return "Untagged: \(name.familiar)\n"
-            case .deleted(let id): return "Deleted: \(id)\n"
+            case .untagged(let name): out += "Untagged: \(name.familiar)\n"
+            case .deleted(let id): out += "Deleted: \(id)\n"
             }
-        }.joined())
+        }
+        try write(out)
         // As docker: with -f, a missing image is still reported, but the status stays 0.
-        errors.forEach { printError("Error: " + $0.message) }
+        errors.forEach { printError("Error: \($0.message)") }
         if errors.contains(where: { !(force && $0.code == .notFound) }) { throw ExitCode(1) }
     }
 }

@@ -37,10 +37,10 @@ struct Verify: ParsableCommand {
                 throw error
             }
             _ = try Copier(options: CopyOptions(jobs: global.effectiveJobs)).copy(from: source, to: destination)
-            write(destination.repaired.sorted().map { "Repaired: \($0)\n" }.joined())
+            try write(.lines(destination.repaired.sorted().map { "Repaired: \($0)" }))
             report = try global.readStore().verify(deep: deep)
         }
-        write(report.damage.map { $0.message + "\n" }.joined())
+        try write(.lines(report.damage.map(\.message)))
         printError("\(report.blobs) blobs verified (\(Humanize.size(report.bytes))), \(report.damage.count) problems")
         if !report.damage.isEmpty { throw ExitCode(3) }
     }

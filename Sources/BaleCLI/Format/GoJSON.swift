@@ -76,7 +76,9 @@ enum GoJSON {
             case "<", ">", "&", "\u{2028}", "\u{2029}":
                 out += String(format: "\\u%04x", scalar.value)
             default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                // Go leaves DEL and the C1 controls raw; a terminal may act on them, so they are escaped
+                // too (the same JSON value).
+                if scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
             }
         }
         return out + "\""

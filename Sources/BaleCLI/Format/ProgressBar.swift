@@ -55,7 +55,7 @@ final class ProgressBar: @unchecked Sendable {
         lock.withLock {
             guard shown else { return }
             shown = false
-            FileHandle.standardError.write(Data("\r\u{1b}[K".utf8))
+            Output.writeError("\r\u{1b}[K")
         }
     }
 
@@ -71,6 +71,6 @@ final class ProgressBar: @unchecked Sendable {
         }
         line += " \(Humanize.size(Int64(rate)))/s"
         shown = true
-        FileHandle.standardError.write(Data(("\r\u{1b}[K" + line).utf8))
+        Output.writeError("\r\u{1b}[K" + line)
     }
 }

@@ -1,14 +1,17 @@
+import BaleCore
+
 /// Columns laid out like Go's tabwriter as docker configures it (min width 10, padding 3, spaces): each
-/// cell but the last in a row is padded to its column's width.
+/// cell but the last in a row is padded to its column's width. Cells are escaped (`DisplayText`) before
+/// they are measured, so a name from an archive can neither break a row nor colour the screen.
 public struct Table {
     private var rows: [[String]] = []
 
     public init(header: [String]? = nil) {
-        if let header { rows.append(header) }
+        if let header { append(header) }
     }
 
     /// Adds a row.
-    public mutating func append(_ row: [String]) { rows.append(row) }
+    public mutating func append(_ row: [String]) { rows.append(row.map { DisplayText.escaped($0) }) }
 
     /// The laid-out text, one line per row, each ending in a newline.
     public func render() -> String {

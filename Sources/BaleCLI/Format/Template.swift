@@ -22,6 +22,8 @@ public struct OutputFormat {
 
     /// Renders rows. `columns` pairs each field with its table header, for `table`; a template with the
     /// `table` prefix gets its header line by running on the headers (as docker's formatter does).
+    /// The text is safe to print: table cells are escaped (`DisplayText`), JSON escapes control
+    /// characters itself, and a template's output keeps only its newlines and tabs.
     public func render(_ rows: [[String: String]], columns: [(field: String, header: String)]) throws -> String {
         switch kind {
         case .table:
@@ -32,7 +34,7 @@ public struct OutputFormat {
             return rows.map { GoJSON.compact(Self.value($0)) + "\n" }.joined()
         case .template(let isTable, let template):
             let lines = try rows.map { try template.execute(Self.value($0)) }
-            guard isTable else { return lines.map { $0 + "\n" }.joined() }
+            guard isTable else { return DisplayText.escaped(lines.map { $0 + "\n" }.joined(), keepingLayout: true) }
             var headers: [String: String] = [:]
             for key in Set(rows.flatMap(\.keys)).union(template.topLevelFields) where key != "." {
                 headers[key] = key.uppercased()

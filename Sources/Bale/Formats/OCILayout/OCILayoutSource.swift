@@ -53,13 +53,14 @@ public final class OCILayoutSource: ImageSource, @unchecked Sendable {
 
     public func close() {}
 
-    /// Reads a small file, capped.
+    /// Reads a small regular file, capped (a FIFO or device is refused, never waited on).
     static func read(_ path: String, what: String) throws -> Data {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw BaleError(.notFound, "\(what): cannot open \(path)")
+        let data: Data
+        do {
+            data = try RegularFile.read(path, limit: JSON.maxDocumentSize + 1)
+        } catch let error as BaleError {
+            throw BaleError(error.code, "\(what): \(error.message)")
         }
-        defer { try? handle.close() }
-        let data = (try? handle.read(upToCount: JSON.maxDocumentSize + 1)) ?? Data()
         guard data.count <= JSON.maxDocumentSize else {
             throw BaleError(.invalidInput, "\(what): over the \(JSON.maxDocumentSize)-byte limit for JSON documents")
         }
