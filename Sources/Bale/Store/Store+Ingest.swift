@@ -39,9 +39,9 @@ extension Store {
 
 /// Writing a blob file safely: the one place where bytes become a file named by their digest.
 public enum BlobFile {
-    /// Streams `reader` into a temp file in `temporaryDirectory`, hashing and counting; checks `expected`
-    /// (size and digest) when given; fsyncs; renames to `finalPath(digest)` unless that exists. On any
-    /// error the temp file is removed.
+    /// Streams `reader` into a temp file in `temporaryDirectory`, hashing and counting (the hashing on a
+    /// second thread: `HashingCopy`); checks `expected` (size and digest) when given; fsyncs; renames to
+    /// `finalPath(digest)` unless that exists. On any error the temp file is removed.
     public static func write(_ reader: any BlobReader, expected: Descriptor?, temporaryDirectory: String,
                              finalPath: (Digest) -> String) throws -> (digest: Digest, size: Int64) {
         let tmp = "\(temporaryDirectory)/.tmp-\(expected?.digest.encoded ?? "stream")-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -49,35 +49,21 @@ public enum BlobFile {
         guard fd >= 0 else { throw BaleError.posix("cannot create temp file", path: tmp) }
         var keep = false
         defer { if !keep { unlink(tmp) } }
-        var hasher = SHA256Hasher()
-        var size: Int64 = 0
-        var writeback = Writeback()
+        let digest: Digest
+        let size: Int64
         do {
             defer { close(fd) }
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-            defer { buffer.deallocate() }
-            while true {
-                let n = try reader.read(into: buffer)
-                if n == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                hasher.update(chunk)
-                size += Int64(n)
-                if let expected, size > expected.size {
-                    throw BaleError(.integrity, "\(expected.digest): more than the \(expected.size) bytes its descriptor gives")
-                }
-                try Store.writeAll(fd, chunk, path: tmp)
-                writeback.advance(fd, to: size)
-            }
+            var written: Int64 = 0
+            var writeback = Writeback()
+            (digest, size) = try HashingCopy.copy(
+                from: ClosureByteSource { try reader.read(into: $0) },
+                to: ClosureByteSink { bytes in
+                    try Store.writeAll(fd, bytes, path: tmp)
+                    written += Int64(bytes.count)
+                    writeback.advance(fd, to: written)
+                },
+                expected: expected.map { ($0.digest, $0.size) }, name: expected.map { "\($0.digest)" } ?? tmp)
             guard fsync(fd) == 0 else { throw BaleError.posix("fsync failed", path: tmp) }
-        }
-        let digest = hasher.finalize()
-        if let expected {
-            guard size == expected.size else {
-                throw BaleError(.integrity, "\(expected.digest): \(size) bytes, its descriptor gives \(expected.size)")
-            }
-            guard digest == expected.digest else {
-                throw BaleError(.integrity, "\(expected.digest): content does not match the digest (it hashes to \(digest))")
-            }
         }
         let path = finalPath(digest)
         if access(path, F_OK) == 0 { return (digest, size) }
