@@ -55,14 +55,17 @@ import Testing
         #expect(checked.data == data)
     }
 
-    @Test func theSourceIsReadOnTheCallingThread() throws {
+    @Test func theSourceAndTheSinkAreUsedOnTheCallingThreadOnly() throws {
         let source = PieceSource(patternData(count: 10 * Self.blockSize))
-        try HashingCopy.copy(from: source, to: DataSink(), name: "blob", blockSize: Self.blockSize)
+        var sinkThreads = Set<ObjectIdentifier>()
+        try HashingCopy.copy(from: source, to: ClosureByteSink { _ in sinkThreads.insert(ObjectIdentifier(Thread.current)) },
+                             name: "blob", blockSize: Self.blockSize)
         #expect(source.threads == [ObjectIdentifier(Thread.current)])
+        #expect(sinkThreads == [ObjectIdentifier(Thread.current)])
     }
 
-    /// The sink is written on another thread, but never once `copy` has thrown: the caller then removes
-    /// what it wrote, and a late write would land in a file that is gone or a tar member that is over.
+    /// The sink is never written once `copy` has thrown: the caller then removes what it wrote, and a
+    /// late write would land in a file that is gone or a tar member that is over.
     @Test func theSinkIsNotWrittenAfterTheCopyFails() throws {
         final class SlowSink: ByteSink, @unchecked Sendable {
             let lock = NSLock()
