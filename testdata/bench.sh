@@ -7,9 +7,9 @@
 # /usr/lib), and the same files in four tars for a four-layer image, made once and cached in WORKDIR
 # (default ./bench-work, git-ignored). Each command runs once under GNU time, except the pairs the
 # targets compare (import vs umoci, export vs tar -x, save vs tar cf, load vs tar xf): three alternating
-# runs each, and the median counts, because single runs on this machine varied by a third. The table gives wall seconds, CPU
-# seconds (user+sys) and peak RSS, and the last lines give ratios bale ÷ peer. Figures, not pass/fail:
-# the targets live in the issue notes.
+# runs each, and the median counts, because single runs on this machine varied by a third. The table
+# gives wall seconds, CPU seconds (user+sys) and peak RSS, and the last lines give ratios bale ÷ peer.
+# Figures, not pass/fail: the targets live in the issue notes.
 set -euo pipefail
 bale=$(readlink -f "$1")
 work=$(readlink -m "${2:-bench-work}")
