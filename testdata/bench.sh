@@ -5,12 +5,13 @@
 #
 # Corpus: about 1 GiB of real files (a tar of /usr/share, /usr/include, /usr/bin and part of
 # /usr/lib), and the same files in four tars for a four-layer image, made once and cached in WORKDIR
-# (default ./bench-work, git-ignored). Each command runs once under GNU time, except the two pairs
-# the targets compare (import vs umoci, export vs tar -x): three alternating runs each, and the median
-# counts, because single runs on this machine varied by a third. The table gives wall seconds, CPU
-# seconds (user+sys) and peak RSS, and the last lines give ratios bale ÷ peer. Figures, not pass/fail:
-# the targets live in the issue notes. When other work shares the cores, wall times swing by a factor of
-# two between runs; the CPU ratio of import to umoci moves far less.
+# (default ./bench-work, git-ignored). Each command runs once under GNU time, except the pairs the
+# targets compare (import vs umoci, export vs tar -x, save vs tar cf, load vs tar xf): three alternating
+# runs each, and the median counts, because single runs on this machine varied by a third. The table
+# gives wall seconds, CPU seconds (user+sys) and peak RSS, and the last lines give ratios bale ÷ peer.
+# Figures, not pass/fail: the targets live in the issue notes.
+# When other work shares the cores, wall times swing by a factor of two between runs; CPU ratios
+# move far less.
 set -euo pipefail
 bale=$(readlink -f "$1")
 work=$(readlink -m "${2:-bench-work}")
@@ -107,9 +108,31 @@ cleanup_fs
 rm -f bale.tar skopeo.tar && rm -rf store3 store4 skopeo-oci bale-oci
 "$bale" --root store3 --no-progress import part1.tar multi:1 > /dev/null
 for i in 2 3 4; do "$bale" --root store3 --no-progress commit --base multi:1 "part$i.tar" multi:1 > /dev/null; done
-measure "bale save (4 layers)" "$bale" --root store3 --no-progress save -o bale.tar multi:1
+
+# --- save vs tar cf, load vs tar xf (issue #9) ----------------------------------------------------------
+# save writes the image's blobs into one tar, as tar cf does with the same blob files (the list is the
+# archive's own blobs/sha256/ members, taken after the first save); load unpacks that archive into an
+# empty store, as tar xf does into an empty directory. Both sides read and write in this directory's
+# file system. bale also fsyncs what it wrote before it renames it into place; tar does not.
+for i in 1 2 3; do
+  rm -f bale.tar
+  measure "bale save (4 layers) (run $i)" "$bale" --root store3 --no-progress save -o bale.tar multi:1
+  [ -s blobs.list ] || tar -tf bale.tar | grep '^blobs/sha256/.' > blobs.list
+  rm -f blobs.tar
+  measure "tar cf (same blobs) (run $i)" tar -C store3 -cf blobs.tar -T blobs.list
+done
+medians "bale save (4 layers)" "tar cf (same blobs)"
+for i in 1 2 3; do
+  rm -rf store4
+  measure "bale load (run $i)" "$bale" --root store4 --no-progress load -i bale.tar
+  rm -rf tar-out && mkdir tar-out
+  measure "tar xf (same archive) (run $i)" tar -C tar-out -xf bale.tar
+done
+medians "bale load" "tar xf (same archive)"
+rm -rf blobs.list blobs.tar tar-out
+# --- end of save vs tar cf, load vs tar xf ---------------------------------------------------------------
+
 measure "skopeo copy oci: → docker-archive:" skopeo copy -q oci:store3:docker.io/library/multi:1 docker-archive:skopeo.tar:multi:1
-measure "bale load" "$bale" --root store4 --no-progress load -i bale.tar
 measure "skopeo copy docker-archive: → oci:" skopeo copy -q docker-archive:bale.tar oci:skopeo-oci:multi
 measure "bale copy docker-archive: → oci:" "$bale" --root store4 --no-progress copy docker-archive:bale.tar oci:bale-oci:multi
 printf '(image: %d MiB in 4 gzip layers)\n' $(( $(stat -c %s bale.tar) / 1048576 ))
@@ -158,6 +181,8 @@ echo "  import wall vs gzip -6:               $(ratio "${wall[bale import --jobs
 echo "  layer size vs gzip -6 output:         $(ratio "$bale_layer" "$gzip_layer")   (target ≤ 1.08)"
 echo "  import peak RSS:                      ${rss[bale import --jobs $jobs]} MiB   (target ≤ 64)"
 echo "  export wall vs tar -x:                $(ratio "${wall[bale export --dir]}" "${wall[tar -x]}")   (target ≤ 1.2)"
+echo "  save wall vs tar cf (same blobs):     $(ratio "${wall[bale save (4 layers)]}" "${wall[tar cf (same blobs)]}")   (target ≤ 1.1; peak RSS ${rss[bale save (4 layers)]} MiB vs ${rss[tar cf (same blobs)]} MiB)"
+echo "  load wall vs tar xf (same archive):   $(ratio "${wall[bale load]}" "${wall[tar xf (same archive)]}")   (target ≤ 1.0; peak RSS ${rss[bale load]} MiB vs ${rss[tar xf (same archive)]} MiB)"
 echo "  save wall vs skopeo:                  $(ratio "${wall[bale save (4 layers)]}" "${wall[skopeo copy oci: → docker-archive:]}")"
 echo "  load wall vs skopeo:                  $(ratio "${wall[bale load]}" "${wall[skopeo copy docker-archive: → oci:]}")"
 echo "  copy wall vs skopeo:                  $(ratio "${wall[bale copy docker-archive: → oci:]}" "${wall[skopeo copy docker-archive: → oci:]}")"

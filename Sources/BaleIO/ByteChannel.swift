@@ -4,10 +4,10 @@ import Foundation
 // Moving bytes between threads without copying them: blocks that one thread fills and hands over whole,
 // and sources that lend their own buffers to the reader instead of copying into the reader's.
 
-/// An owned, fixed-capacity byte buffer, filled once and then only read. A filled block can be handed
-/// to other threads (a compression worker, a `ByteChannel`) and kept by several at once: nothing writes
-/// it after `fill`, and the hand-offs (a queue, a semaphore, the channel's lock) order the accesses,
-/// hence `@unchecked Sendable`.
+/// An owned, fixed-capacity byte buffer, filled once and then only read (until its one owner recycles
+/// it: `reset`). A filled block can be handed to other threads (a compression worker, a `ByteChannel`)
+/// and kept by several at once: nothing writes it after `fill`, and the hand-offs (a queue, a semaphore,
+/// the channel's lock) order the accesses, hence `@unchecked Sendable`.
 public final class ByteBlock: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     /// Bytes it can hold.
@@ -29,6 +29,10 @@ public final class ByteBlock: @unchecked Sendable {
     }
 
     deinit { base.deallocate() }
+
+    /// Empties the block for another `fill`. Only for an owner that knows no other thread still reads it
+    /// (`HashingCopy` recycles its blocks once the hasher hands them back).
+    func reset() { count = 0 }
 
     /// The bytes it holds.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }

@@ -11,9 +11,10 @@ import Foundation
 ///      to 512; end-of-archive = two 512-byte zero blocks; no padding to a 10240-byte record
 /// ```
 ///
-/// Determinism: the same calls give the same bytes. Output is written in 10240-byte blocks, but the last
-/// block is not padded (whatever the destination; libarchive would otherwise pad only when writing to a
-/// terminal or device), so an archive ends right after its end-of-archive blocks, like Go's archive/tar
+/// Determinism: the same calls give the same bytes. Output is written in 10240-byte blocks (or passed
+/// through as written: `blockSize`), but the last block is not padded (whatever the destination;
+/// libarchive would otherwise pad only when writing to a terminal or device), so an archive ends right
+/// after its end-of-archive blocks, whatever the block size, like Go's archive/tar
 /// and Docker's layers. Only the header fields given are written (no atime/ctime); xattrs are written in
 /// name order, as PAX `SCHILY.xattr.NAME` records only (no `LIBARCHIVE.xattr` duplicates). gzip output
 /// carries no timestamp and no file name.
@@ -88,8 +89,15 @@ public final class TarWriter {
 
     /// Writes to `sink`; `name` is used in error messages. `level` is the compressor's level (gzip and
     /// bzip2 1–9, xz 0–9, zstd 1–22); `nil` keeps libarchive's default.
+    ///
+    /// `blockSize` is what libarchive gathers before each write to the sink: tar's 10240-byte record
+    /// suits members of a few KiB (a rootfs), which would otherwise cost a write each for header, data
+    /// and padding. 0 passes every write through as it comes, without a copy, for archives of few large
+    /// members: libarchive hands a 1 MiB data write to the sink as one write, where 10240-byte blocks
+    /// make it about a hundred (save of `make bench`'s 4 layers: 0.48 s of CPU instead of 0.71 s).
+    /// The bytes written are the same either way.
     public init(sink: any ByteSink, name: String, compression: TarCompression = .none, level: Int? = nil,
-                normalise: Normalisation? = nil) throws {
+                normalise: Normalisation? = nil, blockSize: Int = 10240) throws {
         self.name = name
         self.normalisation = normalise
         self.client = SinkClient(sink)
@@ -109,7 +117,7 @@ public final class TarWriter {
         if status == ARCHIVE_OK, let level, compression != .none {
             status = archive_write_set_filter_option(archive, nil, "compression-level", String(level))
         }
-        if status == ARCHIVE_OK { status = archive_write_set_bytes_per_block(archive, 10240) }
+        if status == ARCHIVE_OK { status = archive_write_set_bytes_per_block(archive, Int32(clamping: blockSize)) }
         if status == ARCHIVE_OK { status = archive_write_set_bytes_in_last_block(archive, 1) }
         if status == ARCHIVE_OK {
             status = archive_write_open2(archive, Unmanaged.passUnretained(client).toOpaque(), nil,

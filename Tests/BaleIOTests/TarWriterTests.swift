@@ -217,6 +217,33 @@ import Testing
         #expect(sink.data.suffix(1024).allSatisfy { $0 == 0 })
     }
 
+    /// Blocks of 0 pass a large data write to the sink whole, and change no byte of the archive.
+    @Test(arguments: [TarCompression.none, .gzip])
+    func passThroughWritesTheSameBytesInFewerWrites(compression: TarCompression) throws {
+        let big = patternData(count: 1 << 20)
+        func write(blockSize: Int) throws -> (data: Data, writes: [Int]) {
+            let collected = DataSink()
+            var writes: [Int] = []
+            let sink = ClosureByteSink { bytes in
+                writes.append(bytes.count)
+                try collected.write(bytes)
+            }
+            let writer = try TarWriter(sink: sink, name: "few.tar", compression: compression,
+                                       normalise: TarWriter.Normalisation(), blockSize: blockSize)
+            for (entry, data) in Self.sampleEntries() { try writer.writeEntry(entry, data: data) }
+            try writer.writeFile(path: "big", data: big)
+            try writer.finish()
+            return (collected.data, writes)
+        }
+        let blocked = try write(blockSize: 10240)
+        let through = try write(blockSize: 0)
+        #expect(through.data == blocked.data)
+        if compression == .none {
+            #expect(through.writes.contains(big.count))
+            #expect(blocked.writes.allSatisfy { $0 <= 10240 })
+        }
+    }
+
     @Test func bigFileStreamsInChunks() throws {
         let data = patternData(count: 3 << 20 + 17)
         let dir = try TemporaryDirectory()

@@ -91,37 +91,25 @@ public enum BlobFile {
         guard fd >= 0 else { throw BaleError.posix("cannot create temp file", path: tmp) }
         var keep = false
         defer { if !keep { unlink(tmp) } }
-        var hasher = SHA256Hasher()
-        var size: Int64 = 0
-        var writeback = Writeback()
-        var nextCheck: Int64 = 0
+        let digest: Digest
+        let size: Int64
         do {
             defer { close(fd) }
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-            defer { buffer.deallocate() }
-            while true {
-                let n = try reader.read(into: buffer)
-                if n == 0 { break }
-                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-                hasher.update(chunk)
-                size += Int64(n)
-                if let expected, size > expected.size {
-                    throw BaleError(.integrity, "\(expected.digest): more than the \(expected.size) bytes its descriptor gives")
-                }
-                try writeAll(fd, chunk, name: tmp)
-                writeback.advance(fd, to: size)
-                if size >= nextCheck { nextCheck = size + (try policy.reserve.check(fd, path: tmp)) }
-            }
+            var written: Int64 = 0
+            var writeback = Writeback()
+            var nextCheck: Int64 = 0
+            // The SHA-256 runs on a second thread while this one reads and writes (HashingCopy); size and
+            // digest are checked against `expected` before the file is fsynced and renamed.
+            (digest, size) = try HashingCopy.copy(
+                from: reader,
+                to: ClosureByteSink { bytes in
+                    try writeAll(fd, bytes, name: tmp)
+                    written += Int64(bytes.count)
+                    writeback.advance(fd, to: written)
+                    if written >= nextCheck { nextCheck = written + (try policy.reserve.check(fd, path: tmp)) }
+                },
+                expected: expected.map { ($0.digest, $0.size) }, name: expected.map { "\($0.digest)" } ?? tmp)
             guard fsync(fd) == 0 else { throw BaleError.posix("fsync failed", path: tmp) }
-        }
-        let digest = hasher.finalize()
-        if let expected {
-            guard size == expected.size else {
-                throw BaleError(.integrity, "\(expected.digest): \(size) bytes, its descriptor gives \(expected.size)")
-            }
-            guard digest == expected.digest else {
-                throw BaleError(.integrity, "\(expected.digest): content does not match the digest (it hashes to \(digest))")
-            }
         }
         let path = finalPath(digest)
         if isIntact(path, digest: digest, size: size, verify: policy.verifyExisting) { return (digest, size) }

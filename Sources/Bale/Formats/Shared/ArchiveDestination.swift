@@ -96,8 +96,9 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
         case .zstd: tarCompression = .zstd
         }
         do {
+            // Blocks of 0: a blob's 1 MiB writes reach the file whole, not as a hundred 10240-byte writes.
             let writer = try TarWriter(sink: sink, name: name, compression: tarCompression,
-                                       normalise: TarWriter.Normalisation())
+                                       normalise: TarWriter.Normalisation(), blockSize: 0)
             try writer.writeDirectory(path: "blobs/")
             try writer.writeDirectory(path: "blobs/sha256/")
             self.writer = writer
@@ -215,37 +216,17 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
         if done { throw BaleError(.internal, "\(name): used after commit or abort") }
     }
 
-    /// Streams `size` bytes from `reader` into the member for `digest`, hashing on the way; the size
-    /// must be right before the header is written, the digest is checked at the end.
+    /// Streams `size` bytes from `reader` into the member for `digest`, hashing on the way (on a second
+    /// thread: `HashingCopy`); the size must be right before the header is written, the digest is checked
+    /// before the member is ended, so a mismatch fails the save.
     private func writeMember(_ reader: any BlobReader, digest: Digest, size: Int64) throws {
         guard let writer else { throw BaleError(.internal, "\(name): no archive writer") }
         guard digest.algorithm == .sha256 else {
             throw BaleError(.unsupported, "\(name): \(digest): only sha256 blobs can be written to a docker-archive")
         }
-        let path = Self.memberPath(digest)
-        try writer.beginEntry(TarEntry(path: RawPath(path), kind: .file, size: size, mode: 0o644))
-        var hasher = SHA256Hasher()
-        var count: Int64 = 0
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = try reader.read(into: buffer)
-            if n == 0 { break }
-            count += Int64(n)
-            guard count <= size else {
-                throw BaleError(.integrity, "\(name): \(digest): more than the \(size) bytes its descriptor gives")
-            }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0 ..< n])
-            hasher.update(chunk)
-            try writer.write(chunk)
-        }
-        guard count == size else {
-            throw BaleError(.integrity, "\(name): \(digest): \(count) bytes, its descriptor gives \(size)")
-        }
-        let actual = hasher.finalize()
-        guard actual == digest else {
-            throw BaleError(.integrity, "\(name): \(digest): content does not match the digest (it hashes to \(actual))")
-        }
+        try writer.beginEntry(TarEntry(path: RawPath(Self.memberPath(digest)), kind: .file, size: size, mode: 0o644))
+        try HashingCopy.copy(from: reader, to: ClosureByteSink { try writer.write($0) },
+                             expected: (digest, size), name: "\(name): \(digest)")
         try writer.endEntry()
         written.insert(digest)
     }
@@ -254,18 +235,8 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
     private func putMeasuring(_ reader: any BlobReader) throws -> (digest: Digest, size: Int64) {
         let temp = try AtomicFile(directory: temporaryDirectory, prefix: ".bale-blob-")
         defer { temp.discard() }
-        var hasher = SHA256Hasher()
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
-        while true {
-            let n = try reader.read(into: buffer)
-            if n == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0 ..< n])
-            hasher.update(chunk)
-            try temp.write(chunk)
-        }
-        let digest = hasher.finalize()
-        let size = temp.byteCount
+        let (digest, size) = try HashingCopy.copy(from: ClosureByteSource { try reader.read(into: $0) }, to: temp,
+                                                  name: "\(name): blob")
         if written.contains(digest) { return (digest, size) }
         let again = try FileBlobReader(path: temp.temporaryPath)
         defer { again.close() }
