@@ -20,7 +20,9 @@ import Foundation
 /// carries no timestamp and no file name.
 ///
 /// Use `beginEntry`, `write` (any number of times), `endEntry` per member, then `finish()`. The data
-/// written must equal the declared size exactly or `write`/`endEntry` throws `.integrity`. A writer that
+/// written must equal the declared size exactly or `write`/`endEntry` throws `.integrity`. A `.file` with
+/// a `sparseMap` is written as a sparse member (GNU sparse format 1.0 in PAX records, as libarchive and
+/// GNU tar write it): only its extents' data is written and stored, the holes cost nothing. A writer that
 /// is deallocated without `finish()` writes nothing more (no end-of-archive marker), so an abandoned
 /// archive never looks complete. After an error every call throws the same error.
 ///
@@ -58,8 +60,8 @@ public final class TarWriter {
     private var archive: OpaquePointer?
     private let client: SinkClient
     private var ownedFileDescriptor: Int32 = -1
-    /// The member being written: its path, declared size and bytes written so far.
-    private var current: (path: RawPath, size: Int64, written: Int64)?
+    /// The member being written.
+    private var current: Member?
     private var lastMember: RawPath?
     private var finished = false
     private var failure: BaleError?
@@ -146,8 +148,11 @@ public final class TarWriter {
     }
 
     /// Starts a member. For `.file` (and a `.hardlink` carrying data) exactly `header.size` bytes must
-    /// follow; other kinds have no data and their `size` is ignored. `sparseMap` is ignored: data is
-    /// written in full. The normalisation, if any, replaces owner and time.
+    /// follow; other kinds have no data and their `size` is ignored. A `.file` with a `sparseMap` is a
+    /// sparse member of logical size `header.size`: what follows is the data of its extents, in order
+    /// (their lengths added up), and the bytes between them are holes, which are not stored. The map
+    /// must be in ascending order, without overlaps, inside `header.size` (else `.invalidInput`);
+    /// `sparseMap` is ignored for other kinds. The normalisation, if any, replaces owner and time.
     public func beginEntry(_ header: TarEntry) throws {
         try checkUsable()
         guard current == nil else {
@@ -171,6 +176,10 @@ public final class TarWriter {
         guard size >= 0 else {
             throw fail(BaleError(.invalidInput, "\(name): member \(header.path.quoted): negative size \(size)"))
         }
+        let sparseMap = header.kind == .file ? header.sparseMap : nil
+        if let sparseMap, let problem = Self.problem(in: sparseMap, size: size) {
+            throw fail(BaleError(.invalidInput, "\(name): member \(header.path.quoted): sparse map \(problem)"))
+        }
         let status: Int32 = withArchiveLocale {
             // Bytes as they are: a name that is not UTF-8 gets a PAX path record with hdrcharset=BINARY.
             header.path.withCString { archive_entry_set_pathname(entry, $0) }
@@ -190,6 +199,15 @@ public final class TarWriter {
             }
             archive_entry_set_perm(entry, mode_t(header.mode & 0o7777))
             archive_entry_set_size(entry, size)
+            if let sparseMap {
+                // After the size: libarchive drops an extent that does not fit inside it. A map that ends
+                // before the size, or is empty, gets a last empty extent at the end, so the member is
+                // written sparse (libarchive adds that extent itself only to a non-empty map).
+                for extent in sparseMap { archive_entry_sparse_add_entry(entry, extent.offset, extent.length) }
+                if (sparseMap.last.map { $0.offset + $0.length } ?? -1) < size {
+                    archive_entry_sparse_add_entry(entry, size, 0)
+                }
+            }
             if header.kind == .characterDevice || header.kind == .blockDevice {
                 archive_entry_set_rdevmajor(entry, dev_t(header.devMajor))
                 archive_entry_set_rdevminor(entry, dev_t(header.devMinor))
@@ -212,13 +230,22 @@ public final class TarWriter {
         guard status == ARCHIVE_OK || status == ARCHIVE_WARN else {
             throw fail(makeError(where: "member \(header.path.quoted)"))
         }
-        current = (header.path, size, 0)
+        if sparseMap != nil {
+            // libarchive writes the sparse map (the start of the member's data) on the first data call;
+            // a member whose data is all hole gets none from `write`, so make that call here.
+            guard (Self.zeros.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, 0) }) >= 0 else {
+                throw fail(makeError(where: "member \(header.path.quoted)"))
+            }
+        }
+        current = Member(path: header.path,
+                         extents: sparseMap ?? (size > 0 ? [TarEntry.SparseExtent(offset: 0, length: size)] : []))
     }
 
-    /// Appends data to the current member. Throws `.integrity` if it goes past the declared size.
+    /// Appends data to the current member (for a sparse member: the next bytes of its extents). Throws
+    /// `.integrity` if it goes past the declared size (the extents' total).
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         try checkUsable()
-        guard let entry = current, let archive else {
+        guard var entry = current, let archive else {
             throw BaleError(.internal, "\(name): data written outside a member")
         }
         guard entry.written + Int64(bytes.count) <= entry.size else {
@@ -227,12 +254,40 @@ public final class TarWriter {
         guard var base = bytes.baseAddress else { return }
         var remaining = bytes.count
         while remaining > 0 {
-            let n = archive_write_data(archive, base, remaining)
+            // The next extent with room left; the size check above guarantees there is one.
+            while !entry.extents[entry.extent].hasRoom(after: entry.position) { entry.extent += 1 }
+            let extent = entry.extents[entry.extent]
+            // libarchive expects a sparse member's data in full and drops the holes' bytes without
+            // reading them, so a hole costs a few calls, not its size in output.
+            while entry.position < extent.offset {
+                let count = Int(min(extent.offset - entry.position, Int64(Self.zeros.count)))
+                let n = Self.zeros.withUnsafeBytes { archive_write_data(archive, $0.baseAddress, count) }
+                guard n > 0 else { throw fail(makeError(where: "member \(entry.path.quoted)")) }
+                entry.position += Int64(n)
+            }
+            let count = Int(min(Int64(remaining), extent.end - entry.position))
+            let n = archive_write_data(archive, base, count)
             guard n > 0 else { throw fail(makeError(where: "member \(entry.path.quoted)")) }
             remaining -= n
             base += n
+            entry.position += Int64(n)
+            entry.written += Int64(n)
         }
-        current?.written += Int64(bytes.count)
+        current = entry
+    }
+
+    /// Appends a block of the current member's data that belongs at `offset` in the file, as
+    /// `TarReader.readBlock` hands them out: `offset` must be where the member's next data byte goes (the
+    /// bytes written so far, or for a sparse member the next byte of its extents), else `.integrity`.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        try checkUsable()
+        guard let entry = current else { throw BaleError(.internal, "\(name): data written outside a member") }
+        let expected = entry.extents[entry.extent...].first { $0.hasRoom(after: entry.position) }
+            .map { max($0.offset, entry.position) } ?? entry.position
+        guard bytes.isEmpty || offset == expected else {
+            throw fail(BaleError(.integrity, "\(name): member \(entry.path.quoted): data at offset \(offset) where \(expected) was expected"))
+        }
+        try write(bytes)
     }
 
     /// Appends data to the current member. Throws `.integrity` if it goes past the declared size.
@@ -249,6 +304,7 @@ public final class TarWriter {
         guard entry.written == entry.size else {
             throw fail(BaleError(.integrity, "\(name): member \(entry.path.quoted): \(entry.written) bytes written, header declared \(entry.size)"))
         }
+        // A hole at the end needs no call: libarchive ends the member after its last extent.
         guard archive_write_finish_entry(archive) == ARCHIVE_OK else {
             throw fail(makeError(where: "member \(entry.path.quoted)"))
         }
@@ -256,10 +312,11 @@ public final class TarWriter {
         lastMember = entry.path
     }
 
-    /// Writes a whole member. For a `.file` header the size is taken from `data`.
+    /// Writes a whole member. For a `.file` header the size is taken from `data`, unless it has a
+    /// `sparseMap`: then the size is the header's and `data` is the extents' data.
     public func writeEntry(_ header: TarEntry, data: Data = Data()) throws {
         var header = header
-        if header.kind == .file { header.size = Int64(data.count) }
+        if header.kind == .file, header.sparseMap == nil { header.size = Int64(data.count) }
         try beginEntry(header)
         if !data.isEmpty { try write(data) }
         try endEntry()
@@ -303,6 +360,41 @@ public final class TarWriter {
 
     // MARK: - Internals
 
+    /// The member being written: its data extents (one from 0 to the size when it is not sparse), the
+    /// caller's bytes so far, and how far into the file libarchive is (holes included).
+    private struct Member {
+        var path: RawPath
+        var extents: [TarEntry.SparseExtent]
+        /// The bytes the caller must write: the extents' total.
+        var size: Int64
+        var written: Int64 = 0
+        var position: Int64 = 0
+        /// The first extent that may still have room.
+        var extent = 0
+
+        init(path: RawPath, extents: [TarEntry.SparseExtent]) {
+            self.path = path
+            self.extents = extents
+            self.size = extents.reduce(0) { $0 + $1.length }
+        }
+    }
+
+    /// What stands for a hole's bytes (libarchive skips them unread).
+    private static let zeros = [UInt8](repeating: 0, count: 1 << 20)
+
+    /// Why `map` cannot describe a file of `size` bytes, or `nil` when it can.
+    private static func problem(in map: [TarEntry.SparseExtent], size: Int64) -> String? {
+        var end: Int64 = 0
+        for extent in map {
+            guard extent.offset >= 0, extent.length >= 0, extent.offset >= end,
+                  extent.length <= size, extent.offset <= size - extent.length else {
+                return "extent at \(extent.offset) of \(extent.length) bytes is out of order or outside the size \(size)"
+            }
+            end = extent.offset + extent.length
+        }
+        return nil
+    }
+
     private func checkUsable() throws {
         if let failure { throw failure }
         if finished { throw BaleError(.internal, "\(name): written to after finish()") }
@@ -340,4 +432,11 @@ private final class SinkClient {
             return -1
         }
     }
+}
+
+private extension TarEntry.SparseExtent {
+    var end: Int64 { offset + length }
+
+    /// Whether data at or after `position` still goes into this extent.
+    func hasRoom(after position: Int64) -> Bool { length > 0 && end > position }
 }

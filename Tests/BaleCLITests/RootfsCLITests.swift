@@ -41,6 +41,64 @@ import Testing
                     .trimmingCharacters(in: .whitespacesAndNewlines) == "3")
     }
 
+    /// A small layer holding a 20 GiB sparse file (GNU tar `--sparse`) comes out of `export -o` and of
+    /// `copy IMG rootfs:FILE` as a small tar with a sparse member: listed at its logical size, extracted
+    /// by GNU tar and bsdtar to the same sparse file (holes as holes, data in place). Before, the holes
+    /// were written out as 20 GiB of zeros.
+    @Test func exportAndCopyToRootfsTarKeepSparseFilesSparse() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("bale-cli-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let env = ["BALE_ROOT": root + "/store"]
+        let setup = try Self.sh("""
+            set -e; mkdir -p \(root)/src; cd \(root)/src
+            truncate -s 20G big
+            head -c 8192 /dev/urandom | dd of=big bs=4096 seek=3 conv=notrunc status=none
+            printf 'middle' | dd of=big bs=1 seek=$((7*1024*1024*1024+5)) conv=notrunc status=none
+            head -c 4096 /dev/urandom | dd of=big bs=4096 seek=$((15*1024*1024/4)) conv=notrunc status=none
+            echo small > small
+            tar --sparse -cf \(root)/layer.tar big small
+            '\(Self.bale)' import \(root)/layer.tar r:1 >/dev/null
+            """, env: env)
+        try #require(setup.status == 0, "\(setup.err)")
+
+        let outputs = ["export": "'\(Self.bale)' export -o \(root)/export.tar r:1",
+                       "copy": "'\(Self.bale)' copy r:1 rootfs:\(root)/copy.tar"]
+        for (name, command) in outputs.sorted(by: { $0.key < $1.key }) {
+            // A limit on the file size, so the old code fails fast instead of writing 20 GiB.
+            let run = try Self.sh("ulimit -f \(64 * 1024 * 2); \(command)", env: env)
+            #expect(run.status == 0, "\(name): \(run.err)")
+            let tar = "\(root)/\(name).tar"
+            let check = try Self.sh("""
+                set -e; cd \(root)
+                stat -c %s \(tar)
+                tar -tvf \(tar) | grep ' big$' | awk '{print $3}'
+                for t in tar bsdtar; do
+                  rm -rf x; mkdir x; $t -xf \(tar) -C x
+                  stat -c '%s %b %B' x/big
+                  cmp -n 16384 src/big x/big && echo head-same
+                  cmp -i $((7*1024*1024*1024)):$((7*1024*1024*1024)) -n 4096 src/big x/big && echo middle-same
+                  cmp -i $((15*1024*1024*1024)):$((15*1024*1024*1024)) -n 8192 src/big x/big && echo tail-same
+                  cat x/small
+                done
+                """)
+            #expect(check.status == 0, "\(name): \(check.out)\(check.err)")
+            let lines = check.out.split(separator: "\n").map(String.init)
+            guard lines.count == 12 else {
+                Issue.record("\(name): \(check.out)\(check.err)")
+                continue
+            }
+            #expect((Int(lines[0]) ?? .max) < 1 << 20, "\(name): the tar is \(lines[0]) bytes")
+            #expect(lines[1] == "21474836480", "\(name): \(lines[1])")
+            for tool in 0 ..< 2 {
+                let at = 2 + tool * 5
+                let stat = lines[at].split(separator: " ").compactMap { Int($0) }
+                #expect(stat.count == 3 && stat[0] == 20 << 30 && stat[1] * stat[2] < 1 << 20, "\(name): \(lines[at])")
+                #expect(Array(lines[(at + 1) ... (at + 4)]) == ["head-same", "middle-same", "tail-same", "small"],
+                        "\(name): \(check.out)")
+            }
+        }
+    }
+
     @Test func usageErrorsExitWithStatusTwoAndChangeErrorsAreDockers() throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("bale-cli-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }

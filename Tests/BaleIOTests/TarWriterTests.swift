@@ -360,4 +360,122 @@ import Testing
         try second.beginEntry(TarEntry(path: "f", kind: .file, size: 1))
         #expect(throws: BaleError.self) { try second.beginEntry(TarEntry(path: "g", kind: .file)) }
     }
+
+    // MARK: - Sparse members
+
+    static let gib: Int64 = 1 << 30
+    /// The sparse sample's extents' data, in order: 4096 bytes at 0, 8192 at 5 GiB, "tail!" at 12 GiB + 100.
+    static let sparseData = patternData(count: 4096 + 8192) + Data("tail!".utf8)
+
+    /// A 20 GiB file with data at 0, 5 GiB (two blocks) and 12 GiB, and a hole at the end; then a small
+    /// plain file, to show the archive goes on in step after the sparse member.
+    static func writeSparseSample(to sink: any ByteSink) throws -> [TarEntry.SparseExtent] {
+        let map = [TarEntry.SparseExtent(offset: 0, length: 4096),
+                   TarEntry.SparseExtent(offset: 5 * gib, length: 8192),
+                   TarEntry.SparseExtent(offset: 12 * gib + 100, length: 5)]
+        let writer = try TarWriter(sink: sink, name: "sparse.tar")
+        try writer.beginEntry(TarEntry(path: "big", kind: .file, size: 20 * gib, mode: 0o644, sparseMap: map))
+        // In pieces that straddle the extents' ends.
+        try writer.write(sparseData.prefix(5096))
+        try writer.write(sparseData.dropFirst(5096))
+        try writer.endEntry()
+        try writer.writeFile(path: "after", data: Data("after".utf8))
+        try writer.finish()
+        return map
+    }
+
+    /// A sparse member is written as one: small, its logical size and map as given, its extents' data
+    /// in place; TarReader reads it back block by block at the map's offsets.
+    @Test func sparseMemberKeepsItsHolesOut() throws {
+        let sink = DataSink()
+        let map = try Self.writeSparseSample(to: sink)
+        #expect(sink.data.count < 64 * 1024, "\(sink.data.count) bytes")
+        let reader = try TarReader(source: DataByteSource(sink.data), name: "sparse.tar")
+        let big = try #require(try reader.next())
+        #expect(big.path == "big" && big.kind == .file && big.size == 20 * Self.gib)
+        // With the empty extent at the end that the format uses to carry a trailing hole.
+        #expect(big.sparseMap == map + [TarEntry.SparseExtent(offset: 20 * Self.gib, length: 0)])
+        var blocks: [(Int64, Data)] = []
+        while try reader.readBlock({ offset, bytes in blocks.append((offset, Data(bytes))) }) != nil {}
+        #expect(blocks.reduce(Data()) { $0 + $1.1 } == Self.sparseData)
+        #expect(blocks.first?.0 == 0 && blocks.last?.0 == 12 * Self.gib + 100)
+        let after = try #require(try reader.next())
+        #expect(after.path == "after")
+        #expect(try reader.readAll(limit: 100) == Data("after".utf8))
+    }
+
+    /// GNU tar and bsdtar list the logical size and extract the same sparse file: holes as holes (a few
+    /// blocks on disk), the data where the map puts it.
+    @Test func gnuTarAndBsdtarExtractASparseMember() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.file("sparse.tar")
+        let sink = DataSink()
+        _ = try Self.writeSparseSample(to: sink)
+        try sink.data.write(to: URL(fileURLWithPath: path))
+        let listing = String(decoding: try run(["tar", "-tvf", path]), as: UTF8.self)
+        #expect(listing.contains(" 21474836480 "), "\(listing)")
+        #expect(!listing.contains("GNUSparseFile"), "\(listing)")
+        for tool in ["tar", "bsdtar"] {
+            let out = dir.file(tool)
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
+            try run([tool, "-xf", path, "-C", out])
+            var info = stat()
+            #expect(stat(out + "/big", &info) == 0)
+            #expect(Int64(info.st_size) == 20 * Self.gib, "\(tool)")
+            #expect(info.st_blocks * 512 < 1 << 20, "\(tool): \(info.st_blocks) blocks on disk")
+            let handle = try #require(FileHandle(forReadingAtPath: out + "/big"))
+            defer { try? handle.close() }
+            #expect(try handle.read(upToCount: 4096 + 16) == Self.sparseData.prefix(4096) + Data(count: 16),
+                    "\(tool): the first extent, then a hole that reads as zeros")
+            try handle.seek(toOffset: UInt64(5 * Self.gib))
+            #expect(try handle.read(upToCount: 8192) == Self.sparseData.dropFirst(4096).prefix(8192), "\(tool)")
+            try handle.seek(toOffset: UInt64(12 * Self.gib + 98))
+            #expect(try handle.read(upToCount: 9) == Data([0, 0]) + Data("tail!".utf8) + Data([0, 0]), "\(tool)")
+            #expect(try String(contentsOfFile: out + "/after", encoding: .utf8) == "after", "\(tool)")
+        }
+    }
+
+    /// A sparse member that is all hole (an empty map), and one whose map ends before its size.
+    @Test func allHoleSparseMemberReadsBack() throws {
+        let sink = DataSink()
+        let writer = try TarWriter(sink: sink, name: "holes.tar")
+        try writer.writeEntry(TarEntry(path: "empty", kind: .file, size: 3 * Self.gib, sparseMap: []))
+        try writer.writeFile(path: "next", data: Data("n".utf8))
+        try writer.finish()
+        #expect(sink.data.count < 16 * 1024)
+        let reader = try TarReader(source: DataByteSource(sink.data), name: "holes.tar")
+        let empty = try #require(try reader.next())
+        #expect(empty.size == 3 * Self.gib && empty.isSparse)
+        #expect(try reader.readBlock({ _, bytes in bytes.count }) == nil)
+        #expect(try reader.next()?.path == "next")
+        #expect(try reader.readAll(limit: 10) == Data("n".utf8))
+    }
+
+    /// Sparse misuse: a map out of order or past the size is refused as bad input naming the member; a
+    /// block given at an offset the map does not expect, or more data than the extents hold, is an
+    /// integrity error.
+    @Test func badSparseMapsAndMisplacedBlocksAreErrors() throws {
+        let overlapping = [TarEntry.SparseExtent(offset: 0, length: 10), TarEntry.SparseExtent(offset: 5, length: 10)]
+        let past = [TarEntry.SparseExtent(offset: 90, length: 20)]
+        for map in [overlapping, past, [TarEntry.SparseExtent(offset: -1, length: 1)]] {
+            let writer = try TarWriter(sink: DataSink(), name: "w.tar")
+            let error = #expect(throws: BaleError.self) {
+                try writer.beginEntry(TarEntry(path: "s", kind: .file, size: 100, sparseMap: map))
+            }
+            #expect(error?.code == .invalidInput)
+            #expect(error?.message.contains("\"s\"") == true, "\(error?.message ?? "")")
+        }
+        let map = [TarEntry.SparseExtent(offset: 10, length: 4), TarEntry.SparseExtent(offset: 50, length: 4)]
+        let writer = try TarWriter(sink: DataSink(), name: "w.tar")
+        try writer.beginEntry(TarEntry(path: "s", kind: .file, size: 100, sparseMap: map))
+        try Data("abcd".utf8).withUnsafeBytes { try writer.write($0, at: 10) }
+        let misplaced = #expect(throws: BaleError.self) {
+            try Data("efgh".utf8).withUnsafeBytes { try writer.write($0, at: 14) }
+        }
+        #expect(misplaced?.code == .integrity)
+        let extra = try TarWriter(sink: DataSink(), name: "w.tar")
+        try extra.beginEntry(TarEntry(path: "s", kind: .file, size: 100, sparseMap: map))
+        let tooMuch = #expect(throws: BaleError.self) { try extra.write(Data(count: 9)) }
+        #expect(tooMuch?.code == .integrity)
+    }
 }

@@ -120,14 +120,14 @@ enum RootfsConfig {
 /// A flattened image written as one tar.
 enum FlatTar {
     /// Writes a flattened tree as one tar: directories first (parents first), then every other path in
-    /// layer order with its data, hard links after their targets.
+    /// layer order with its data, hard links after their targets. A sparse file stays sparse: its
+    /// extents are copied as the layer stores them and its holes are never materialised, so a small
+    /// layer declaring a huge sparse file gives a small tar.
     static func writeTar(_ tree: FlatTree, layers: [LayerFile], to writer: TarWriter, warnings: inout [String]) throws {
         for var dir in tree.directories() {
             dir.path.bytes.append(UInt8(ascii: "/"))
             try writer.writeEntry(dir)
         }
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        defer { buffer.deallocate() }
         var skipped: [String] = []
         try tree.forEachPlanned(tree.plan(), in: layers) { outputs, _, reader in
             for output in outputs {
@@ -141,17 +141,15 @@ enum FlatTar {
                     }
                     if header.kind == .hardlink { header.kind = .file }
                     header.linkTarget = header.kind == .symlink ? header.linkTarget : nil
-                    header.sparseMap = nil
                     guard header.kind == .file else {
+                        header.sparseMap = nil
                         try writer.writeEntry(header)
                         continue
                     }
+                    // Block by block with offsets: a sparse member's extents, holes skipped (the writer
+                    // checks each block lands where the map says).
                     try writer.beginEntry(header)
-                    while true {
-                        let n = try reader.read(into: buffer)
-                        if n == 0 { break }
-                        try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                    }
+                    while try reader.readBlock({ offset, bytes in try writer.write(bytes, at: offset) }) != nil {}
                     try writer.endEntry()
                 }
             }
