@@ -85,15 +85,20 @@ public enum HashingCopy {
             digest = hasher.finish()
         }
 
-        if let expected {
-            guard count == expected.size else {
-                throw BaleError(.integrity, "\(name): \(count) bytes, its descriptor gives \(expected.size)")
-            }
-            guard digest == expected.digest else {
-                throw BaleError(.integrity, "\(name): content does not match the digest (it hashes to \(digest))")
-            }
-        }
+        if let expected { try check((digest, count), against: expected, name: name) }
         return (digest, count)
+    }
+
+    /// The one comparison of what was read with what its descriptor gives (size first, then digest),
+    /// with the one wording of the mismatch; also used for documents held in memory.
+    public static func check(_ actual: (digest: BaleCore.Digest, size: Int64),
+                             against expected: (digest: BaleCore.Digest, size: Int64), name: String) throws {
+        guard actual.size == expected.size else {
+            throw BaleError(.integrity, "\(name): \(actual.size) bytes, its descriptor gives \(expected.size)")
+        }
+        guard actual.digest == expected.digest else {
+            throw BaleError(.integrity, "\(name): content does not match the digest (it hashes to \(actual.digest))")
+        }
     }
 
     /// The hashing thread and the blocks going round between it and the calling thread.

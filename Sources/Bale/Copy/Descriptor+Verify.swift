@@ -6,13 +6,11 @@ extension Descriptor {
     /// Checks that `data` is what this descriptor describes (size, then digest); `location` starts the
     /// error message ("store", "docker-archive:x.tar").
     public func verify(_ data: Data, in location: String) throws {
-        guard Int64(data.count) == size else {
-            throw BaleError(.integrity, "\(location): \(digest): \(data.count) bytes, its descriptor gives \(size)")
+        // The size first: a document of the wrong size is not hashed at all.
+        if Int64(data.count) != size {
+            try HashingCopy.check((digest, Int64(data.count)), against: (digest, size), name: "\(location): \(digest)")
         }
-        let actual = SHA256Hasher.digest(data)
-        guard actual == digest else {
-            throw BaleError(.integrity, "\(location): \(digest): content does not match the digest (it hashes to \(actual))")
-        }
+        try HashingCopy.check((SHA256Hasher.digest(data), size), against: (digest, size), name: "\(location): \(digest)")
     }
 
     /// Refuses a document descriptor over the JSON size cap before anything is read.

@@ -235,7 +235,7 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
     private func putMeasuring(_ reader: any BlobReader) throws -> (digest: Digest, size: Int64) {
         let temp = try AtomicFile(directory: temporaryDirectory, prefix: ".bale-blob-")
         defer { temp.discard() }
-        let (digest, size) = try HashingCopy.copy(from: ClosureByteSource { try reader.read(into: $0) }, to: temp,
+        let (digest, size) = try HashingCopy.copy(from: reader, to: temp,
                                                   name: "\(name): blob")
         if written.contains(digest) { return (digest, size) }
         let again = try FileBlobReader(path: temp.temporaryPath)
