@@ -8,6 +8,10 @@ set -uo pipefail
 scratch=$1 seconds=$2
 shift 2
 binary="$scratch/debug/BaleFuzz"
+# The load targets write an archive and a store for every input: on a tmpfs they run about 7 times
+# as fast as on disk (fsync). Removed at the end, with what the targets left in it.
+tmp=$(mktemp -d "$([ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")/bale-fuzz.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
 failed=0
 summary=""
 for target in "$@"; do
@@ -16,7 +20,7 @@ for target in "$@"; do
   start=$(date +%s.%N)
   # Swift's backtracer would spend seconds on every crash report; libFuzzer's own report names the
   # input. Leak checking is off: the Swift runtime's caches read as leaks to LeakSanitizer.
-  BALE_FUZZ_TARGET="$target" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 \
+  TMPDIR="$tmp" BALE_FUZZ_TARGET="$target" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 \
     "$binary" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -detect_leaks=0 \
       -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" >"$log" 2>&1
   status=$?
