@@ -53,12 +53,13 @@ build:
 debug:
 	$(SWIFT) build
 
-# The interop and CLI tests run the built executable; BALE_BIN tells them where it is.
+# The interop and CLI tests run the built executable; BALE_BIN tells them where it is. CI's short fuzz
+# pass comes first, so that the test runner's summary stays the last thing printed.
 test: deps
 	$(SWIFT) build --build-tests
+	$(if $(filter true,$(CI)),$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS))
 	BALE_BIN="$$($(SWIFT) build --show-bin-path)/bale" \
 	  $(SWIFT) test --skip-build $(if $(TEST_FILTER),--filter '$(TEST_FILTER)')
-	$(if $(filter true,$(CI)),$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS))
 
 # libFuzzer needs its flags on every Swift module it instruments, and its driver cannot link without
 # them, so the driver is a package of its own (Fuzz/Package.swift) in a scratch path of its own.

@@ -42,7 +42,7 @@ struct RaceTests {
         }
     }
 
-    func delays(_ round: Int) -> [Double] { [0, Double(round % 10) * 0.01, Double(round % 7) * 0.015] }
+    func delays(_ round: Int) -> [Double] { [Double(round % 3) * 0.02, Double(round % 10) * 0.01, Double(round % 7) * 0.015] }
 
     @Test func rmiAndPruneRacingLoad() throws {
         try withImage { directory, _, archive in
