@@ -71,7 +71,7 @@ FUZZ_SCRATCH := .build-fuzz
 fuzz: deps
 	$(SWIFT) build -c debug --package-path Fuzz --scratch-path $(FUZZ_SCRATCH) --product BaleFuzz \
 	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
-	rm -rf $(FUZZ_SCRATCH)/corpus $(FUZZ_SCRATCH)/crashes $(FUZZ_SCRATCH)/logs
+	rm -rf $(FUZZ_SCRATCH)/crashes $(FUZZ_SCRATCH)/logs
 	python3 Fuzz/make-seeds.py $(FUZZ_SCRATCH)/corpus >/dev/null
 	bash Fuzz/run.sh $(FUZZ_SCRATCH) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 

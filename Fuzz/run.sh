@@ -17,12 +17,18 @@ summary=""
 for target in "$@"; do
   corpus="$scratch/corpus/$target" crashes="$scratch/crashes/$target" log="$scratch/logs/$target.log"
   mkdir -p "$corpus" "$crashes" "$(dirname "$log")"
+  # The JSON targets (and the archives, which hold JSON) get the keys and media types as a dictionary.
+  case "$target" in
+    manifest|index|config|docker-manifest|load) dict=(-dict="$(dirname "$0")/dicts/json.dict") ;;
+    change) dict=(-dict="$(dirname "$0")/dicts/change.dict") ;;
+    *) dict=() ;;
+  esac
   start=$(date +%s.%N)
   # Swift's backtracer would spend seconds on every crash report; libFuzzer's own report names the
   # input. Leak checking is off: the Swift runtime's caches read as leaks to LeakSanitizer.
   TMPDIR="$tmp" BALE_FUZZ_TARGET="$target" SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 \
     "$binary" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -detect_leaks=0 \
-      -print_final_stats=1 -artifact_prefix="$crashes/" "$corpus" >"$log" 2>&1
+      -print_final_stats=1 "${dict[@]}" -artifact_prefix="$crashes/" "$corpus" >"$log" 2>&1
   status=$?
   elapsed=$(echo "$(date +%s.%N) - $start" | bc)
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
