@@ -98,8 +98,8 @@ struct Broken: Error {
     init(_ rule: String) { self.rule = rule }
 }
 
-/// One temporary directory per process for `load`: the archive file and a store, emptied after every
-/// input (a fuzzer runs millions of inputs; creating a directory each time would only add noise).
+/// The temporary directory of `load`: the archive file, a store and the copier's temporary directory,
+/// made for each input and removed after it.
 final class Load: @unchecked Sendable {
     static let shared = Load()
 
@@ -117,8 +117,8 @@ final class Load: @unchecked Sendable {
         let archive = root + "/input.tar"
         let storeRoot = root + "/store"
         let temp = root + "/tmp"
-        try? fm.removeItem(atPath: storeRoot)
-        try? fm.removeItem(atPath: temp)
+        // Nothing outlives the input, so a test run leaves no directory behind either.
+        defer { try? fm.removeItem(atPath: root) }
         try fm.createDirectory(atPath: temp, withIntermediateDirectories: true)
         guard fm.createFile(atPath: archive, contents: data) else { throw Broken("cannot write \(archive)") }
         let store = try Store(root: storeRoot)
