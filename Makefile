@@ -3,7 +3,10 @@
 #   make deps    install the Debian packages bale and its tests need (only the missing ones)
 #   make build   release build (.build/release/bale)
 #   make debug   debug build (.build/debug/bale)
-#   make test    deps, then every test target; TEST_FILTER=RegEx narrows it (swift test --filter)
+#   make test    deps, then every test target; TEST_FILTER=RegEx narrows it (swift test --filter);
+#                under CI=true also a short fuzz pass (FUZZ_CI_SECONDS per target)
+#   make fuzz    deps, then each libFuzzer target (Fuzz/) for FUZZ_SECONDS (default 30) from seeds of
+#                testdata/; FUZZ_TARGETS narrows it; crash inputs land in .build-fuzz/crashes/
 #   make demo    deps, release build, then testdata/demo.sh on a temporary store
 #   make bench   deps, release build, then testdata/bench.sh: bale next to umoci, skopeo, pigz, gzip, tar
 #   make man     check that man/bale.1 renders without warnings
@@ -26,7 +29,7 @@ DEB_PACKAGES := libarchive-dev zlib1g-dev liblzma-dev libisal-dev pkg-config pig
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: deps build debug test demo bench man install clean
+.PHONY: deps build debug test fuzz demo bench man install clean
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -50,11 +53,27 @@ build:
 debug:
 	$(SWIFT) build
 
-# The interop and CLI tests run the built executable; BALE_BIN tells them where it is.
+# The interop and CLI tests run the built executable; BALE_BIN tells them where it is. CI's short fuzz
+# pass comes first, so that the test runner's summary stays the last thing printed.
 test: deps
 	$(SWIFT) build --build-tests
+	$(if $(filter true,$(CI)),$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS))
 	BALE_BIN="$$($(SWIFT) build --show-bin-path)/bale" \
 	  $(SWIFT) test --skip-build $(if $(TEST_FILTER),--filter '$(TEST_FILTER)')
+
+# libFuzzer needs its flags on every Swift module it instruments, and its driver cannot link without
+# them, so the driver is a package of its own (Fuzz/Package.swift) in a scratch path of its own.
+FUZZ_SECONDS ?= 30
+FUZZ_CI_SECONDS ?= 6
+FUZZ_TARGETS ?= reference digest manifest index config docker-manifest change tar load
+FUZZ_SCRATCH := .build-fuzz
+
+fuzz: deps
+	$(SWIFT) build -c debug --package-path Fuzz --scratch-path $(FUZZ_SCRATCH) --product BaleFuzz \
+	  -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+	rm -rf $(FUZZ_SCRATCH)/crashes $(FUZZ_SCRATCH)/logs
+	python3 Fuzz/make-seeds.py $(FUZZ_SCRATCH)/corpus >/dev/null
+	bash Fuzz/run.sh $(FUZZ_SCRATCH) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 demo: deps build
 	bash testdata/demo.sh "$$($(SWIFT) build -c release --show-bin-path)/bale"
@@ -84,4 +103,4 @@ install: $(if $(BALE_BIN),,build)
 	echo "installed bale, its man page and completions under $$dest"
 
 clean:
-	rm -rf .build
+	rm -rf .build $(FUZZ_SCRATCH)

@@ -8,6 +8,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "bale", targets: ["bale"]),
+        // For Fuzz/Package.swift, which builds the libFuzzer driver with the sanitizers (a package of
+        // its own, so that the flags it needs never reach this one's build).
+        .library(name: "FuzzTargets", targets: ["FuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
@@ -36,6 +39,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "bale", dependencies: ["BaleCLI"]),
+        // The entry points `make fuzz` drives, and FuzzRegressionTests replays over testdata/fuzz/.
+        .target(name: "FuzzTargets", dependencies: ["Bale", "BaleIO", "BaleCore"], path: "Fuzz/Targets"),
 
         // The one process runner the test targets share (a plain target: test targets cannot depend on
         // one another).
@@ -44,6 +49,7 @@ let package = Package(
         .testTarget(name: "BaleIOTests", dependencies: ["BaleIO", "BaleCore", "TestSupport"]),
         .testTarget(name: "BaleTests", dependencies: ["Bale", "BaleIO", "BaleCore", "TestSupport"]),
         .testTarget(name: "BaleCLITests", dependencies: ["BaleCLI", "Bale", "BaleCore", "TestSupport"]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "InteropTests", dependencies: ["Bale", "BaleIO", "BaleCore", "TestSupport"]),
         // The import and layering rules of the source tree (reads Sources/ as text; links nothing of bale).
         .testTarget(name: "ArchitectureTests"),
