@@ -1,4 +1,7 @@
 import Foundation
+import Bale
+import BaleCore
+import BaleIO
 import Testing
 
 /// `bale copy` between locations, run as the built binary.
@@ -20,6 +23,56 @@ import Testing
             #expect(lines.count == 2)
             #expect(Set(lines.map { $0.split(separator: " ").last ?? "" }).count == 1, "\(listed)")
             #expect(lines.first?.hasPrefix("app:1 ") == true && lines.last?.hasPrefix("copy:2 ") == true, "\(listed)")
+        }
+    }
+}
+
+extension CopyCLITests {
+    /// A two-platform OCI layout (linux/amd64, linux/arm64) at `dir`, named `multi`; returns the
+    /// index digest and the arm64 manifest digest.
+    static func multiPlatformLayout(at dir: String) throws -> (index: String, arm64: String) {
+        let blobs = dir + "/blobs/sha256"
+        try FileManager.default.createDirectory(atPath: blobs, withIntermediateDirectories: true)
+        func put(_ data: Data) throws -> Descriptor {
+            let digest = SHA256Hasher.digest(data)
+            try data.write(to: URL(fileURLWithPath: blobs + "/" + digest.encoded))
+            return Descriptor(mediaType: .ociLayer, digest: digest, size: Int64(data.count))
+        }
+        var children: [Descriptor] = []
+        for arch in ["amd64", "arm64"] {
+            let layer = try put(Data("layer for \(arch)".utf8))
+            var config = ImageConfig(architecture: arch, os: "linux", rootfs: .init(diffIDs: [layer.digest]))
+            config.created = "2024-05-01T10:00:00Z"
+            var configDescriptor = try put(JSON.canonical(config))
+            configDescriptor.mediaType = .ociConfig
+            var manifest = try put(JSON.canonical(Manifest(mediaType: .ociManifest, config: configDescriptor, layers: [layer])))
+            manifest.mediaType = .ociManifest
+            manifest.platform = Platform(os: "linux", architecture: arch)
+            children.append(manifest)
+        }
+        var index = try put(JSON.canonical(Index(mediaType: .ociIndex, manifests: children)))
+        index.mediaType = .ociIndex
+        index.annotations = [Descriptor.Annotation.refName: "multi"]
+        try JSON.canonical(Index(mediaType: .ociIndex, manifests: [index])).write(to: URL(fileURLWithPath: dir + "/index.json"))
+        try Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8).write(to: URL(fileURLWithPath: dir + "/oci-layout"))
+        return (index.digest.string, children[1].digest.string)
+    }
+
+    /// `save` of an image the store holds as a multi-platform index writes the whole index (its digest
+    /// unchanged) unless `--platform` narrows it; before, it wrote the host's platform only.
+    @Test func saveKeepsAStoredIndexWholeFromTheCommandLine() throws {
+        try CLIRunner.withTemporaryDirectory { dir in
+            let env: [String: String?] = ["BALE_ROOT": dir.path + "/store"]
+            let layout = try Self.multiPlatformLayout(at: dir.path + "/layout")
+            let loaded = try CLIRunner.bale(["copy", "--all-platforms", "oci:\(dir.path)/layout:multi", "multi:1"], environment: env)
+            #expect(loaded.status == 0, "\(loaded)")
+            for (extra, want) in [([String](), layout.index), (["--platform", "linux/arm64"], layout.arm64)] {
+                let out = dir.path + "/out-\(extra.count).tar"
+                let saved = try CLIRunner.bale(["save"] + extra + ["-o", out, "multi:1"], environment: env)
+                #expect(saved.status == 0, "\(saved)")
+                let listed = try CLIRunner.run(URL(fileURLWithPath: "/bin/sh"), ["-c", "tar -xOf '\(out)' index.json"])
+                #expect(listed.out.contains(want), "save \(extra) wrote \(listed.out)")
+            }
         }
     }
 }
