@@ -204,7 +204,7 @@ import TestSupport
 
     // MARK: Class 5: names by the thousand
 
-    @Test func thousandsOfTagsLoadInLinearTime() throws {
+    @Test func thousandsOfTagsLoadAndAreRemoved() throws {
         let dir = try DAKit.TempDir()
         let f = try StoreFixture()
         let (members, _, _) = try DockerArchiveTests.legacyArchive()
@@ -215,15 +215,13 @@ import TestSupport
             return .file("manifest.json", Data(text.utf8))
         }
         try DAKit.tar(many).write(to: URL(fileURLWithPath: dir.file("many.tar")))
-        let start = Date()
         try DAKit.load(path: dir.file("many.tar"), into: f.store)
         let images = try f.store.images().images
         let removed = try f.store.remove((0 ..< 4000).map { "many/app:t\($0)" }, force: false)
-        let seconds = Date().timeIntervalSince(start)
         #expect(images.map(\.names.count).max() == 4000)
         #expect(removed.errors.isEmpty && removed.events.count == 4001)
-        // Quadratic code took about a minute here (2500 tags: 43 s); linear code well under a second.
-        #expect(seconds < 20, "\(seconds) s")
+        // Speed is `make bench`'s to measure (10 000 images and tags), not a timed test's: quadratic
+        // code took minutes here (2500 tags: 43 s), linear code about a second.
     }
 
     // MARK: Class 6: names that could not be removed
