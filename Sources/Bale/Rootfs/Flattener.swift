@@ -116,6 +116,7 @@ public final class FlatTree: @unchecked Sendable {
                               _ body: (_ layer: Int, _ ordinal: Int, _ entry: TarEntry, _ reader: TarReader) throws -> Bool) throws {
         for (index, layer) in layers.enumerated() {
             let stream = try LayerTarStream(path: layer.path, digest: verifying ? layer.digest : nil,
+                                            checksDiffID: verifying && diffIDs[layer.digest] != nil,
                                             name: "layer \(layer.digest)")
             defer { stream.close() }
             var ordinal = -1
@@ -427,10 +428,13 @@ public final class FlatTree: @unchecked Sendable {
 /// The blob's bytes are hashed as they are read (on the inflater's thread for gzip, which waits on
 /// libarchive most of the time) and, when the layer is read to its end, compared with its digest: the
 /// store's file may have been damaged since it was verified on the way in, and `export` must not turn a
-/// damaged layer into a rootfs with exit 0. `finish` throws the mismatch naming the layer. A gzip
-/// layer's inflated bytes are hashed too (its DiffID, for `forEachMember` to check); a plain tar's DiffID
-/// is its digest. A stream opened without a digest (the second, data pass of a tar export: the first
-/// pass checked) hashes nothing, and neither does a read that stops early.
+/// damaged layer into a rootfs with exit 0. `finish` throws the mismatch naming the layer. When the
+/// caller checks a gzip layer's DiffID (`checksDiffID`), its inflated bytes are hashed instead of the
+/// compressed ones: content that hashes to the DiffID the config names is exactly the layer, whatever
+/// happened to its compressed bytes, and one SHA-256 on the inflater thread instead of two is what
+/// keeps that thread from setting the pace. A plain tar's DiffID is its digest. A stream opened without
+/// a digest (the second, data pass of a tar export: the first pass checked) hashes nothing, and neither
+/// does a read that stops early.
 final class LayerTarStream {
     let reader: TarReader
     private let channel: ByteChannel?
@@ -446,8 +450,8 @@ final class LayerTarStream {
     private let name: String
 
     /// Reads the layer at `path`, called `name` in messages; `digest`, when given, is what its bytes
-    /// must hash to.
-    init(path: String, digest: Digest?, name: String) throws {
+    /// must hash to (for gzip, unless `checksDiffID`: then `diffID` is hashed for the caller to check).
+    init(path: String, digest: Digest?, checksDiffID: Bool = false, name: String) throws {
         self.digest = digest
         self.name = name
         let compression = try LayerCompression.sniff(FileBlobReader(path: path))
@@ -472,10 +476,10 @@ final class LayerTarStream {
             do {
                 let input = try FileBlobReader(path: path)
                 defer { input.close() }
-                let compressed = digest.map { _ in DigestingSource(input) }
+                let compressed = checksDiffID ? nil : digest.map { _ in DigestingSource(input) }
                 // ISA-L inflates straight into blocks that libarchive then reads in place: no copies.
                 let gunzip: GunzipSource = compressed.map { GunzipSource(source: $0) } ?? GunzipSource(source: input)
-                var hasher = digest.map { _ in SHA256Hasher() }
+                var hasher = checksDiffID ? SHA256Hasher() : nil
                 var atEnd = false
                 while !atEnd {
                     let block = ByteBlock(capacity: 1 << 20)
