@@ -9,16 +9,8 @@ struct CrashTests {
     /// An archive of one image with four 8 MiB incompressible layers (gzip barely shrinks them), so a
     /// load takes long enough to be killed in the middle.
     func withLargeArchive<T>(_ body: (URL, URL, String) throws -> T) throws -> T {
-        try Harness.withTemporaryDirectory { directory in
-            let layout = try Harness.makeLayout(in: directory, images: ["big:1=layers=4,files=4,size=2097152"])
-            let seed = directory.appendingPathComponent("seed")
-            let copy = try Harness.bale(["copy", "oci:\(layout.path):big:1", "big:1"], root: seed)
-            try #require(copy.succeeded, "\(copy)")
-            let archive = directory.appendingPathComponent("big.tar")
-            let save = try Harness.bale(["save", "-o", archive.path, "big:1"], root: seed)
-            try #require(save.succeeded, "\(save)")
-            let id = try LayoutReader.image("big:1", in: layout).configDigest
-            return try body(directory, archive, id)
+        try Harness.withSavedImage("big:1=layers=4,files=4,size=2097152") { directory, layout, _, archive in
+            try body(directory, archive, try LayoutReader.image("big:1", in: layout).configDigest)
         }
     }
 

@@ -26,17 +26,10 @@ struct FaultInjectionTests {
     }
 
     /// An image of four 8 MiB incompressible layers (32 MiB: more than the small file systems hold), as
-    /// `big:1` in a store at `directory/seed`, and its docker-archive at `directory/big.tar`.
+    /// `big:1` in a store at `directory/seed`, and its docker-archive at `directory/archive.tar`.
     func withBigImage<T>(_ body: (_ directory: URL, _ seed: URL, _ archive: URL) throws -> T) throws -> T {
-        try Harness.withTemporaryDirectory { directory in
-            let layout = try Harness.makeLayout(in: directory, images: ["big:1=layers=4,files=4,size=2097152"])
-            let seed = directory.appendingPathComponent("seed")
-            let copy = try Harness.bale(["copy", "oci:\(layout.path):big:1", "big:1"], root: seed)
-            try #require(copy.succeeded, "\(copy)")
-            let archive = directory.appendingPathComponent("big.tar")
-            let save = try Harness.bale(["save", "-o", archive.path, "big:1"], root: seed)
-            try #require(save.succeeded, "\(save)")
-            return try body(directory, seed, archive)
+        try Harness.withSavedImage("big:1=layers=4,files=4,size=2097152") { directory, _, seed, archive in
+            try body(directory, seed, archive)
         }
     }
 

@@ -30,14 +30,7 @@ struct RaceTests {
 
     /// A store with `img:1` (two 1 MiB layers), the layout it came from, and its docker-archive.
     func withImage(_ body: (_ directory: URL, _ layout: URL, _ archive: URL) throws -> Void) throws {
-        try Harness.withTemporaryDirectory { directory in
-            let layout = try Harness.makeLayout(in: directory, images: ["img:1=layers=2,files=4,size=262144"])
-            let seed = directory.appendingPathComponent("seed")
-            let copy = try Harness.bale(["copy", "oci:\(layout.path):img:1", "img:1"], root: seed)
-            try #require(copy.succeeded, "\(copy)")
-            let archive = directory.appendingPathComponent("img.tar")
-            let save = try Harness.bale(["save", "-o", archive.path, "img:1"], root: seed)
-            try #require(save.succeeded, "\(save)")
+        try Harness.withSavedImage("img:1=layers=2,files=4,size=262144") { directory, layout, _, archive in
             try body(directory, layout, archive)
         }
     }

@@ -60,6 +60,24 @@ enum Harness {
 
     /// Writes an OCI layout with `testdata/gen/mkimage.py` at `directory/name` and returns its URL.
     /// `images` are `NAME:TAG[=SPEC]` arguments; `options` are extra flags (`--share-base`, …).
+    /// In a temporary directory: the generated image `spec` (`NAME:TAG=layers=…`, see mkimage.py) as an
+    /// OCI layout, copied into a store at `directory/seed` and saved to `directory/archive.tar`.
+    static func withSavedImage<T>(
+        _ spec: String, _ body: (_ directory: URL, _ layout: URL, _ seed: URL, _ archive: URL) throws -> T
+    ) throws -> T {
+        try withTemporaryDirectory { directory in
+            let name = String(spec.prefix { $0 != "=" })
+            let layout = try makeLayout(in: directory, images: [spec])
+            let seed = directory.appendingPathComponent("seed")
+            let copy = try bale(["copy", "oci:\(layout.path):\(name)", name], root: seed)
+            guard copy.succeeded else { throw HarnessError("seeding \(name): \(copy)") }
+            let archive = directory.appendingPathComponent("archive.tar")
+            let save = try bale(["save", "-o", archive.path, name], root: seed)
+            guard save.succeeded else { throw HarnessError("saving \(name): \(save)") }
+            return try body(directory, layout, seed, archive)
+        }
+    }
+
     static func makeLayout(
         in directory: URL, named name: String = "generated", images: [String], options: [String] = []
     ) throws -> URL {
