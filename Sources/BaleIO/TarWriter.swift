@@ -98,6 +98,10 @@ public final class TarWriter {
     /// members: libarchive hands a 1 MiB data write to the sink as one write, where 10240-byte blocks
     /// make it about a hundred (save of `make bench`'s 4 layers: 0.48 s of CPU instead of 0.71 s).
     /// The bytes written are the same either way.
+    /// Told of each member's path as it is begun, on the writing thread: lets a caller see what a
+    /// producer recorded (commit's change summary) without reading the tar back.
+    public var onEntry: ((RawPath) -> Void)?
+
     public init(sink: any ByteSink, name: String, compression: TarCompression = .none, level: Int? = nil,
                 normalise: Normalisation? = nil, blockSize: Int = 10240) throws {
         self.name = name
@@ -158,6 +162,7 @@ public final class TarWriter {
         guard current == nil else {
             throw BaleError(.internal, "\(name): member \(header.path.quoted) begun before \((current?.path ?? "").quoted) ended")
         }
+        onEntry?(header.path)
         guard let archive else { return }
         if header.kind == .other {
             throw fail(BaleError(.unsupported, "\(name): member \(header.path.quoted): cannot write a member of kind \"other\""))

@@ -67,6 +67,19 @@ import Testing
         #expect(reader.formatName?.contains("pax") == true || reader.formatName?.contains("ustar") == true)
     }
 
+    /// `onEntry` is told every member's path, in order, as it is begun (commit's change summary relies
+    /// on it instead of reading the layer back).
+    @Test func onEntrySeesEveryMemberInOrder() throws {
+        var seen: [RawPath] = []
+        let writer = try TarWriter(sink: ClosureByteSink { _ in }, name: "observed.tar")
+        writer.onEntry = { seen.append($0) }
+        try writer.writeEntry(TarEntry(path: "d/", kind: .directory, size: 0, mode: 0o755))
+        try writer.writeEntry(TarEntry(path: "d/f", kind: .file, size: 0, mode: 0o644), data: Data("x".utf8))
+        try writer.writeEntry(TarEntry(path: RawPath([0x64, 0x2f, 0x2e, 0x77, 0x68, 0x2e, 0xe9]), kind: .file, size: 0, mode: 0o644))
+        try writer.finish()
+        #expect(seen == ["d/", "d/f", RawPath([0x64, 0x2f, 0x2e, 0x77, 0x68, 0x2e, 0xe9])])
+    }
+
     @Test func nanosecondsSurviveWhenAPaxHeaderIsWritten() throws {
         let sink = DataSink()
         let writer = try TarWriter(sink: sink, name: "ns.tar")

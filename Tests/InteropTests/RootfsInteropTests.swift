@@ -35,17 +35,24 @@ import Testing
             """).out
     }
 
+    /// A small rootfs at `dir`: directories (one empty, one 0700), a file with a hard link and a
+    /// symlink to it, and 3 MB of random bytes with mode 0751.
+    static func makeSourceTree(_ dir: String) throws {
+        let made = try sh("""
+            set -e; mkdir -p '\(dir)/etc/sub' '\(dir)/empty'
+            printf 'root\\n' > '\(dir)/etc/passwd'; head -c 3000000 /dev/urandom > '\(dir)/big'
+            ln '\(dir)/etc/passwd' '\(dir)/etc/hard'; ln -s passwd '\(dir)/etc/link'
+            chmod 0751 '\(dir)/big'; chmod 0700 '\(dir)/etc/sub'
+            """)
+        try #require(made.status == 0, "\(made.err)")
+    }
+
     @Test func umociUnpacksABaleImportToTheInputTree() throws {
         guard try Self.available("umoci") else { return }
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("bale-interop-\(UUID().uuidString)").path
         defer { _ = try? Self.sh("rm -rf '\(root)'") }
         let env = ["BALE_ROOT": root + "/store"]
-        #expect(try Self.sh("""
-            set -e; mkdir -p '\(root)/src/etc/sub' '\(root)/src/empty'
-            printf 'root\\n' > '\(root)/src/etc/passwd'; head -c 3000000 /dev/urandom > '\(root)/src/big'
-            ln '\(root)/src/etc/passwd' '\(root)/src/etc/hard'; ln -s passwd '\(root)/src/etc/link'
-            chmod 0751 '\(root)/src/big'; chmod 0700 '\(root)/src/etc/sub'
-            """).status == 0)
+        try Self.makeSourceTree(root + "/src")
         #expect(try Self.sh("'\(Self.bale)' import '\(root)/src' imp:1 >/dev/null", env: env).status == 0)
         #expect(try Self.sh("'\(Self.bale)' copy imp:1 'oci:\(root)/layout:imp' >/dev/null 2>&1", env: env).status == 0)
         #expect(try Self.sh("umoci unpack --rootless --image '\(root)/layout:imp' '\(root)/bundle' >/dev/null 2>&1").status == 0)
@@ -62,12 +69,7 @@ import Testing
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("bale-interop-\(UUID().uuidString)").path
         defer { _ = try? Self.sh("rm -rf '\(root)'") }
         let env = ["BALE_ROOT": root + "/store-never-made"]
-        #expect(try Self.sh("""
-            set -e; mkdir -p '\(root)/src/etc/sub' '\(root)/src/empty'
-            printf 'root\\n' > '\(root)/src/etc/passwd'; head -c 2000000 /dev/urandom > '\(root)/src/big'
-            ln '\(root)/src/etc/passwd' '\(root)/src/etc/hard'; ln -s passwd '\(root)/src/etc/link'
-            chmod 0751 '\(root)/src/big'
-            """).status == 0)
+        try Self.makeSourceTree(root + "/src")
         let copied = try Self.sh("'\(Self.bale)' copy 'rootfs:\(root)/src' 'oci:\(root)/layout:app'", env: env)
         #expect(copied.status == 0, "\(copied.err)")
         #expect(try Self.sh("umoci unpack --rootless --image '\(root)/layout:app' '\(root)/bundle' >/dev/null 2>&1").status == 0)

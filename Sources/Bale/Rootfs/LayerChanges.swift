@@ -38,51 +38,34 @@ public struct ChangeSummary: Sendable, Equatable, CustomStringConvertible {
 
 extension Store {
     /// `bale diff --base IMAGE DIR`: what `commit --base IMAGE DIR` would record, as docker diff's lines,
-    /// sorted by path. The Differ writes the same layer tar as for `commit`, but into a channel that is
-    /// read back as headers here, so nothing is stored and the store is only read.
+    /// sorted by path. The Differ writes the same layer tar as for `commit`, into a sink that keeps
+    /// nothing, so nothing is stored and the store is only read.
     public func changes(base: String, directory: String) throws -> [LayerChange] {
         try withLock(exclusive: false) {
             let image = try resolveAll(base, in: loadIndex())[0]
             let tree = try FlatTree(layers: image.manifest.value.layers.map { ($0.digest, blobPath($0.digest)) })
             try RootfsImage.checkDirectory(directory)
-            let channel = ByteChannel()
-            let producer = BackgroundTask<Void> {
-                do {
-                    let writer = try TarWriter(sink: ChannelSink(channel: channel), name: directory)
-                    let archiver = DirectoryArchiver(root: directory, clamp: nil, warn: { _ in })
-                    _ = try Differ(base: tree, archiver: archiver).write(to: writer)
-                    try writer.finish()
-                    channel.finish()
-                } catch {
-                    channel.fail(error)
-                    throw error
-                }
-            }
-            let changes: [LayerChange]
-            do {
-                changes = try LayerChange.changes(in: TarReader(source: ChannelSource(channel: channel), name: directory),
-                                                  against: tree)
-            } catch {
-                channel.cancel()
-                try producer.join()     // the producer's own error, when it failed first
-                throw error
-            }
-            try producer.join()
-            return changes
+            // The differ writes the layer `commit` would store into a sink that keeps nothing; the
+            // members' paths are what it records.
+            var paths: [RawPath] = []
+            let writer = try TarWriter(sink: ClosureByteSink { _ in }, name: directory)
+            writer.onEntry = { paths.append($0) }
+            _ = try Differ(base: tree, archiver: DirectoryArchiver(root: directory, clamp: nil, warn: { _ in })).write(to: writer)
+            try writer.finish()
+            return LayerChange.changes(of: paths, against: tree)
         }
     }
 
 }
 
 extension LayerChange {
-    /// Every member of a layer tar as a change: a whiteout deletes, a path the base has changes, any
-    /// other path is added.
-    static func changes(in reader: TarReader, against base: FlatTree) throws -> [LayerChange] {
+    /// The changes members with these paths make to a base tree: a whiteout deletes, a path the base
+    /// has changes, any other path is added.
+    static func changes(of paths: [RawPath], against base: FlatTree) -> [LayerChange] {
         var changes: [(path: RawPath, kind: LayerChange.Kind)] = []
         let whiteout: RawPath = ".wh."
-        while let entry = try reader.next() {
-            try reader.skipData()
-            let parts = entry.path.components.filter { $0 != "." }
+        for entryPath in paths {
+            let parts = entryPath.components.filter { $0 != "." }
             guard let last = parts.last else { continue }
             let parent = parts.dropLast().reduce(RawPath("")) { $0.appending($1) }
             if last.hasPrefix(whiteout) {

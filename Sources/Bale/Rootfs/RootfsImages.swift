@@ -48,14 +48,17 @@ public struct RootfsImageResult: Sendable {
     public var changes: [LayerChange]?
 }
 
-/// Collects warnings from another thread.
-final class WarningList: @unchecked Sendable {
+/// Collects items (warnings, paths) from another thread.
+final class Collected<Item>: @unchecked Sendable {
     // @unchecked Sendable: `items` is guarded by `lock`.
     private let lock = NSLock()
-    private var items: [String] = []
-    func add(_ text: String) { lock.withLock { items.append(text) } }
-    var all: [String] { lock.withLock { items } }
+    private var items: [Item] = []
+    func add(_ item: Item) { lock.withLock { items.append(item) } }
+    var all: [Item] { lock.withLock { items } }
 }
+
+/// Warnings collected from another thread.
+typealias WarningList = Collected<String>
 
 /// The configs `import` and `commit` write: canonical JSON, so the same input gives the same image ID.
 enum RootfsConfig {

@@ -60,14 +60,14 @@ public final class RootfsSource: StreamingImageSource, @unchecked Sendable {
             tree.warnings.forEach { warnings.add("base image: \($0)") }
             try RootfsImage.checkDirectory(dir)
             let clamp = options.sourceDateEpoch.map { TarTime(seconds: $0) }
+            // The members' paths as the differ writes them: what the layer records, with no second read.
+            let written = Collected<RawPath>()
             layer = try compressor.compressProduced(name: dir) { writer in
+                writer.onEntry = { written.add($0) }
                 let archiver = DirectoryArchiver(root: dir, clamp: clamp, warn: { warnings.add($0) })
                 return try Differ(base: tree, archiver: archiver).write(to: writer).newest
             }
-            // Read back from the layer as written (headers only): what was recorded, not what was meant.
-            if let file = sink.file(layer.result.digest) {
-                changes = try LayerChange.changes(in: TarReader(path: file), against: tree)
-            }
+            changes = LayerChange.changes(of: written.all, against: tree)
         default:
             layer = try compressor.compressTar(input)
         }
