@@ -23,9 +23,11 @@ SWIFT ?= swift
 TEST_FILTER ?=
 
 # Build-time libraries (the system-library targets), and what the interop tests run: the peers
-# and python3 for testdata/gen/mkimage.py, and qemu-user to run bale on older CPU models.
+# and python3 for testdata/gen/mkimage.py, qemu-user to run bale on older CPU models; for the registry
+# tests curl, openssl (test CAs), apache2-utils (htpasswd), podman and containerd (ctr).
 DEB_PACKAGES := libarchive-dev zlib1g-dev liblzma-dev libisal-dev pkg-config pigz python3 time bc libarchive-tools \
-                skopeo umoci docker-registry oci-image-tool docker.io qemu-user
+                skopeo umoci docker-registry oci-image-tool docker.io qemu-user \
+                curl openssl apache2-utils podman containerd
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 

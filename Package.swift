@@ -15,10 +15,15 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        // The registry client (docker://): streaming bodies both ways, TLS with a private CA and client
+        // certificates through swift-nio-ssl, connection reuse.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Linux calls Swift's Glibc module leaves out (sync_file_range, xattrs); nothing to link.
-        .systemLibrary(name: "CSystem", path: "Sources/CSystem"),
+        .systemLibrary(name: "CLinux", path: "Sources/CLinux"),
         .systemLibrary(name: "CArchive", path: "Sources/CArchive", pkgConfig: "libarchive",
                        providers: [.apt(["libarchive-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
@@ -30,10 +35,16 @@ let package = Package(
 
         .target(name: "BaleCore"),
         .target(name: "BaleIO", dependencies: [
-            "BaleCore", "CArchive", "CZlib", "CLzma", "CIsal", "CSystem",
+            "BaleCore", "CArchive", "CZlib", "CLzma", "CIsal", "CLinux",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        .target(name: "Bale", dependencies: ["BaleCore", "BaleIO"]),
+        .target(name: "Bale", dependencies: [
+            "BaleCore", "BaleIO",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .target(name: "BaleCLI", dependencies: [
             "Bale", "BaleCore", "BaleIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

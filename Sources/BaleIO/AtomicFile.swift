@@ -1,5 +1,5 @@
 import BaleCore
-import CSystem
+import CLinux
 import Foundation
 
 /// A file that appears at its final path complete or not at all: bytes go to a temp file created in a

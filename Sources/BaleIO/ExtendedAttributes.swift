@@ -1,5 +1,5 @@
 import BaleCore
-import CSystem
+import CLinux
 import Foundation
 #if canImport(Glibc)
 import Glibc

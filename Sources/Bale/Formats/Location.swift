@@ -14,6 +14,8 @@ public struct LocationContext: Sendable {
     /// What a `rootfs:` source puts into the image it makes (config options, layer compression).
     public var rootfs = RootfsImageOptions(compression: GzipSettings(level: ParallelGzip.defaultLevel,
                                                                      jobs: ProcessInfo.processInfo.activeProcessorCount))
+    /// How registry locations (`docker://`) connect, authenticate and pick mirrors.
+    public var registry = RegistryOptions()
     public init(store: @escaping @Sendable () throws -> Store, temporaryDirectory: String = NSTemporaryDirectory(),
                 compression: ArchiveCompression = .none) {
         let opened = OpenedOnce(store)
