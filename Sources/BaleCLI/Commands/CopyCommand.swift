@@ -14,7 +14,8 @@ struct CopyCommand: ParsableCommand {
             OCI image layout), oci-archive:FILE[:REF], rootfs:PATH (a flat filesystem: read, a tar in any \
             compression or a directory becomes the one-layer image import makes; written, the image is \
             flattened as export does, into a tar file, or into PATH when it is an existing directory or \
-            ends in /; - is stdin or stdout). A blob the destination already holds is not \
+            ends in /; - is stdin or stdout), docker://HOST[:PORT]/NAME[:TAG|@DIGEST] (an image in a \
+            registry; docker://HOST alone, as a source: every repository and tag of its catalog). A blob the destination already holds is not \
             copied again; every blob is checked against its digest on the way in. A name in the \
             destination location renames the (single) image copied.
             """,
@@ -22,6 +23,7 @@ struct CopyCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
+    @OptionGroup var registry: RegistryFlags
 
     @Argument(help: ArgumentHelp("Where to read.", valueName: "source"))
     var source: String
@@ -32,7 +34,7 @@ struct CopyCommand: ParsableCommand {
     func run() throws {
         let from = try Location(parsing: source)
         let to = try Location(parsing: destination)
-        let context = global.context()
+        let context = global.context(registry: registry)
         let progress = ProgressBar(label: "Copying", disabled: global.noProgress)
         defer { progress.finish() }
         let report = try Copier(options: platforms.copyOptions(global, progress: progress))

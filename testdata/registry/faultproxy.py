@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""A fault-injecting HTTP proxy in front of a registry, for bale's pull tests (loopback only).
+
+    faultproxy.py UPSTREAM PORTFILE LOGFILE MODE
+
+Listens on 127.0.0.1 and a free port (written to PORTFILE once it listens), forwards GET and HEAD to
+UPSTREAM (http://127.0.0.1:PORT), and logs one line per request to LOGFILE: METHOD PATH RANGE.
+MODE says what goes wrong:
+
+    cut           the first GET of each blob without a Range header sends its headers (the full
+                  Content-Length) and half of the body, then closes the connection; later requests
+                  (ranged or not) pass through. Bale must resume with Range: bytes=N-.
+    corrupt       blob bodies have their middle byte flipped (same length).
+    manifest      manifest bodies get a trailing space; the registry's Docker-Content-Digest is kept.
+    endless       blob bodies are the real bytes, then zeros forever, without Content-Length.
+    pass          nothing goes wrong.
+"""
+
+import http.client
+import http.server
+import os
+import socketserver
+import sys
+import threading
+
+UPSTREAM, PORTFILE, LOGFILE, MODE = sys.argv[1:5]
+upstream_host = UPSTREAM.split("//", 1)[1]
+cut_done = set()
+lock = threading.Lock()
+
+
+def log(line):
+    with lock, open(LOGFILE, "a") as f:
+        f.write(line + "\n")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_HEAD(self):
+        self.forward(head=True)
+
+    def do_GET(self):
+        self.forward(head=False)
+
+    def forward(self, head):
+        rng = self.headers.get("Range")
+        log(f"{self.command} {self.path} {rng or '-'}")
+        conn = http.client.HTTPConnection(upstream_host, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        conn.request(self.command, self.path, headers=headers)
+        resp = conn.getresponse()
+        body = b"" if head else resp.read()
+        is_blob = "/blobs/sha256:" in self.path and resp.status in (200, 206)
+        is_manifest = "/manifests/" in self.path and resp.status == 200
+        out_headers = [(k, v) for k, v in resp.getheaders()
+                       if k.lower() not in ("content-length", "connection", "transfer-encoding")]
+        if head:
+            self.send_response(resp.status)
+            for k, v in out_headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", resp.getheader("Content-Length") or "0")
+            self.end_headers()
+            return
+        if is_blob and MODE == "cut" and rng is None:
+            with lock:
+                first = self.path not in cut_done
+                cut_done.add(self.path)
+            if first:
+                self.send_response(resp.status)
+                for k, v in out_headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+        if is_blob and MODE == "corrupt" and body:
+            middle = len(body) // 2
+            body = body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1:]
+        if is_manifest and MODE == "manifest":
+            body = body + b" "
+        if is_blob and MODE == "endless":
+            self.send_response(resp.status)
+            for k, v in out_headers:
+                self.send_header(k, v)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                self.wfile.write(body)
+                for _ in range(100000):
+                    self.wfile.write(b"\0" * 65536)
+            except OSError:
+                pass
+            return
+        self.send_response(resp.status)
+        for k, v in out_headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+server = Server(("127.0.0.1", 0), Handler)
+with open(PORTFILE + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(PORTFILE + ".tmp", PORTFILE)
+server.serve_forever()
