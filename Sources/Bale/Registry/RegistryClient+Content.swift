@@ -22,7 +22,7 @@ extension RegistryClient {
         let response = try send(.GET, url("manifests/\(reference)"), headers: headers, what: what)
         try expect(response, [200], what: what)
         let bytes = try response.body(limit: JSON.maxDocumentSize)
-        let actual = Digest(sha256Bytes: bytes)
+        let actual = SHA256Hasher.digest(bytes)
         let claimed = try response.header("Docker-Content-Digest").map { try Digest(parsing: $0) }
         let wanted = (try? Digest(parsing: reference)) ?? claimed
         if let wanted, wanted != actual {
@@ -43,14 +43,20 @@ extension RegistryClient {
         return MediaType(rawValue: name)
     }
 
-    /// A small blob (a config) whole, verified against its descriptor.
+    /// A small blob (a config) whole, verified against its descriptor; read as `openBlob` reads, so a
+    /// dropped connection resumes and a body longer than the descriptor's size is an error.
     public func document(_ descriptor: Descriptor) throws -> Data {
         try descriptor.checkDocumentSize(in: display)
-        let isManifest = Self.manifestTypes.contains(descriptor.mediaType.rawValue)
-        if isManifest { return try manifest(descriptor.digest.string).bytes }
-        let response = try send(.GET, url("blobs/\(descriptor.digest)"), what: "blob \(descriptor.digest)")
-        try expect(response, [200], what: "blob \(descriptor.digest)")
-        let data = try response.body(limit: Int(descriptor.size))
+        if Self.manifestTypes.contains(descriptor.mediaType.rawValue) { return try manifest(descriptor.digest.string).bytes }
+        let reader = RemoteBlobReader(client: self, descriptor: descriptor)
+        defer { reader.close() }
+        var data = Data()
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+            if n == 0 { break }
+            data.append(contentsOf: chunk[0..<n])
+        }
         try descriptor.verify(data, in: display)
         return data
     }

@@ -42,12 +42,14 @@ struct Push: ParsableCommand {
         let lines = LinePrinter(quiet: quiet)
         let store = try context.store()
         let image = try store.image(reference.string)
-        // The repositories the image's other names live in, on the same registry, are where its layers
-        // can be mounted from.
+        // Where layers can be mounted from: the repositories of the image's other names on the same
+        // registry hold them if they were pushed; those of the store's other names on it may (a base).
         for other in image.names where other.domain == reference.domain && other.path != reference.path {
             BlobOrigins.shared.note(host: other.domain, repository: other.path,
                                     digests: image.manifest.value.layers.map(\.digest))
         }
+        let sameRegistry = try store.names().filter { $0.domain == reference.domain && $0.path != reference.path }
+        BlobOrigins.shared.noteCandidates(host: reference.domain, repositories: sameRegistry.map(\.path))
         let target: any ImageDestination
         if let destination {
             target = try Location(parsing: destination).destination(context)

@@ -8,7 +8,7 @@ import Foundation
 /// tag is put at `commit`, last, so an interrupted push leaves the tag as it was, and a rerun skips the
 /// blobs already there.
 public final class RegistryDestination: ImageDestination, @unchecked Sendable {
-    // @unchecked Sendable: `mounted`, `manifests` and `roots` are guarded by `lock`.
+    // @unchecked Sendable: `mounted`, `manifests`, `roots` and `others` are guarded by `lock`.
     public let name: String
     public let properties = DestinationProperties(acceptsDockerTypes: true, concurrentPuts: true)
     private let client: RegistryClient
@@ -35,14 +35,36 @@ public final class RegistryDestination: ImageDestination, @unchecked Sendable {
             noteHeld(digest)
             return true
         }
-        let candidates = BlobOrigins.shared.repositories(host: client.host, holding: digest)
-            .filter { $0 != client.repository }.prefix(Self.mountAttempts)
-        for repository in candidates where (try? client.mount(digest, from: repository)) == true {
+        let known = BlobOrigins.shared.repositories(host: client.host, holding: digest).filter { $0 != client.repository }
+        for repository in known.prefix(Self.mountAttempts) where (try? client.mount(digest, from: repository)) == true {
+            lock.withLock { mounted[digest] = repository }
+            noteHeld(digest)
+            return true
+        }
+        // Repositories that may hold it: asked first (a HEAD opens no upload session), mounted from
+        // only when they do.
+        let maybe = BlobOrigins.shared.candidates(host: client.host).filter { $0 != client.repository && !known.contains($0) }
+        for repository in maybe.prefix(Self.candidateLimit) {
+            guard let other = try? otherClient(repository), (try? other.blobExists(digest)) == true,
+                  (try? client.mount(digest, from: repository)) == true else { continue }
+            BlobOrigins.shared.note(host: client.host, repository: repository, digests: [digest])
             lock.withLock { mounted[digest] = repository }
             noteHeld(digest)
             return true
         }
         return false
+    }
+
+    /// Candidate repositories asked per blob, at most.
+    static let candidateLimit = 8
+    private var others: [String: RegistryClient] = [:]
+
+    /// A pull client for another repository of the registry (to ask whether it holds a blob).
+    private func otherClient(_ repository: String) throws -> RegistryClient {
+        if let known = lock.withLock({ others[repository] }) { return known }
+        let made = try RegistryClient(host: client.host, repository: repository, options: client.options)
+        lock.withLock { others[repository] = made }
+        return made
     }
 
     public func origin(of digest: Digest) -> String? { lock.withLock { mounted[digest] } }
