@@ -267,3 +267,46 @@ import TestSupport
         }
     }
 }
+
+/// A registry on TLS with its own CA, on 127.0.0.1: loopback allows plain HTTP, but a server that
+/// speaks TLS with an untrusted certificate is refused, never downgraded.
+@Suite struct RegistryTLSTests {
+    @Test func untrustedIsRefusedTrustedByCertsDirOrInsecure() throws {
+        try Harness.withTemporaryDirectory { dir in
+            let openssl = try Harness.requirePeer("openssl")
+            let p = { (name: String) in dir.appendingPathComponent(name).path }
+            try "subjectAltName=IP:127.0.0.1\n".write(toFile: p("ext.cnf"), atomically: true, encoding: .utf8)
+            for arguments in [
+                ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", p("ca.key"), "-out", p("ca.crt"), "-days", "2", "-subj", "/CN=bale test CA"],
+                ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", p("server.key"), "-out", p("server.csr"), "-subj", "/CN=127.0.0.1"],
+                ["x509", "-req", "-in", p("server.csr"), "-CA", p("ca.crt"), "-CAkey", p("ca.key"), "-CAcreateserial",
+                 "-out", p("server.crt"), "-days", "2", "-extfile", p("ext.cnf")],
+            ] {
+                let r = try Harness.run(openssl, arguments)
+                guard r.succeeded else { throw HarnessError("openssl: \(r)") }
+            }
+            let layout = try Harness.makeLayout(in: dir, images: ["app:1"])
+            var options = Registry.Options()
+            options.tls = (p("server.crt"), p("server.key"))
+            try Registry.with(options) { registry in
+                let store = dir.appendingPathComponent("store")
+                let empty = dir.appendingPathComponent("no-certs")
+                let target = "docker://\(registry.host)/app:1"
+                let refused = try Harness.bale(["copy", "--certs-dir", empty.path, "oci:\(layout.path):app:1", target], root: store)
+                #expect(!refused.succeeded)
+                #expect(refused.err.contains("docker://\(registry.host)") && refused.err.contains("not trusted"), "\(refused)")
+                #expect(registry.requests("PUT", "/manifests/").isEmpty)
+
+                let certs = dir.appendingPathComponent("certs.d/\(registry.host)")
+                try FileManager.default.createDirectory(at: certs, withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: p("ca.crt"), toPath: certs.appendingPathComponent("ca.crt").path)
+                let trusted = try Harness.bale(["copy", "--certs-dir", dir.appendingPathComponent("certs.d").path,
+                                                "oci:\(layout.path):app:1", target], root: store)
+                #expect(trusted.succeeded, "\(trusted)")
+
+                let insecure = try Harness.bale(["pull", "--insecure", "--certs-dir", empty.path, "\(registry.host)/app:1"], root: store)
+                #expect(insecure.succeeded, "\(insecure)")
+            }
+        }
+    }
+}
