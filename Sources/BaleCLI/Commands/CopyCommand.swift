@@ -14,7 +14,10 @@ struct CopyCommand: ParsableCommand {
             OCI image layout), oci-archive:FILE[:REF], rootfs:PATH (a flat filesystem: read, a tar in any \
             compression or a directory becomes the one-layer image import makes; written, the image is \
             flattened as export does, into a tar file, or into PATH when it is an existing directory or \
-            ends in /; - is stdin or stdout). A blob the destination already holds is not \
+            ends in /; - is stdin or stdout), registry-tree:DIR[:NAME[:TAG|@DIGEST]] (a Distribution \
+            registry's storage, DIR holding docker/registry/v2; NAME is the repository as stored, e.g. \
+            library/alpine; read without NAME: every tag of every repository; written without NAME: each \
+            image to the repository of its name without the host). A blob the destination already holds is not \
             copied again; every blob is checked against its digest on the way in. A name in the \
             destination location renames the (single) image copied.
             """,
