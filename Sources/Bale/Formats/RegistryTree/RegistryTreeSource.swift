@@ -12,8 +12,11 @@ import Foundation
 /// - `NAME@DIGEST`: that manifest or index (a revision of the repository), with no name, as a pull by
 ///   digest gives.
 /// - nothing: every tag of every repository, repositories found as the registry's catalog finds them
-///   (a directory holding `_manifests`; `_`-prefixed directories are not entered), both in lexical
-///   order; an image under several tags is one image with several names.
+///   (see `repositories(under:)`), both in lexical order; an image under several tags is one image
+///   with several names.
+///
+/// A tag that names an index gives, as from any location but the store, the host's platform unless
+/// `--platform` or `--all-platforms` says otherwise (what `docker pull` keeps).
 public final class RegistryTreeSource: ImageSource, @unchecked Sendable {
     // Sendable: immutable after init.
     private let reader: TreeReader
@@ -101,9 +104,11 @@ public final class RegistryTreeSource: ImageSource, @unchecked Sendable {
 
     // MARK: Walks
 
-    /// The repositories under `root`, as catalog.go walks them: a directory holding `_manifests` is a
-    /// repository (named by its path from `root`), and its other subdirectories may be repositories too;
-    /// `_`-prefixed directories are not entered. Ordered component by component (catalog.go `lessPath`).
+    /// The repositories under `root`, walked as catalog.go walks them: a repository is named by its
+    /// path from `root`, its other subdirectories may be repositories too, `_`-prefixed directories are
+    /// not entered, and the order is component by component (`lessPath`). The mark is `_manifests`,
+    /// where the tags are (the v2.8 catalog marks by `_layers`, which every pushed image has as well;
+    /// a directory with only `_layers` has no tag to read).
     static func repositories(under root: String) throws -> [String] {
         var found: [String] = []
         var pending: [String] = [""]
