@@ -158,6 +158,11 @@ import TestSupport
             #expect(Set(allImages.keys) == ["app:1", "team/tool:2"])
             #expect(allImages["app:1"]?.digest == pushed["app:1"] && allImages["app:1"]?.id == f.images["app:1"]?.id)
             #expect(allImages["team/tool:2"]?.id == f.images["tool:2"]?.id)
+            // bale writing the same images makes the same files, link bytes included.
+            let baleTree = f.directory.appendingPathComponent("bale-tree")
+            try Self.mustBale(["copy", "app:1", "registry-tree:\(baleTree.path):app:1"], root: f.store)
+            try Self.mustBale(["copy", "tool:2", "registry-tree:\(baleTree.path):team/tool:2"], root: f.store)
+            #expect(try Self.listing(baleTree) == Self.listing(root))
         }
     }
 
