@@ -143,6 +143,16 @@ import Testing
         #expect(try other.store.resolve("alpine:3", in: other.store.images().images).descriptor.digest == one.descriptor.digest)
     }
 
+    @Test func aSymbolicLinkAmongTheRepositoriesIsNotFollowed() throws {
+        defer { try? FileManager.default.removeItem(atPath: tree) }
+        _ = try fixture.image(layers: [Data("1".utf8)], names: ["one:1"])
+        _ = try copy("one:1", "registry-tree:\(tree):app:1")
+        try FileManager.default.createSymbolicLink(atPath: v2 + "/repositories/app/again", withDestinationPath: ".")
+        let source = try Location(parsing: "registry-tree:\(tree)").source(StoreCopyTests.context(fixture))
+        defer { source.close() }
+        #expect(try source.images().map { $0.names.map(\.familiar) } == [["app:1"]])
+    }
+
     @Test func aDamagedTreeNamesTheTreeTheRepositoryAndTheDigest() throws {
         defer { try? FileManager.default.removeItem(atPath: tree) }
         let one = try fixture.image(layers: [Data("1".utf8)], names: ["one:1"])

@@ -117,10 +117,10 @@ public final class RegistryTreeSource: ImageSource, @unchecked Sendable {
             if !relative.isEmpty && names.contains("_manifests") { found.append(relative) }
             for child in names where !child.hasPrefix("_") {
                 let path = relative.isEmpty ? child : relative + "/" + child
-                var isDirectory: ObjCBool = false
-                if FileManager.default.fileExists(atPath: root + "/" + path, isDirectory: &isDirectory), isDirectory.boolValue {
-                    pending.append(path)
-                }
+                // lstat: a symbolic link is not entered (a link to a parent would name the same
+                // repository again and again).
+                var st = stat()
+                if lstat(root + "/" + path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR { pending.append(path) }
             }
         }
         return found.sorted { $0.split(separator: "/").lexicographicallyPrecedes($1.split(separator: "/")) }
