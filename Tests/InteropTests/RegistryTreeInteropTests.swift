@@ -48,6 +48,10 @@ import TestSupport
                 try mustBale(["copy", "oci:\(layout.path):\(name)", name], root: store)
             }
             try mustBale(["copy", "--all-platforms", "oci:\(layout.path):multi:1", "multi:1"], root: store)
+            // A Docker-typed image too (what `docker save` and most registries carry).
+            let dockerTyped = try Harness.makeLayout(in: directory, named: "docker-typed", images: ["dock:1=layers=1"],
+                                                     options: ["--docker-types"])
+            try mustBale(["copy", "oci:\(dockerTyped.path):dock:1", "dock:1"], root: store)
             return try body(Fixture(directory: directory, layout: layout, store: store, images: try storeImages(store)))
         }
     }
@@ -95,6 +99,7 @@ import TestSupport
             // From the store without a name (library/app, library/multi), from an archive with one.
             try Self.mustBale(["copy", "app:1", "registry-tree:\(tree.path)"], root: f.store)
             try Self.mustBale(["copy", "multi:1", "registry-tree:\(tree.path)"], root: f.store)
+            try Self.mustBale(["copy", "dock:1", "registry-tree:\(tree.path)"], root: f.store)
             let archive = f.directory.appendingPathComponent("tool.tar")
             try Self.mustBale(["save", "-o", archive.path, "tool:2"], root: f.store)
             try Self.mustBale(["copy", "docker-archive:\(archive.path)", "registry-tree:\(tree.path):team/tool:2"])
@@ -102,7 +107,8 @@ import TestSupport
             options.root = tree.path
             options.readOnly = true
             try Registry.with(options) { registry in
-                let served = [("library/app:1", "app:1"), ("library/multi:1", "multi:1"), ("team/tool:2", "tool:2")]
+                let served = [("library/app:1", "app:1"), ("library/multi:1", "multi:1"), ("team/tool:2", "tool:2"),
+                              ("library/dock:1", "dock:1")]
                 for (reference, name) in served {
                     let digest = try #require(f.images[name]).digest
                     #expect(try Self.servedDigest(registry, reference) == digest, "\(reference)")
@@ -115,9 +121,9 @@ import TestSupport
                     #expect(copy.succeeded, "\(copy)")
                 }
                 let catalog = try Harness.peer("curl", ["-s", "http://\(registry.host)/v2/_catalog"])
-                #expect(catalog.out.contains(#"["library/app","library/multi","team/tool"]"#), "\(catalog)")
+                #expect(catalog.out.contains(#"["library/app","library/dock","library/multi","team/tool"]"#), "\(catalog)")
                 try DockerDaemon.with { docker in
-                    for (reference, name) in [("library/app:1", "app:1"), ("team/tool:2", "tool:2"), ("library/multi:1", "multi:1")] {
+                    for (reference, name) in served {
                         try docker.must(["pull", "\(registry.host)/\(reference)"])
                         let id = try docker.must(["image", "inspect", "--format", "{{.Id}}", "\(registry.host)/\(reference)"])
                         #expect(id.out.trimmingCharacters(in: .whitespacesAndNewlines) == f.images[name]?.id, "\(reference)")
