@@ -182,6 +182,8 @@ import TestSupport
             var options = Registry.Options()
             options.root = tree.path
             options.readOnly = true
+            // As Debian configures it: descriptors cached in memory (new links must still be seen).
+            options.descriptorCache = true
             try Registry.with(options) { registry in
                 let done = DispatchSemaphore(value: 0)
                 let state = ReaderState()
