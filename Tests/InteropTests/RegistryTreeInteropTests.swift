@@ -202,17 +202,23 @@ import TestSupport
                         }
                     }
                 }.start()
-                // Several new tags and a moving one while the reader runs.
-                for n in 0..<6 {
-                    try Self.mustBale(["copy", n % 2 == 0 ? "tool:2" : "multi:1", "registry-tree:\(tree.path):team/tool:\(n)"], root: f.store)
-                    try Self.mustBale(["copy", n % 2 == 0 ? "tool:2" : "multi:1", "registry-tree:\(tree.path):team/tool:moving"], root: f.store)
+                // New tags and a moving one while the reader runs, until it has read a good deal.
+                var n = 0
+                var last = ""
+                while n < 6 || (state.reads < 60 && n < 40) {
+                    let image = n % 2 == 0 ? "tool:2" : "multi:1"
+                    try Self.mustBale(["copy", image, "registry-tree:\(tree.path):team/tool:\(n)"], root: f.store)
+                    try Self.mustBale(["copy", image, "registry-tree:\(tree.path):team/tool:moving"], root: f.store)
+                    n += 1
+                    last = image
                 }
                 state.stop()
                 done.wait()
                 #expect(state.failures.isEmpty, "\(state.failures.prefix(3))")
-                #expect(state.reads > 0)
+                #expect(state.reads >= 60, "\(state.reads) reads during \(n) rounds of writes")
                 #expect(try Self.servedDigest(registry, "team/tool:4") == f.images["tool:2"]?.digest)
-                #expect(try Self.servedDigest(registry, "team/tool:moving") == f.images["multi:1"]?.digest)
+                #expect(try Self.servedDigest(registry, "team/tool:5") == f.images["multi:1"]?.digest)
+                #expect(try Self.servedDigest(registry, "team/tool:moving") == f.images[last]?.digest)
             }
         }
     }
