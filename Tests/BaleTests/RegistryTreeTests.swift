@@ -1,4 +1,4 @@
-import Bale
+@testable import Bale
 import BaleCore
 import BaleIO
 import Foundation
@@ -75,6 +75,31 @@ import Testing
         #expect(read(link("library/app", "_layers", m.layers[0].digest)) == m.layers[0].digest.string)
         #expect(read("repositories/team/multi/_manifests/tags/2/current/link") == index.digest.string)
         #expect(read(blob(app.descriptor.digest)).map { Data($0.utf8) } == (try fixture.store.readDocument(app.descriptor)))
+    }
+
+    /// The order a registry serving the tree needs: `_layers`, then revisions children first, the tag
+    /// last (a new tag's folder moved in whole; an existing tag's index link, then `current`).
+    @Test func linksAreWrittenChildrenFirstAndTheTagLast() throws {
+        defer { try? FileManager.default.removeItem(atPath: tree) }
+        let (index, children) = try StoreCopyTests.putIndex(fixture, name: "multi:1")
+        func copyWatched() throws -> [String] {
+            let destination = try RegistryTreeDestination(root: tree, reference: "m:1")
+            _ = try Copier().copy(from: StoreSource(store: fixture.store, selecting: ["multi:1"]), to: destination)
+            return destination.written.map { String($0.dropFirst(v2.count + "/repositories/m/".count)) }
+        }
+        let first = try copyWatched()
+        let layers = first.filter { $0.hasPrefix("_layers/") }
+        #expect(layers.count == 4)
+        #expect(Set(first.dropFirst(4).prefix(2)) == Set(children.map { "_manifests/revisions/sha256/\($0.digest.encoded)/link" }))
+        #expect(Array(first.dropFirst(6)) == ["_manifests/revisions/sha256/\(index.digest.encoded)/link", "_manifests/tags/1"])
+        // Again, once the tag exists and points elsewhere: its index link, then current; what is
+        // already right is not written again.
+        let other = "sha256:" + String(repeating: "0", count: 64)
+        try Data(other.utf8).write(to: URL(fileURLWithPath: v2 + "/repositories/m/_manifests/tags/1/current/link"))
+        #expect(try copyWatched() == ["_manifests/tags/1/current/link"])
+        try Data(other.utf8).write(to: URL(fileURLWithPath: v2 + "/repositories/m/_manifests/tags/1/current/link"))
+        try FileManager.default.removeItem(atPath: v2 + "/repositories/m/_manifests/tags/1/index")
+        #expect(try copyWatched() == ["_manifests/tags/1/index/sha256/\(index.digest.encoded)/link", "_manifests/tags/1/current/link"])
     }
 
     @Test func aDestinationNameIsTheRepositoryAsWrittenAndATagMoves() throws {

@@ -134,6 +134,18 @@ public final class RegistryTreeDestination: ImageDestination, @unchecked Sendabl
         for (repo, tag, digest) in tags { try writeTag(repo, tag, digest) }
     }
 
+    /// The link files and new tag folders this copy has written, in the order written (for the tests
+    /// of that order).
+    var written: [String] {
+        mutex.withLock {
+            undo.map { change in
+                switch change {
+                case .link(let path, _), .tag(let path): path
+                }
+            }
+        }
+    }
+
     public func abort() {
         let changes = mutex.withLock { undo }
         for change in changes.reversed() {
