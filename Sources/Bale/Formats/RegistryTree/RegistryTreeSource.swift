@@ -3,10 +3,12 @@ import BaleIO
 import Foundation
 
 /// A registry storage tree as a source (`registry-tree:DIR[:NAME[:TAG|@DIGEST]]`, layout in
-/// RegistryTreeFormat.swift), whether bale or the registry wrote it. A blob is served only as the
-/// registry serves it: through a link of the image's repository (`_manifests/revisions` for manifests
-/// and indexes, `_layers` for configs and layers) to a `data` file that is there. A missing link, a link
-/// to missing data, or a malformed link file stops the copy with the tree, the repository and the digest.
+/// RegistryTreeFormat.swift), whether bale or the registry wrote it. A blob is read only as the
+/// registry serves it: through a repository's link (`_manifests/revisions` for manifests and indexes,
+/// `_layers` for configs and layers) to a `data` file that is there. The repository is the image's;
+/// when every repository is read, any of them (the copier asks for blobs by digest alone). A missing
+/// link, a link to missing data, or a malformed link file stops the copy with the tree, the repository
+/// and the digest.
 ///
 /// - `NAME:TAG`: that tag; `NAME` alone: its `latest` tag, as `docker pull NAME` takes.
 /// - `NAME@DIGEST`: that manifest or index (a revision of the repository), with no name, as a pull by
