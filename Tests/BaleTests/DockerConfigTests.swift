@@ -101,7 +101,7 @@ import Testing
             #expect(stat(config.path, &st) == 0 && st.st_mode & 0o777 == 0o600)
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path + "/docker") == ["config.json"])
             let written = try String(contentsOfFile: config.path, encoding: .utf8)
-            #expect(written.contains("\n\t\"auths\""), "\(written)")
+            #expect(written.contains("\n\t\"HttpHeaders\": {\n\t\t\"User-Agent\": \"x/1\"\n\t},\n"), "\(written)")
             #expect(!written.contains("\n "), "indented with spaces: \(written)")
             #expect(try config.credential(for: "reg.local:5000") == RegistryCredential(username: "me", password: "pw"))
         }

@@ -213,18 +213,28 @@ public struct DockerConfig: CredentialStore {
         try BlobFile.replace(target, with: Self.encode(value), mode: 0o600)
     }
 
-    /// JSON with tab indentation, as docker writes the file (`json.MarshalIndent(…, "", "\t")`).
+    /// JSON indented with tabs, `"key": value`, `{}` for an empty object, as docker writes the file
+    /// (`json.MarshalIndent(…, "", "\t")`); keys sorted. Foundation's pretty printer writes `"key" :`
+    /// and spreads an empty object over lines, so only the scalars go through JSONEncoder (which does
+    /// the escaping), and the layout is made here.
     static func encode(_ value: JSONValue) throws -> Data {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let spaced = String(decoding: try encoder.encode(value), as: UTF8.self)
-        // Foundation indents with two spaces; a string's own newlines are escaped, so leading spaces
-        // on a line are always indentation.
-        let lines = spaced.components(separatedBy: "\n").map { line -> String in
-            let indent = line.prefix { $0 == " " }.count
-            return String(repeating: "\t", count: indent / 2) + line.dropFirst(indent - indent % 2)
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        func scalar(_ value: JSONValue) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+        func render(_ value: JSONValue, depth: Int) throws -> String {
+            let inner = String(repeating: "\t", count: depth + 1), outer = String(repeating: "\t", count: depth)
+            switch value {
+            case .object(let members) where !members.isEmpty:
+                let lines = try members.sorted { $0.key < $1.key }.map { try inner + scalar(.string($0.key)) + ": " + render($0.value, depth: depth + 1) }
+                return "{\n" + lines.joined(separator: ",\n") + "\n" + outer + "}"
+            case .array(let elements) where !elements.isEmpty:
+                let lines = try elements.map { try inner + render($0, depth: depth + 1) }
+                return "[\n" + lines.joined(separator: ",\n") + "\n" + outer + "]"
+            default:
+                return try scalar(value)
+            }
         }
-        return Data(lines.joined(separator: "\n").utf8)
+        return Data(try render(value, depth: 0).utf8)
     }
 
     // MARK: Helpers
