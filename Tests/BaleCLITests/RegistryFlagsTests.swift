@@ -2,6 +2,7 @@
 import Bale
 import BaleCore
 import Foundation
+import TestSupport
 import Testing
 
 /// The shared registry flags: mirrors from bale's config file and the command line, logins from the
@@ -56,6 +57,24 @@ import Testing
             #expect(warned.status == 1, "\(warned)")
             #expect(warned.err.contains("WARNING! Using --password via the CLI is insecure. Use --password-stdin."), "\(warned)")
             #expect(!FileManager.default.fileExists(atPath: dir.path + "/config.json"))
+        }
+    }
+
+    /// On a terminal (a pty from script(1)) login asks for the user, offering the stored one, which an
+    /// empty answer takes, and for the password. The registry check then fails (a loopback port nobody
+    /// listens on), which it reports only once the user is known: an empty user stops earlier.
+    @Test func loginOnATerminalPromptsWithTheStoredUserAsDefault() throws {
+        let script = try ProcessRunner.requirePeer("script")
+        try CLIRunner.withTemporaryDirectory { dir throws in
+            let auth = Data("olduser:x".utf8).base64EncodedString()
+            try Data(#"{"auths": {"127.0.0.1:1": {"auth": "\#(auth)"}}}"#.utf8).write(to: dir.appendingPathComponent("config.json"))
+            let before = try Data(contentsOf: dir.appendingPathComponent("config.json"))
+            let bale = try CLIRunner.executable().path
+            let run = try CLIRunner.run(script, ["-qec", "'\(bale)' login 127.0.0.1:1", "/dev/null"],
+                                        stdin: Data("\ns3cret\n".utf8), environment: ["DOCKER_CONFIG": dir.path], timeout: 60)
+            #expect(run.out.contains("Username (olduser): Password: "), "\(run)")
+            #expect(run.out.contains("Error: login to 127.0.0.1:1 failed"), "\(run)")
+            #expect(try Data(contentsOf: dir.appendingPathComponent("config.json")) == before)
         }
     }
 }
