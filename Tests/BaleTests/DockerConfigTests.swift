@@ -117,6 +117,20 @@ import Testing
         }
     }
 
+    /// A config file that is a symlink (dotfiles kept in a repository) stays one: the file it points
+    /// at is replaced, as docker does.
+    @Test func aSymlinkedConfigIsWrittenWhereItPoints() throws {
+        try Self.withConfig { config, dir throws in
+            try FileManager.default.createDirectory(atPath: dir.path + "/docker", withIntermediateDirectories: true)
+            try Data(#"{"x": 1}"#.utf8).write(to: dir.appendingPathComponent("real.json"))
+            try FileManager.default.createSymbolicLink(atPath: config.path, withDestinationPath: "../real.json")
+            try config.store(RegistryCredential(username: "me", password: "pw"), for: "reg.local")
+            #expect(try FileManager.default.destinationOfSymbolicLink(atPath: config.path) == "../real.json")
+            #expect(try Self.json(dir.path + "/real.json")["x"] as? Int == 1)
+            #expect(try config.credential(for: "reg.local") == RegistryCredential(username: "me", password: "pw"))
+        }
+    }
+
     @Test func logoutOfAnUnknownServerSaysNotLoggedInAndChangesNothing() throws {
         let text = #"{"auths": {"other.local": {"auth": "bzpw"}}, "x": 1}"#
         try Self.withConfig(text) { config, _ throws in
