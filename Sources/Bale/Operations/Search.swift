@@ -17,6 +17,14 @@ public struct SearchResult: Sendable, Equatable {
     public var tags: [String]
     /// The source, as the user named it (`store` for the store).
     public var source: String
+
+    public init(name: String, title: String, description: String, tags: [String], source: String) {
+        self.name = name
+        self.title = title
+        self.description = description
+        self.tags = tags
+        self.source = source
+    }
 }
 
 /// The filters `bale search` takes (`--filter KEY=VALUE`): `label=KEY` or `label=KEY=VALUE` (an image
