@@ -74,6 +74,26 @@ import Testing
         }
     }
 
+    /// A store image whose config blob is gone is left out with a warning naming it; the others are
+    /// still found (as `images` lists what it can).
+    @Test func aDamagedImageIsSkippedWithAWarning() throws {
+        try CLIRunner.withTemporaryDirectory { dir throws in
+            let env: [String: String?] = ["BALE_ROOT": dir.path + "/store"]
+            try FileManager.default.createDirectory(atPath: dir.path + "/src", withIntermediateDirectories: true)
+            for name in ["good:1", "bad:1"] {
+                try Data(name.utf8).write(to: dir.appendingPathComponent("src/f"))
+                let run = try CLIRunner.bale(["import", dir.path + "/src", name], environment: env)
+                #expect(run.status == 0, "\(run)")
+            }
+            let id = try CLIRunner.bale(["images", "--no-trunc", "--format", "{{.ID}}", "bad"], environment: env).out
+            try FileManager.default.removeItem(atPath: dir.path + "/store/blobs/sha256/" + id.dropFirst(7).trimmingCharacters(in: .newlines))
+            let run = try CLIRunner.bale(["search", "", "--format", "{{.Name}}"], environment: env)
+            #expect(run.status == 0, "\(run)")
+            #expect(run.lines == ["good"], "\(run)")
+            #expect(run.err.hasPrefix("Warning: store: bad:1: skipped: "), "\(run)")
+        }
+    }
+
     @Test(arguments: ["stars=3", "is-official=true", "is-automated=true"])
     func hubOnlyFiltersAreRefused(filter: String) throws {
         try CLIRunner.withTemporaryDirectory { dir throws in

@@ -49,7 +49,7 @@ import Testing
     static func search(_ term: String, filters: [String] = [], in dir: String) throws -> [SearchResult] {
         let context = LocationContext(store: { throw BaleError(.internal, "no store in this test") })
         let source = try Location(parsing: "oci:" + dir).source(context)
-        return try Search.search(term, in: source, sourceName: "L", filter: SearchFilter(filters))
+        return try Search.search(term, in: source, sourceName: "L", filter: SearchFilter(filters)).results
     }
 
     @Test func indexAnnotationsComeBeforeConfigLabelsAndEveryTagIsListed() throws {

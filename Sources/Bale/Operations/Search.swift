@@ -74,10 +74,12 @@ public enum Search {
     /// The repositories of `source` that match `term` (case-insensitive, a substring of the
     /// repository's name, one of its tags, or an image's title or description), one result each,
     /// sorted by name. `sourceName` fills the SOURCE column. A source that reads its input once (an
-    /// archive) is staged under `temporaryDirectory` first, as a copy would stage it. The source is
-    /// closed.
+    /// archive) is staged under `temporaryDirectory` first, as a copy would stage it. An image whose
+    /// documents cannot be read (a damaged store entry) is left out with a warning, as `images` does,
+    /// so one bad image does not hide the rest. The source is closed.
     public static func search(_ term: String, in source: any ImageSource, sourceName: String,
-                              filter: SearchFilter, temporaryDirectory: String = NSTemporaryDirectory()) throws -> [SearchResult] {
+                              filter: SearchFilter, temporaryDirectory: String = NSTemporaryDirectory())
+        throws -> (results: [SearchResult], warnings: [String]) {
         defer { source.close() }
         var staging: TemporaryBlobSink?
         if let streaming = source as? any StreamingImageSource {
@@ -91,9 +93,16 @@ public enum Search {
         var labelsOf: [Digest: [String: String]] = [:]
         var tagsOf: [String: Set<String>] = [:]
         var imagesOf: [String: [(tag: String, labels: [String: String])]] = [:]
+        var warnings: [String] = []
         for image in try source.images() {
             guard !image.names.isEmpty else { continue }
-            let labels = try labelsOf[image.descriptor.digest] ?? Self.labels(of: image.descriptor, in: source)
+            let labels: [String: String]
+            do {
+                labels = try labelsOf[image.descriptor.digest] ?? Self.labels(of: image.descriptor, in: source)
+            } catch let error as BaleError {
+                warnings.append("\(image.names.map(\.familiar).joined(separator: ", ")): skipped: \(error.message)")
+                continue
+            }
             labelsOf[image.descriptor.digest] = labels
             guard filter.accepts(labels: labels) else { continue }
             for name in image.names {
@@ -104,7 +113,7 @@ public enum Search {
             }
         }
         let needle = term.lowercased()
-        return imagesOf.keys.sorted().compactMap { repository in
+        let results = imagesOf.keys.sorted().compactMap { repository -> SearchResult? in
             let images = imagesOf[repository] ?? []
             let tags = (tagsOf[repository] ?? []).sorted()
             // The row shows the `latest` image's title and description, else the first that has one.
@@ -115,6 +124,7 @@ public enum Search {
             guard needle.isEmpty || texts.contains(where: { $0.lowercased().contains(needle) }) else { return nil }
             return SearchResult(name: repository, title: title, description: description, tags: tags, source: sourceName)
         }
+        return (results, warnings)
     }
 
     /// An image's labels as search reads them: the annotations of its index (outermost first), then of

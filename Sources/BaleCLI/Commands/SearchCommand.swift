@@ -64,14 +64,16 @@ struct SearchCommand: ParsableCommand {
         let output = try OutputFormat(format, fields: Self.fields)
         let context = try global.context(registry: registry.registryOptions())
         var results: [SearchResult] = []
-        let store = "store"
-        if searchFilter.accepts(source: store) {
-            results += try Search.search(term, in: StoreSource(everythingIn: global.readStore()), sourceName: store,
-                                         filter: searchFilter, temporaryDirectory: context.temporaryDirectory)
+        func search(_ source: any ImageSource, named name: String) throws {
+            let found = try Search.search(term, in: source, sourceName: name, filter: searchFilter,
+                                          temporaryDirectory: context.temporaryDirectory)
+            found.warnings.forEach { printError("Warning: \(name): \($0)") }
+            results += found.results
         }
+        let store = "store"
+        if searchFilter.accepts(source: store) { try search(StoreSource(everythingIn: global.readStore()), named: store) }
         for location in source where searchFilter.accepts(source: location) {
-            results += try Search.search(term, in: Location(parsing: location).source(context), sourceName: location,
-                                         filter: searchFilter, temporaryDirectory: context.temporaryDirectory)
+            try search(Location(parsing: location).source(context), named: location)
         }
         let records = results.prefix(limit).map { result -> [String: String] in
             [
