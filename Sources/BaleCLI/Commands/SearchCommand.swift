@@ -14,7 +14,8 @@ struct SearchCommand: ParsableCommand {
             labels of the config, or annotations of the manifest or index) contains TERM, ignoring case. \
             Reads the store, then each --source location in order (any location copy reads: \
             oci:DIR, oci-archive:FILE, docker-archive:FILE, …; a location without a name lists every \
-            image it holds). Nothing is fetched from Docker Hub.
+            image it holds). Nothing is fetched from Docker Hub. An image whose manifest or config \
+            cannot be read is skipped with a warning naming it.
 
             Columns: NAME DESCRIPTION TAGS SOURCE, one row per repository and source; DESCRIPTION is the \
             description (else the title) of the repository's latest tag, else of the first image that has \
