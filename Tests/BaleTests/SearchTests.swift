@@ -81,4 +81,47 @@ import Testing
     func filtersThatMeanNothingOfflineAreRefused(filter: String) {
         #expect(throws: BaleError.self) { try SearchFilter([filter]) }
     }
+
+    /// Counts the documents read through it.
+    final class Counting: ImageSource, @unchecked Sendable {
+        let inner: any ImageSource
+        var reads = 0
+        init(_ inner: any ImageSource) { self.inner = inner }
+        var name: String { inner.name }
+        func images() throws -> [SourceImage] { try inner.images() }
+        func document(_ descriptor: Descriptor) throws -> Data {
+            reads += 1
+            return try inner.document(descriptor)
+        }
+        func openBlob(_ descriptor: Descriptor) throws -> any BlobReader { try inner.openBlob(descriptor) }
+        func close() { inner.close() }
+    }
+
+    /// A repository with many tags (a registry's tags list) costs one image's documents, its `latest`;
+    /// only a label filter reads them all.
+    @Test func oneImagePerRepositoryIsRead() throws {
+        try ProcessRunner.withTemporaryDirectory { dir throws in
+            let images = dir.path + "/images"
+            try FileManager.default.createDirectory(atPath: dir.path + "/src", withIntermediateDirectories: true)
+            let context = LocationContext(store: { try Store(root: dir.path + "/store") })
+            var tags = ["latest"] + (1...5).map(String.init)
+            tags.swapAt(0, 3)
+            for tag in tags {
+                let description = tag == "latest" ? "the latest one" : "number \(tag)"
+                try Data(tag.utf8).write(to: URL(fileURLWithPath: dir.path + "/src/f"))
+                var options = RootfsImageOptions(compression: GzipSettings(level: 1, jobs: 1))
+                options.changes = ["LABEL \(Search.descriptionKey)=\"\(description)\""]
+                _ = try Copier().copy(from: Location(parsing: "rootfs:\(dir.path)/src"),
+                                      to: Location(parsing: "oci:\(images):app:\(tag)"), context: { var c = context; c.rootfs = options; return c }())
+            }
+            let plain = Counting(try Location(parsing: "oci:" + images).source(context))
+            let found = try Search.search("", in: plain, sourceName: "L", filter: SearchFilter([])).results
+            #expect(found.map(\.description) == ["the latest one"])
+            #expect(found.first?.tags.count == 6)
+            #expect(plain.reads == 2, "read \(plain.reads) documents")
+            let filtered = Counting(try Location(parsing: "oci:" + images).source(context))
+            _ = try Search.search("", in: filtered, sourceName: "L", filter: SearchFilter(["label=\(Search.descriptionKey)"]))
+            #expect(filtered.reads == 12, "read \(filtered.reads) documents")
+        }
+    }
 }

@@ -58,6 +58,9 @@ public struct SearchFilter: Sendable {
         }
     }
 
+    /// Whether the filter looks at images' labels (every image must then be read).
+    var readsLabels: Bool { !labels.isEmpty }
+
     /// Whether rows of the source called `name` are wanted.
     public func accepts(source name: String) -> Bool { sources.isEmpty || sources.contains(name) }
 
@@ -72,11 +75,17 @@ public enum Search {
     public static let descriptionKey = "org.opencontainers.image.description"
 
     /// The repositories of `source` that match `term` (case-insensitive, a substring of the
-    /// repository's name, one of its tags, or an image's title or description), one result each,
-    /// sorted by name. `sourceName` fills the SOURCE column. A source that reads its input once (an
-    /// archive) is staged under `temporaryDirectory` first, as a copy would stage it. An image whose
-    /// documents cannot be read (a damaged store entry) is left out with a warning, as `images` does,
-    /// so one bad image does not hide the rest. The source is closed.
+    /// repository's name, one of its tags, or its title or description), one result each, sorted by
+    /// name. `sourceName` fills the SOURCE column.
+    ///
+    /// A repository's title and description are those of one image, as Docker Hub gives a repository
+    /// one description: its `latest` tag's, else its first image's in the source's order. Only that
+    /// image is read (a manifest and a config), so a source that lists many tags (a registry) costs
+    /// one image per repository; a label filter reads every image. An image that cannot be read (a
+    /// damaged store entry) gives a warning, and the next image stands in for it.
+    ///
+    /// A source that reads its input once (an archive) is staged under `temporaryDirectory` first, as a
+    /// copy would stage it. The source is closed.
     public static func search(_ term: String, in source: any ImageSource, sourceName: String,
                               filter: SearchFilter, temporaryDirectory: String = NSTemporaryDirectory())
         throws -> (results: [SearchResult], warnings: [String]) {
@@ -89,40 +98,43 @@ public enum Search {
         }
         defer { withExtendedLifetime(staging) {} }
 
-        // Each image is read once, whatever number of names it has.
-        var labelsOf: [Digest: [String: String]] = [:]
-        var tagsOf: [String: Set<String>] = [:]
-        var imagesOf: [String: [(tag: String, labels: [String: String])]] = [:]
-        var warnings: [String] = []
+        // Each repository's tags and images, in the source's order; nothing is read yet.
+        var entriesOf: [String: [(tag: String, image: Descriptor, name: Reference)]] = [:]
         for image in try source.images() {
-            guard !image.names.isEmpty else { continue }
-            let labels: [String: String]
-            do {
-                labels = try labelsOf[image.descriptor.digest] ?? Self.labels(of: image.descriptor, in: source)
-            } catch let error as BaleError {
-                warnings.append("\(image.names.map(\.familiar).joined(separator: ", ")): skipped: \(error.message)")
-                continue
-            }
-            labelsOf[image.descriptor.digest] = labels
-            guard filter.accepts(labels: labels) else { continue }
             for name in image.names {
-                let repository = name.familiarName
-                let tag = name.tag ?? name.digest.map(\.string) ?? ""
-                tagsOf[repository, default: []].insert(tag)
-                imagesOf[repository, default: []].append((tag, labels))
+                entriesOf[name.familiarName, default: []].append((name.tag ?? name.digest?.string ?? "", image.descriptor, name))
             }
         }
+        // Each image is read at most once, whatever number of names it has; nil: unreadable.
+        var read: [Digest: [String: String]?] = [:]
+        var warnings: [String] = []
+        func labels(_ entry: (tag: String, image: Descriptor, name: Reference)) -> [String: String]? {
+            if let known = read[entry.image.digest] { return known }
+            var labels: [String: String]?
+            do {
+                labels = try Self.labels(of: entry.image, in: source)
+            } catch let error as BaleError {
+                warnings.append("\(entry.name.familiar): \(error.message)")
+            } catch {
+                warnings.append("\(entry.name.familiar): \(error)")
+            }
+            read[entry.image.digest] = .some(labels)
+            return labels
+        }
         let needle = term.lowercased()
-        let results = imagesOf.keys.sorted().compactMap { repository -> SearchResult? in
-            let images = imagesOf[repository] ?? []
-            let tags = (tagsOf[repository] ?? []).sorted()
-            // The row shows the `latest` image's title and description, else the first that has one.
-            let shown = images.filter { $0.tag == "latest" } + images
-            let title = shown.lazy.compactMap { $0.labels[titleKey] }.first { !$0.isEmpty } ?? ""
-            let description = shown.lazy.compactMap { $0.labels[descriptionKey] }.first { !$0.isEmpty } ?? ""
-            let texts = [repository] + tags + images.flatMap { [$0.labels[titleKey], $0.labels[descriptionKey]].compactMap { $0 } }
-            guard needle.isEmpty || texts.contains(where: { $0.lowercased().contains(needle) }) else { return nil }
-            return SearchResult(name: repository, title: title, description: description, tags: tags, source: sourceName)
+        var results: [SearchResult] = []
+        for repository in entriesOf.keys.sorted() {
+            var entries = entriesOf[repository] ?? []
+            if filter.readsLabels {
+                entries = entries.filter { labels($0).map(filter.accepts(labels:)) ?? false }
+                if entries.isEmpty { continue }
+            }
+            let tags = Set(entries.map(\.tag)).sorted()
+            let shown = (entries.filter { $0.tag == "latest" } + entries).lazy.compactMap { labels($0) }.first ?? [:]
+            let title = shown[titleKey] ?? "", description = shown[descriptionKey] ?? ""
+            guard needle.isEmpty || ([repository, title, description] + tags).contains(where: { $0.lowercased().contains(needle) })
+            else { continue }
+            results.append(SearchResult(name: repository, title: title, description: description, tags: tags, source: sourceName))
         }
         return (results, warnings)
     }

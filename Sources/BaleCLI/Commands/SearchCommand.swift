@@ -9,18 +9,18 @@ struct SearchCommand: ParsableCommand {
         commandName: "search",
         abstract: "Search the store and other locations for images.",
         discussion: """
-            Finds repositories whose name, one of whose tags, or one of whose images' title or \
-            description (the org.opencontainers.image.title and org.opencontainers.image.description \
-            labels of the config, or annotations of the manifest or index) contains TERM, ignoring case. \
+            Finds repositories whose name, one of whose tags, or whose title or description (the \
+            org.opencontainers.image.title and org.opencontainers.image.description labels of the \
+            config, or annotations of the manifest or index, of the repository's latest tag, else of its \
+            first image) contains TERM, ignoring case. \
             Reads the store, then each --source location in order (any location copy reads: \
             oci:DIR, oci-archive:FILE, docker-archive:FILE, …; a location without a name lists every \
             image it holds). Nothing is fetched from Docker Hub. An image whose manifest or config \
-            cannot be read is skipped with a warning naming it.
+            cannot be read gives a warning naming it, and the next image of its repository stands in.
 
             Columns: NAME DESCRIPTION TAGS SOURCE, one row per repository and source; DESCRIPTION is the \
-            description (else the title) of the repository's latest tag, else of the first image that has \
-            one. DESCRIPTION and TAGS are cut at 45 characters (as docker search cuts descriptions) unless \
-            --no-trunc.
+            description, else the title. DESCRIPTION and TAGS are cut at 45 characters (as docker search \
+            cuts descriptions) unless --no-trunc.
 
             Filters (--filter KEY=VALUE, repeatable): label=KEY or label=KEY=VALUE (only images carrying \
             the label count, and only their tags are listed), source=LOCATION (rows of that source only, \
