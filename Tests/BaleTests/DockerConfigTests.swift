@@ -189,31 +189,10 @@ import Testing
 
     // MARK: Credential helpers
 
-    /// A `docker-credential-test` that keeps each server's JSON in a file of `dir`, and a
-    /// `docker-credential-broken` that always fails.
+    /// The test helpers in `dir/bin` (on the config's search path), keeping credentials in
+    /// `dir/helper-store`.
     static func installHelpers(in dir: URL) throws {
-        let store = dir.path + "/helper-store"
-        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
-        let test = """
-            #!/bin/sh
-            key() { printf %s "$1" | tr '/:' '__'; }
-            echo "$1" >> '\(store)/calls'
-            case "$1" in
-            get) read -r server; f='\(store)/'"$(key "$server")"
-                 if [ -f "$f" ]; then cat "$f"; else echo "credentials not found in native keychain"; exit 1; fi ;;
-            store) cat > '\(store)/incoming'
-                 server=$(sed -n 's/.*"ServerURL":"\\([^"]*\\)".*/\\1/p' '\(store)/incoming')
-                 mv '\(store)/incoming' '\(store)/'"$(key "$server")" ;;
-            erase) read -r server; rm -f '\(store)/'"$(key "$server")" ;;
-            *) echo "unknown action $1" >&2; exit 1 ;;
-            esac
-            """
-        let broken = "#!/bin/sh\necho 'the keyring is locked' >&2\nexit 1\n"
-        for (name, script) in [("test", test), ("broken", broken)] {
-            let path = dir.path + "/bin/docker-credential-" + name
-            try Data(script.utf8).write(to: URL(fileURLWithPath: path))
-            chmod(path, 0o755)
-        }
+        try CredentialHelper.install(bin: dir.path + "/bin", store: dir.path + "/helper-store")
     }
 
     @Test func credentialsComeFromTheHelperTheFileNames() throws {

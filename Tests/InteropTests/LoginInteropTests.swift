@@ -59,4 +59,51 @@ import TestSupport
             }
         }
     }
+
+    /// Through a credential helper (`credsStore`): what docker login stores with the helper, bale reads
+    /// back from it; what bale stores with it, docker's pull sends; the file holds only the entry.
+    @Test func dockerAndBaleShareACredentialHelper() throws {
+        let htpasswd = try Harness.requirePeer("htpasswd")
+        let docker = try Harness.requirePeer("docker")
+        try Harness.withTemporaryDirectory { dir in
+            let user = "tester", password = "helped"
+            let file = dir.path + "/htpasswd"
+            #expect(try Harness.run(htpasswd, ["-Bbc", file, user, password]).succeeded)
+            let bin = dir.path + "/bin", store = dir.path + "/helper-store"
+            try CredentialHelper.install(bin: bin, store: store)
+            let path = bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+            var options = Registry.Options()
+            options.htpasswd = file
+            try Registry.with(options) { registry in
+                try DockerDaemon.with { daemon in
+                    func run(_ arguments: [String], config: String, stdin: Data? = nil) throws -> RunResult {
+                        try Harness.run(docker, arguments, stdin: stdin, environment: [
+                            "DOCKER_HOST": "unix://" + daemon.socket, "DOCKER_CONFIG": config, "PATH": path,
+                        ])
+                    }
+                    func config(_ name: String) throws -> DockerConfig {
+                        try FileManager.default.createDirectory(atPath: dir.path + "/" + name, withIntermediateDirectories: true)
+                        try Data(#"{"credsStore": "test"}"#.utf8).write(to: URL(fileURLWithPath: dir.path + "/\(name)/config.json"))
+                        return DockerConfig(path: dir.path + "/\(name)/config.json", searchPath: path)
+                    }
+                    let credential = RegistryCredential(username: user, password: password)
+
+                    let dockerWrote = try config("docker-wrote")
+                    let login = try run(["login", "-u", user, "--password-stdin", registry.host], config: dir.path + "/docker-wrote",
+                                        stdin: Data((password + "\n").utf8))
+                    #expect(login.succeeded, "\(login)")
+                    #expect(try dockerWrote.credential(for: registry.host) == credential)
+
+                    try FileManager.default.removeItem(atPath: CredentialHelper.file(for: registry.host, store: store))
+                    let baleWrote = try config("bale-wrote")
+                    #expect(try baleWrote.store(credential, for: registry.host) == "docker-credential-test")
+                    let pulled = try run(["pull", registry.host + "/nothing:1"], config: dir.path + "/bale-wrote")
+                    #expect(!pulled.succeeded && !pulled.err.contains("no basic auth credentials"), "\(pulled)")
+                    #expect(pulled.err.contains("manifest unknown") || pulled.err.contains("not found"), "\(pulled)")
+                    let saved = try String(contentsOfFile: baleWrote.path, encoding: .utf8)
+                    #expect(!saved.contains("auth\":"), "a secret in the file: \(saved)")
+                }
+            }
+        }
+    }
 }
