@@ -25,6 +25,7 @@ struct CopyCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
+    @OptionGroup var registry: RegistryFlags
 
     @Argument(help: ArgumentHelp("Where to read.", valueName: "source"))
     var source: String
@@ -35,7 +36,7 @@ struct CopyCommand: ParsableCommand {
     func run() throws {
         let from = try Location(parsing: source)
         let to = try Location(parsing: destination)
-        let context = global.context()
+        let context = try global.context(registry: registry.registryOptions())
         let progress = ProgressBar(label: "Copying", disabled: global.noProgress)
         defer { progress.finish() }
         let report = try Copier(options: platforms.copyOptions(global, progress: progress))

@@ -1,0 +1,24 @@
+import ArgumentParser
+import Bale
+import BaleCore
+import Foundation
+
+/// The registry flags of the commands that may reach a registry (`docker://` locations, login, search).
+struct RegistryFlags: ParsableArguments {
+    @Flag(name: .long, help: "Allow plain HTTP and TLS without certificate verification for every registry (without it, plain HTTP only for localhost and 127.0.0.0/8).")
+    var insecure = false
+
+    @Option(name: .customLong("registry-mirror"), help: ArgumentHelp("A mirror to try for Docker Hub images, after those of bale's config file (registry-mirrors in $XDG_CONFIG_HOME/bale/config.json); repeatable, tried in order.", valueName: "url"))
+    var registryMirror: [String] = []
+
+    /// The registry options these flags and the config files give: mirrors from bale's config file,
+    /// then from the flags, in order; logins from the Docker config file.
+    func registryOptions(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RegistryOptions {
+        var options = RegistryOptions()
+        options.insecure = insecure
+        options.mirrors = try BaleConfig(path: BaleConfig.defaultPath(environment: environment)).registryMirrors
+            + registryMirror.map { try BaleConfig.mirror($0, from: "--registry-mirror") }
+        options.credentials = DockerConfig(environment: environment)
+        return options
+    }
+}
