@@ -23,13 +23,15 @@ struct PlatformOptions: ParsableArguments {
 }
 
 extension GlobalOptions {
-    /// The context formats open locations with.
-    func context(compression: ArchiveCompression = .none) -> LocationContext {
+    /// The context formats open locations with; `registry` from `RegistryFlags.registryOptions()` for
+    /// the commands that take those flags.
+    func context(compression: ArchiveCompression = .none, registry: RegistryOptions = RegistryOptions()) -> LocationContext {
         let root = self.root ?? Store.defaultRoot()
         let reserve = self.reserve
         var context = LocationContext(store: { try Store(root: root, reserve: reserve) }, compression: compression)
         context.rootfs.compression.jobs = effectiveJobs
         context.rootfs.sourceDateEpoch = try? RootfsImageOptions.sourceDateEpoch()
+        context.registry = registry
         return context
     }
 }

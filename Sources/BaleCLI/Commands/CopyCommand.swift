@@ -15,7 +15,11 @@ struct CopyCommand: ParsableCommand {
             compression or a directory becomes the one-layer image import makes; written, the image is \
             flattened as export does, into a tar file, or into PATH when it is an existing directory or \
             ends in /; - is stdin or stdout), docker://HOST[:PORT]/NAME[:TAG|@DIGEST] (an image in a \
-            registry; docker://HOST alone, as a source: every repository and tag of its catalog). A blob the destination already holds is not \
+            registry; docker://HOST alone, as a source: every repository and tag of its catalog), \
+            registry-tree:DIR[:NAME[:TAG|@DIGEST]] (a Distribution \
+            registry's storage, DIR holding docker/registry/v2; NAME is the repository as stored, e.g. \
+            library/alpine; read without NAME: every tag of every repository; written without NAME: each \
+            image to the repository of its name without the host). A blob the destination already holds is not \
             copied again; every blob is checked against its digest on the way in. A name in the \
             destination location renames the (single) image copied.
             """,
@@ -34,7 +38,7 @@ struct CopyCommand: ParsableCommand {
     func run() throws {
         let from = try Location(parsing: source)
         let to = try Location(parsing: destination)
-        let context = global.context(registry: registry)
+        let context = try global.context(registry: registry.registryOptions())
         let progress = ProgressBar(label: "Copying", disabled: global.noProgress)
         defer { progress.finish() }
         let report = try Copier(options: platforms.copyOptions(global, progress: progress))

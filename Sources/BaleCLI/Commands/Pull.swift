@@ -33,7 +33,7 @@ struct Pull: ParsableCommand {
     func run() throws {
         var reference = try Reference(parsing: name)
         if reference.digest == nil { reference = reference.withDefaultTag() }
-        let context = global.context(registry: registry)
+        let context = try global.context(registry: registry.registryOptions())
         let lines = LinePrinter(quiet: quiet)
         lines.print("\(reference.digest?.string ?? reference.tag ?? "latest"): Pulling from \(reference.path)")
         let source = try RegistrySource(host: reference.domain, image: reference, options: context.registry)

@@ -38,7 +38,7 @@ struct Push: ParsableCommand {
             throw BaleError(.usage, "invalid reference \"\(name)\": push a tag, not a digest")
         }
         reference = reference.withDefaultTag()
-        let context = global.context(registry: registry)
+        let context = try global.context(registry: registry.registryOptions())
         let lines = LinePrinter(quiet: quiet)
         let store = try context.store()
         let image = try store.image(reference.string)

@@ -16,6 +16,7 @@ struct Verify: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var registry: RegistryFlags
 
     @Flag(name: .long, help: "Also check the uncompressed content of each layer against the config's DiffIDs.")
     var deep = false
@@ -26,7 +27,7 @@ struct Verify: ParsableCommand {
     func run() throws {
         var report = try global.readStore().verify(deep: deep)
         if let repair, !report.damaged.isEmpty {
-            let context = global.context()
+            let context = try global.context(registry: registry.registryOptions())
             let location = try Location(parsing: repair)
             let source = try location.source(context)
             let destination: StoreRepairDestination

@@ -31,6 +31,9 @@ struct Registry {
         var tls: (certificate: String, key: String)?
         /// Pull-through cache of this upstream URL (a mirror).
         var proxyRemoteURL: String?
+        /// The in-memory blob descriptor cache (`storage.cache.blobdescriptor: inmemory`), on in
+        /// Debian's default configuration.
+        var descriptorCache = false
         init() {}
     }
 
@@ -103,6 +106,8 @@ struct Registry {
             rootdirectory: \(root)
           delete:
             enabled: true
+          cache:
+            blobdescriptor: \(options.descriptorCache ? "inmemory" : "\"\"")
           maintenance:
             uploadpurging:
               enabled: false

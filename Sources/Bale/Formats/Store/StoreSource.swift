@@ -42,6 +42,22 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
         }
     }
 
+    /// Selects every image of the store, each with all its names (an untagged image with none), in
+    /// index order: what a search or listing reads through the generic source API.
+    public init(everythingIn store: Store) throws {
+        self.store = store
+        lock = try store.acquireLock(exclusive: false)
+        do {
+            let index = try store.loadIndex()
+            selected = index.digests.compactMap { digest in
+                index.descriptor(of: digest).map { SourceImage(descriptor: StoreIndex.bare($0), names: index.names(of: digest)) }
+            }
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
     public func images() throws -> [SourceImage] { selected }
 
     public func document(_ descriptor: Descriptor) throws -> Data {
