@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        // `bale sync`'s list: skopeo sync's YAML, and its images-by-semver tags read as versions.
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/mxcl/Version.git", from: "2.2.1"),
     ],
     targets: [
         // Linux calls Swift's Glibc module leaves out (sync_file_range, xattrs); nothing to link.
@@ -44,6 +47,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Version", package: "Version"),
         ]),
         .target(name: "BaleCLI", dependencies: [
             "Bale", "BaleCore", "BaleIO",
