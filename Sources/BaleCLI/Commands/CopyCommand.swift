@@ -19,12 +19,15 @@ struct CopyCommand: ParsableCommand {
             library/alpine; read without NAME: every tag of every repository; written without NAME: each \
             image to the repository of its name without the host). A blob the destination already holds is not \
             copied again; every blob is checked against its digest on the way in. A name in the \
-            destination location renames the (single) image copied.
+            destination location renames the (single) image copied. --split-size writes an archive \
+            destination as parts FILE.000, FILE.001, … plus FILE.sha256 (see save); an archive source \
+            may be such a set, named FILE, FILE.000 or FILE.sha256, its parts checked before any is read.
             """,
         aliases: ["convert"])
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
+    @OptionGroup var split: SplitOptions
 
     @Argument(help: ArgumentHelp("Where to read.", valueName: "source"))
     var source: String
@@ -35,7 +38,8 @@ struct CopyCommand: ParsableCommand {
     func run() throws {
         let from = try Location(parsing: source)
         let to = try Location(parsing: destination)
-        let context = global.context()
+        var context = global.context()
+        context.splitSize = split.bytes
         let progress = ProgressBar(label: "Copying", disabled: global.noProgress)
         defer { progress.finish() }
         let report = try Copier(options: platforms.copyOptions(global, progress: progress))
