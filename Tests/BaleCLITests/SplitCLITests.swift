@@ -174,6 +174,11 @@ import Testing
                 let layer = try largestBlob(tree)
                 #expect(unlink(tree + "/blobs/sha256/" + layer) == 0)
             }
+            // An OCI archive has no manifest.json: its index alone says what must be there.
+            #expect(try CLIRunner.bale(["save", "--format", "oci", "-o", dir.path + "/oci.tar", "app:1"], environment: env).status == 0)
+            let ociMissing = try edited(dir.path + "/oci.tar", dir, "ocimissing") { tree in
+                #expect(unlink(tree + "/blobs/sha256/" + layer) == 0)
+            }
             var newConfig = ""
             let diffID = try edited(whole, dir, "diffid") { tree in
                 // The config's DiffID changed (under the config's new digest, as manifest.json names it).
@@ -190,10 +195,11 @@ import Testing
                 items[0]["Config"] = "blobs/sha256/" + newConfig
                 try JSONSerialization.data(withJSONObject: items).write(to: URL(fileURLWithPath: manifestPath))
             }
-            let bad = try CLIRunner.bale(["verify", "--archive", corrupt, whole, missing, diffID], environment: env)
+            let bad = try CLIRunner.bale(["verify", "--archive", corrupt, whole, missing, diffID, ociMissing], environment: env)
             #expect(bad.status == 3, "\(bad)")
             let lines = bad.lines
-            #expect(lines.count == 3, "\(bad)")
+            #expect(lines.count == 4, "\(bad)")
+            #expect(lines.contains { $0.hasPrefix(ociMissing) && $0.contains("image app:1") && $0.contains(layer) && $0.contains("missing from the archive") }, "\(bad)")
             #expect(lines.contains { $0.hasPrefix(corrupt) && $0.contains(layer) }, "\(bad)")
             #expect(lines.contains { $0.hasPrefix(missing) && $0.contains(layer) && $0.contains("does not contain") }, "\(bad)")
             #expect(lines.contains { $0.hasPrefix(diffID) && $0.contains("image sha256:\(newConfig)") && $0.contains("diffID") }, "\(bad)")
