@@ -552,6 +552,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             return try Self.readAll(sink.open(d.digest), limit: JSON.maxDocumentSize, what: "\(name): \(d.digest)")
         }
         var diffIDs: [Digest: Digest] = [:]
+        var passedCompression: [Digest: LayerCompression] = [:]
+        for member in scan.members.values { passedCompression[member.digest] = member.compression }
         func walkManifests() throws { try ImageGraph.walk(images.map(\.descriptor), read: read) { _, node in
             guard case .manifest(let manifest) = node else { return true }
             guard let configBytes = try read(manifest.config) else { return false }
@@ -560,7 +562,10 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): the manifest lists \(manifest.layers.count) layers, the config \(config.rootfs.diffIDs.count) diff_ids")
             }
             for (i, (layer, expected)) in zip(manifest.layers, config.rootfs.diffIDs).enumerated() {
-                guard let file = sink.file(layer.digest) else { continue }
+                // A sink may keep no file of a large blob that passed (verify --archive hashes and drops
+                // them): what the pass learnt (the tee's DiffID, or that it was not compressed) serves.
+                let file = sink.file(layer.digest)
+                guard file != nil || scan.sinkBlobs[layer.digest] != nil else { continue }
                 let actual: Digest
                 if let known = diffIDs[layer.digest] {
                     actual = known
@@ -568,7 +573,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                     actual = unpacked.diffID
                     sink.recordUnpackedSize(unpacked.size, of: layer.digest)
                     diffIDs[layer.digest] = actual
-                } else {
+                } else if let file {
                     do {
                         if try LayerCompression.sniff(FileBlobReader(path: file)) == .none {
                             actual = layer.digest
@@ -581,6 +586,14 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                     } catch let error as BaleError {
                         throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): layer \(i) (\(layer.digest)) cannot be decompressed: \(error.message)")
                     }
+                    diffIDs[layer.digest] = actual
+                } else {
+                    // No file and no DiffID from the tee: an uncompressed layer is its own DiffID; a
+                    // compressed one whose tee learnt nothing did not decompress.
+                    guard passedCompression[layer.digest] == LayerCompression.none else {
+                        throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): layer \(i) (\(layer.digest)) cannot be decompressed")
+                    }
+                    actual = layer.digest
                     diffIDs[layer.digest] = actual
                 }
                 guard actual == expected else {
