@@ -163,6 +163,10 @@ import Testing
             #expect(good.out.isEmpty, "\(good)")
             // The incremental archive's expectation is a note, with whether the store has it.
             #expect(good.err.contains("inc.tar: incremental: expects sha256:") && good.err.contains("(carried by whole.tar); the store holds it"), "\(good)")
+            // --since reads a split set as the archive it is.
+            #expect(try CLIRunner.bale(["save", "--since", dir.path + "/set.tar.000", "-o", dir.path + "/inc2.tar", "app:2"], environment: env).status == 0)
+            let sinceSplit = try CLIRunner.bale(["verify", "--archive", dir.path + "/inc2.tar"], environment: env)
+            #expect(sinceSplit.status == 0 && sinceSplit.err.contains("(carried by set.tar.000); the store holds it"), "\(sinceSplit)")
             let empty: [String: String?] = ["BALE_ROOT": dir.path + "/empty"]
             let elsewhere = try CLIRunner.bale(["verify", "--archive", dir.path + "/inc.tar"], environment: empty)
             #expect(elsewhere.status == 0 && elsewhere.err.contains("the store lacks it"), "\(elsewhere)")
