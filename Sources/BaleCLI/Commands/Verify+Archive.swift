@@ -6,6 +6,7 @@ import Foundation
 extension Verify {
     /// `verify --archive FILE…`: one line per problem on stdout, notes on stderr, exit 3 on any problem.
     func verifyArchives() throws {
+        if repair != nil { throw BaleError(.usage, "--repair mends the store; it does not go with --archive") }
         let store = try? global.readStore()
         var problems = 0
         for path in archive {

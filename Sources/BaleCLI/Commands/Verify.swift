@@ -14,8 +14,9 @@ struct Verify: ParsableCommand {
             holds them (an archive, a layout, another store's image), each checked against its digest, \
             prints "Repaired: DIGEST" for each, and verifies again.
 
-            --archive FILE… checks archives instead, without loading them and without writing into the \
-            store (see verify --archive below).
+            --archive FILE… checks archives (or split sets) instead, without loading them and without \
+            writing into the store, always as deeply as --deep: one line per problem on stdout, naming the \
+            archive, the image and the digest, and exit status 3.
             """)
 
     @OptionGroup var global: GlobalOptions
