@@ -47,6 +47,13 @@ struct SplitOptions: ParsableArguments {
 
     /// The part size asked for, in bytes.
     var bytes: Int64? { splitSize.flatMap(GlobalOptions.byteCount) }
+
+    /// `context` with archive destinations split as asked.
+    func applied(to context: LocationContext) -> LocationContext {
+        var context = context
+        context.splitSize = bytes
+        return context
+    }
 }
 
 /// Options shared by `import` and `commit`: --change, --message, --compression-level.

@@ -38,12 +38,11 @@ struct CopyCommand: ParsableCommand {
     func run() throws {
         let from = try Location(parsing: source)
         let to = try Location(parsing: destination)
-        var context = global.context()
-        context.splitSize = split.bytes
+        let context = global.context()
         let progress = ProgressBar(label: "Copying", disabled: global.noProgress)
         defer { progress.finish() }
         let report = try Copier(options: platforms.copyOptions(global, progress: progress))
-            .copy(from: from, to: to, context: context)
+            .copy(from: from, to: to, context: split.applied(to: context))
         progress.finish()
         report.warnings.forEach { printError("Warning: \($0)") }
         report.refused.forEach { printError("Refused: \($0)") }
