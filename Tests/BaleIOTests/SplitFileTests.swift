@@ -34,6 +34,28 @@ import Testing
         })
     }
 
+    /// Parts of several hashing blocks (1 MiB), written in odd sizes: each part's bytes and sum are right.
+    @Test func partsLargerThanAHashingBlockAreSummedRight() throws {
+        let dir = try TemporaryDirectory()
+        let partSize = 3 << 19   // 1.5 MiB
+        let data = bytes(4 << 20 + 12_345, seed: 9)
+        let sink = try SplitFileSink(path: dir.file("g"), partSize: Int64(partSize))
+        var offset = 0
+        for size in [1, 700_000, 1 << 20, 3, 2_000_001] where offset < data.count {
+            let end = min(data.count, offset + size)
+            try sink.write(data[offset ..< end])
+            offset = end
+        }
+        try sink.write(data[offset...])
+        try sink.commit()
+        #expect(try dir.contents() == ["g.000", "g.001", "g.002", "g.sha256"])
+        for n in 0 ..< 3 {
+            let part = data[(n * partSize) ..< min(data.count, (n + 1) * partSize)]
+            #expect(contents(dir.file("g.00\(n)")) == part)
+            #expect(sumLines(dir, "g")[n] == "\(SHA256Hasher.digest(part).encoded)  g.00\(n)")
+        }
+    }
+
     @Test func aStreamEndingOnABoundaryHasNoEmptyLastPart() throws {
         let dir = try TemporaryDirectory()
         let sink = try SplitFileSink(path: dir.file("b"), partSize: 8)
