@@ -19,13 +19,16 @@ struct CopyCommand: ParsableCommand {
             library/alpine; read without NAME: every tag of every repository; written without NAME: each \
             image to the repository of its name without the host). A blob the destination already holds is not \
             copied again; every blob is checked against its digest on the way in. A name in the \
-            destination location renames the (single) image copied.
+            destination location renames the (single) image copied. --split-size writes an archive \
+            destination as parts FILE.000, FILE.001, … plus FILE.sha256 (see save); an archive source \
+            may be such a set, named FILE, FILE.000 or FILE.sha256, its parts checked before any is read.
             """,
         aliases: ["convert"])
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
     @OptionGroup var registry: RegistryFlags
+    @OptionGroup var split: SplitOptions
 
     @Argument(help: ArgumentHelp("Where to read.", valueName: "source"))
     var source: String
@@ -40,7 +43,7 @@ struct CopyCommand: ParsableCommand {
         let progress = ProgressBar(label: "Copying", disabled: global.noProgress)
         defer { progress.finish() }
         let report = try Copier(options: platforms.copyOptions(global, progress: progress))
-            .copy(from: from, to: to, context: context)
+            .copy(from: from, to: to, context: split.applied(to: context))
         progress.finish()
         report.warnings.forEach { printError("Warning: \($0)") }
         report.refused.forEach { printError("Refused: \($0)") }
