@@ -17,7 +17,9 @@ import NIOSSL
 ///   with the login or identity token; cached per scope until it expires) and sent again once. A 401
 ///   with a fresh token is "authentication required"; 403 is "denied".
 /// - Faults: 5xx, 429 (its `Retry-After` honoured) and transport errors are retried with exponential
-///   backoff (bodyless requests whole; blobs resume with `Range`, uploads from the registry's offset).
+///   backoff (bodyless requests whole; blobs resume with `Range`; an upload chunk resumes from the
+///   offset the registry reports, or, where the registry dropped the session as Distribution 2.8
+///   does after a broken PATCH, starts a new one while the first chunk is still in memory).
 /// - Every error is one line naming `docker://HOST/REPOSITORY` and what was asked.
 public final class RegistryClient: @unchecked Sendable {
     // @unchecked Sendable: `authorization` is guarded by `lock`; everything else is immutable.
