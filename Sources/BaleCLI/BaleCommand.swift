@@ -26,7 +26,7 @@ public struct BaleCommand: ParsableCommand {
                 Images.self, Inspect.self, History.self, Tag.self, Rmi.self,
             ]),
             CommandGroup(name: "Moving images", subcommands: [Save.self, Load.self, CopyCommand.self]),
-            CommandGroup(name: "Registries", subcommands: [SearchCommand.self, LoginCommand.self, LogoutCommand.self]),
+            CommandGroup(name: "Registries", subcommands: [Pull.self, Push.self, SearchCommand.self, LoginCommand.self, LogoutCommand.self]),
             CommandGroup(name: "Root file systems", subcommands: [Import.self, Export.self, Commit.self, Diff.self]),
             CommandGroup(name: "Store upkeep", subcommands: [Verify.self, Prune.self]),
         ]

@@ -80,7 +80,7 @@ import Testing
 
     // Item 3: unknown commands, before or after global options.
     @Test func unknownCommandsAreNamed() throws {
-        for arguments in [["frobnicate"], ["--root", "/nonexistent/s", "frobnicate"], ["pull", "x"]] {
+        for arguments in [["frobnicate"], ["--root", "/nonexistent/s", "frobnicate"], ["run", "x"]] {
             let r = try CLIRunner.bale(arguments)
             let name = arguments.first == "--root" ? "frobnicate" : arguments[0]
             #expect(r.status == 2)

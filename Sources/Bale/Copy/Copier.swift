@@ -21,6 +21,8 @@ public struct CopyOptions: Sendable {
     public var names: Naming = .keep
     /// Where a streaming source is staged when the destination cannot hold its blobs.
     public var temporaryDirectory: String = NSTemporaryDirectory()
+    /// Told what happens to each layer blob (from several threads): docker's per-layer lines.
+    public var onBlob: (@Sendable (BlobEvent) -> Void)?
 
     /// Names of the copied images at the destination.
     public enum Naming: Sendable {
@@ -38,6 +40,16 @@ public struct CopyOptions: Sendable {
         self.platform = platform
         self.allPlatforms = allPlatforms
     }
+}
+
+/// What happened to one layer blob of a copy.
+public enum BlobEvent: Sendable {
+    /// The destination holds it already; `mountedFrom` names where a registry mounted it from just now.
+    case held(Descriptor, mountedFrom: String?)
+    /// Its bytes start to move.
+    case started(Descriptor)
+    /// Its bytes are in the destination, verified.
+    case copied(Descriptor)
 }
 
 /// What a copy did.
@@ -181,8 +193,13 @@ public struct Copier: Sendable {
         if !omitted.isEmpty {
             try destination.expect(Dictionary(uniqueKeysWithValues: omitted.map { ($0.digest, options.omit[$0.digest]!) }))
         }
-        try copyBlobs(plan.blobs.filter { !destination.contains($0.digest, size: $0.size) && options.omit[$0.digest] == nil },
-                      source: source, destination: destination, report: &report)
+        let wanted = plan.blobs.filter { options.omit[$0.digest] == nil }
+        let missing = wanted.filter { blob in
+            guard destination.contains(blob.digest, size: blob.size) else { return true }
+            options.onBlob?(.held(blob, mountedFrom: destination.origin(of: blob.digest)))
+            return false
+        }
+        try copyBlobs(missing, source: source, destination: destination, report: &report)
         report.blobsSkipped = plan.blobs.count - report.blobsWritten
         // Documents always go through: destinations that write manifest.json need to see them.
         for doc in plan.documents { try destination.putDocument(doc.bytes, descriptor: doc.descriptor) }
@@ -324,12 +341,14 @@ public struct Copier: Sendable {
 
     private func copyBlob(_ blob: Descriptor, source: any ImageSource, destination: any ImageDestination,
                           state: CopyState) throws {
+        options.onBlob?(.started(blob))
         let opened = try source.openBlob(blob)
         let reader: any BlobReader = options.progress.map { CountingReader(opened, $0) } ?? opened
         defer { reader.close() }
         do {
             let (_, size) = try destination.putBlob(reader, expected: blob)
             state.record(size)
+            options.onBlob?(.copied(blob))
         } catch let error as BaleError {
             throw BaleError(error.code, "\(source.name): layer \(blob.digest): \(error.message)", cause: error.cause)
         }

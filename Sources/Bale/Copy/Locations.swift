@@ -88,6 +88,10 @@ public protocol ImageDestination: AnyObject, Sendable {
     /// destination was asked to, the wrong hash) is not held, and is replaced when put. The copier skips
     /// what is held. `size` nil: whatever its size (an incremental archive's expectations give none).
     func contains(_ digest: Digest, size: Int64?) -> Bool
+    /// Where a blob that `contains` found came from when it was not held before it was asked: a
+    /// registry mounts a blob from another repository of the registry (the repository's name); nil
+    /// elsewhere.
+    func origin(of digest: Digest) -> String?
     /// Writes a blob from `reader`, checking it against `expected` (digest and size) when given.
     @discardableResult
     func putBlob(_ reader: any BlobReader, expected: Descriptor?) throws -> (digest: Digest, size: Int64)
@@ -132,6 +136,8 @@ public final class DataReader: BlobReader {
 }
 
 extension ImageDestination {
+    public func origin(of digest: Digest) -> String? { nil }
+
     /// Records that the destination will not hold these blobs but expects whoever reads it to have
     /// them (an incremental archive); called before any blob is put. Only archives support it.
     public func expect(_ blobs: [Digest: String]) throws {

@@ -6,6 +6,7 @@ public enum Formats {
     public static let all: [any LocationFormat.Type] = [
         StoreFormat.self, OCILayoutFormat.self, DockerArchiveFormat.self, OCIArchiveFormat.self, RootfsFormat.self,
         RegistryTreeFormat.self,
+        RegistryFormat.self,
     ]
 
     /// The format of bare names.

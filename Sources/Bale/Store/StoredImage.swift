@@ -28,6 +28,11 @@ public struct StoredImage: Sendable {
 }
 
 extension Store {
+    /// Every name in the store, read from index.json alone (no image is loaded).
+    public func names() throws -> [Reference] {
+        try withLock(exclusive: false) { try loadIndex().entries.compactMap(\.name) }
+    }
+
     /// Reads the store's index.json (callers hold the lock).
     func loadIndex() throws -> StoreIndex {
         if isAbsent { return try StoreIndex(bytes: JSON.canonical(Index(mediaType: .ociIndex, manifests: [])), path: indexPath) }

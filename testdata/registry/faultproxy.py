@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""A fault-injecting HTTP proxy in front of a registry, for bale's pull tests (loopback only).
+
+    faultproxy.py UPSTREAM PORTFILE LOGFILE MODE
+
+Listens on 127.0.0.1 and a free port (written to PORTFILE once it listens), forwards GET and HEAD to
+UPSTREAM (http://127.0.0.1:PORT), and logs one line per request to LOGFILE: METHOD PATH RANGE.
+MODE says what goes wrong:
+
+    (Blob faults apply to blobs over 64 KiB, the layers.)
+    cut           the first GET of each blob without a Range header sends its headers (the full
+                  Content-Length) and half of the body, then closes the connection; later requests
+                  (ranged or not) pass through. Bale must resume with Range: bytes=N-.
+    corrupt       blob bodies have their middle byte flipped (same length).
+    manifest      manifest bodies get a trailing space; the registry's Docker-Content-Digest is kept.
+    endless       blob bodies are the real bytes, then zeros forever, without Content-Length.
+    cut-upload    the first PATCH of an upload reaches the registry with only half of its body
+                  (then both connections close): bale must ask the registry how far it got and
+                  send the rest from there.
+    pass          nothing goes wrong.
+
+Every method is forwarded with the client's Host header, so the registry's Location URLs point back
+at the proxy.
+"""
+
+import http.client
+import http.server
+import os
+import socketserver
+import sys
+import threading
+
+UPSTREAM, PORTFILE, LOGFILE, MODE = sys.argv[1:5]
+upstream_host = UPSTREAM.split("//", 1)[1]
+cut_done = set()
+lock = threading.Lock()
+
+
+def log(line):
+    with lock, open(LOGFILE, "a") as f:
+        f.write(line + "\n")
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_HEAD(self):
+        self.forward(head=True)
+
+    def do_GET(self):
+        self.forward(head=False)
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
+    def forward(self, head):
+        rng = self.headers.get("Range")
+        log(f"{self.command} {self.path} {rng or '-'}")
+        length = int(self.headers.get("Content-Length") or "0")
+        sent = self.rfile.read(length) if length else None
+        conn = http.client.HTTPConnection(upstream_host, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+        if self.command == "PATCH" and MODE == "cut-upload" and sent:
+            with lock:
+                first = "patch" not in cut_done
+                cut_done.add("patch")
+            if first:
+                conn.putrequest("PATCH", self.path, skip_host=True, skip_accept_encoding=True)
+                for k, v in headers.items():
+                    conn.putheader(k, v)
+                conn.endheaders()
+                conn.send(sent[: len(sent) // 2])
+                conn.sock.shutdown(2)
+                conn.close()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+        conn.request(self.command, self.path, body=sent, headers=headers)
+        resp = conn.getresponse()
+        body = b"" if head else resp.read()
+        # Layers only (configs are small): the faults hit the blob a test names.
+        is_blob = "/blobs/sha256:" in self.path and resp.status in (200, 206) and \
+            int(resp.getheader("Content-Length") or "0") > 65536
+        is_manifest = "/manifests/" in self.path and resp.status == 200
+        out_headers = [(k, v) for k, v in resp.getheaders()
+                       if k.lower() not in ("content-length", "connection", "transfer-encoding")]
+        if head:
+            self.send_response(resp.status)
+            for k, v in out_headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", resp.getheader("Content-Length") or "0")
+            self.end_headers()
+            return
+        if is_blob and MODE == "cut" and rng is None:
+            with lock:
+                first = self.path not in cut_done
+                cut_done.add(self.path)
+            if first:
+                self.send_response(resp.status)
+                for k, v in out_headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+        if is_blob and MODE == "corrupt" and body:
+            middle = len(body) // 2
+            body = body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1:]
+        if is_manifest and MODE == "manifest":
+            body = body + b" "
+        if is_blob and MODE == "endless":
+            self.send_response(resp.status)
+            for k, v in out_headers:
+                self.send_header(k, v)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                self.wfile.write(body)
+                for _ in range(100000):
+                    self.wfile.write(b"\0" * 65536)
+            except OSError:
+                pass
+            return
+        self.send_response(resp.status)
+        for k, v in out_headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+server = Server(("127.0.0.1", 0), Handler)
+with open(PORTFILE + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+os.rename(PORTFILE + ".tmp", PORTFILE)
+server.serve_forever()
