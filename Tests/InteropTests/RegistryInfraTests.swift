@@ -199,6 +199,30 @@ import TestSupport
         }
     }
 
+    /// A pull-through cache (a mirror as docker's registry-mirrors usually are) of a loopback upstream:
+    /// skopeo reads through it, and the upstream's log shows the cache fetched the image.
+    @Test func pullThroughCacheServesItsUpstream() throws {
+        try Harness.withTemporaryDirectory { dir in
+            let layout = try Harness.makeLayout(in: dir, images: [Self.image])
+            try Registry.with { upstream in
+                let pushed = try push(layout, to: "\(upstream.host)/library/demo:1", ["--dest-tls-verify=false"])
+                #expect(pushed.succeeded, "\(pushed)")
+                var options = Registry.Options()
+                options.proxyRemoteURL = upstream.url
+                let manifestsBefore = upstream.requests("GET", "/v2/library/demo/manifests/1").count
+                let blobsBefore = upstream.requests("GET", "/v2/library/demo/blobs/sha256:").count
+                try Registry.with(options) { cache in
+                    let copy = try skopeo(["copy", "-q", "--src-tls-verify=false", "docker://\(cache.host)/library/demo:1",
+                                           "oci:\(dir.path)/through:demo"])
+                    #expect(copy.succeeded, "\(copy)")
+                    #expect(!cache.requests("GET", "/v2/library/demo/manifests/1").isEmpty, "\(cache.log)")
+                    #expect(upstream.requests("GET", "/v2/library/demo/manifests/1").count > manifestsBefore, "\(upstream.log)")
+                    #expect(upstream.requests("GET", "/v2/library/demo/blobs/sha256:").count > blobsBefore, "\(upstream.log)")
+                }
+            }
+        }
+    }
+
     /// The certs.d helper writes docker's folder for the registry's own port and removes it afterwards.
     @Test func dockerCertificateFolderLastsForTheBodyOnly() throws {
         try TestPKI.with { pki in
