@@ -171,7 +171,7 @@ registry_bench() {
     oci:store3:docker.io/library/multi:1 "docker://$source_host/bench/multi:1" || return 1
   registry_pid=
   start_registry registry-bale || { registry_pid=$source_pid; return 1; }
-  measure "bale push" "$bale" --root store3 --no-progress push multi:1 "$registry_host/bench/multi:1" \
+  measure "bale push" "$bale" --root store3 --no-progress push multi:1 "docker://$registry_host/bench/multi:1" \
     || { stop_registry; registry_pid=$source_pid; return 1; }
   stop_registry
   registry_pid=$source_pid

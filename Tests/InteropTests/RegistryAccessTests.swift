@@ -5,10 +5,11 @@ import TestSupport
 // bale against registries that guard their doors (issue #11, "Done when": auth, TLS, mirrors): the
 // real `docker-registry` with htpasswd or token auth (the test token server), on TLS with a test CA
 // (and client certificates), and as a mirror of Docker Hub names. Written to the command-line contract
-// of the issue: `bale pull NAME`, `bale push NAME DESTINATION`, `bale login -u U --password-stdin
-// SERVER`, `bale logout SERVER`, `--insecure`, `--registry-mirror URL` and `registry-mirrors` in
-// `$XDG_CONFIG_HOME/bale/config.json`; credentials in `$DOCKER_CONFIG/config.json`; a private CA and
-// client certificates from `/etc/docker/certs.d/HOST:PORT/`.
+// of the issue: `bale pull NAME`, `bale push NAME [DESTINATION]` (a name that says where it goes, or a
+// `docker://` destination), `bale login -u U --password-stdin SERVER`, `bale logout SERVER`,
+// `--insecure`, `--registry-mirror URL` and `registry-mirrors` in `$XDG_CONFIG_HOME/bale/config.json`;
+// credentials in `$DOCKER_CONFIG/config.json`; a private CA and client certificates from
+// `/etc/docker/certs.d/HOST:PORT/`.
 
 /// One test's world: a generated image in a seed store, and private Docker and bale config folders
 /// (so neither the machine's logins nor its mirrors ever reach the test).
@@ -102,8 +103,11 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
                 {"psFormat": "table {{.ID}}", "auths": {"other.example:5000": {"auth": "eDp5"}}}
                 """
                 try before.write(toFile: world.configFile, atomically: true, encoding: .utf8)
+                // docker's habit: tag, then push the name, which says where it goes.
+                let tag = try world.bale(["tag", "demo:1", "\(host)/demo:1"])
+                #expect(tag.succeeded, "\(tag)")
 
-                let anonymous = try world.bale(["push", "demo:1", "\(host)/demo:1"])
+                let anonymous = try world.bale(["push", "\(host)/demo:1"])
                 #expect(!anonymous.succeeded)
                 #expect(errorLine(anonymous, naming: host, saying: ["auth", "login", "denied"]), "\(anonymous)")
                 #expect(registry.requests("PUT", "/manifests/").isEmpty, "\(registry.log)")
@@ -123,7 +127,7 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
                 #expect(auths["other.example:5000"]?["auth"] as? String == "eDp5", "\(config)")
                 #expect(try world.configMode() == 0o600)
 
-                let push = try world.bale(["push", "demo:1", "\(host)/demo:1"])
+                let push = try world.bale(["push", "\(host)/demo:1"])
                 #expect(push.succeeded, "\(push)")
                 let inspect = try Harness.peer("skopeo", ["inspect", "--tls-verify=false", "--creds", "alice:s3cret", "docker://\(host)/demo:1"])
                 #expect(inspect.succeeded, "\(inspect)")
@@ -137,7 +141,7 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
                 #expect(config["psFormat"] as? String == "table {{.ID}}")
                 #expect(try world.configMode() == 0o600)
 
-                let again = try world.bale(["push", "demo:1", "\(host)/demo:2"])
+                let again = try world.bale(["push", "\(host)/demo:1"])
                 #expect(!again.succeeded)
                 #expect(errorLine(again, naming: host, saying: ["auth", "login", "denied"]), "\(again)")
             }
@@ -164,13 +168,13 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
                         #expect(try world.imageID("\(host)/skopeo/demo:1", root: anonymousStore) == id)
                         #expect(tokens.granted(repository: "skopeo/demo", actions: ["pull"], account: nil), "\(tokens.log)")
 
-                        let refused = try world.bale(["push", "demo:1", "\(host)/bale/demo:1"])
+                        let refused = try world.bale(["push", "demo:1", "docker://\(host)/bale/demo:1"])
                         #expect(!refused.succeeded, "\(refused)")
                         #expect(errorLine(refused, naming: host, saying: ["auth", "login", "denied"]), "\(refused)")
 
                         let login = try world.bale(["login", "-u", "alice", "--password-stdin", host], stdin: "s3cret\n")
                         #expect(login.succeeded && login.out.contains("Login Succeeded"), "\(login)")
-                        let push = try world.bale(["push", "demo:1", "\(host)/bale/demo:1"])
+                        let push = try world.bale(["push", "demo:1", "docker://\(host)/bale/demo:1"])
                         #expect(push.succeeded, "\(push)")
                         #expect(tokens.granted(repository: "bale/demo", actions: ["pull", "push"], account: "alice"), "\(tokens.log)")
 
@@ -233,7 +237,7 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
                     let untrustedPull = try world.bale(["pull", "\(host)/skopeo/demo:1"], root: world.freshStore("untrusted"))
                     #expect(!untrustedPull.succeeded)
                     #expect(errorLine(untrustedPull, naming: host, saying: Self.tlsWords), "\(untrustedPull)")
-                    let untrustedPush = try world.bale(["push", "demo:1", "\(host)/bale/demo:1"])
+                    let untrustedPush = try world.bale(["push", "demo:1", "docker://\(host)/bale/demo:1"])
                     #expect(!untrustedPush.succeeded)
                     #expect(errorLine(untrustedPush, naming: host, saying: Self.tlsWords), "\(untrustedPush)")
                     #expect(registry.requests("PUT", "/v2/bale/demo/manifests/").isEmpty, "\(registry.log)")
@@ -243,7 +247,7 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
                         let pull = try world.bale(["pull", "\(host)/skopeo/demo:1"], root: store)
                         #expect(pull.succeeded, "\(pull)")
                         #expect(try world.imageID("\(host)/skopeo/demo:1", root: store) == id)
-                        let push = try world.bale(["push", "demo:1", "\(host)/bale/demo:1"])
+                        let push = try world.bale(["push", "demo:1", "docker://\(host)/bale/demo:1"])
                         #expect(push.succeeded, "\(push)")
                     }
                     let check = try Harness.peer("skopeo", ["inspect", "--cert-dir", skopeoCerts, "docker://\(host)/bale/demo:1"])
@@ -253,7 +257,7 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
                     let insecure = try world.bale(["pull", "--insecure", "\(host)/bale/demo:1"], root: insecureStore)
                     #expect(insecure.succeeded, "\(insecure)")
                     #expect(try world.imageID("\(host)/bale/demo:1", root: insecureStore) == id)
-                    let insecurePush = try world.bale(["push", "--insecure", "demo:1", "\(host)/insecure/demo:1"])
+                    let insecurePush = try world.bale(["push", "--insecure", "demo:1", "docker://\(host)/insecure/demo:1"])
                     #expect(insecurePush.succeeded, "\(insecurePush)")
                 }
             }
@@ -284,7 +288,7 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
                         let pull = try world.bale(["pull", "\(host)/demo:1"], root: store)
                         #expect(pull.succeeded, "\(pull)")
                         #expect(try world.imageID("\(host)/demo:1", root: store) == world.imageID("demo:1"))
-                        let push = try world.bale(["push", "demo:1", "\(host)/bale/demo:1"])
+                        let push = try world.bale(["push", "demo:1", "docker://\(host)/bale/demo:1"])
                         #expect(push.succeeded, "\(push)")
                     }
                 }
@@ -321,6 +325,26 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
                 let store = world.freshStore("pulled")
                 let pull = try world.bale(["pull", "--registry-mirror", mirror.url, "mirrored:1"], root: store)
                 try expectServed(by: mirror, pull, id: id, store: store, world: world)
+            }
+        }
+    }
+
+    /// A pull-through cache in front of a loopback registry that plays Docker Hub: the cache serves
+    /// the pull (fetching from its upstream), bale never asks the upstream itself.
+    @Test func pullOfADockerHubNameThroughAPullThroughCache() throws {
+        try RegistryClientWorld.with { world in
+            try withMirror(world) { upstream, id in
+                var options = Registry.Options()
+                options.proxyRemoteURL = upstream.url
+                try Registry.with(options) { cache in
+                    let store = world.freshStore("pulled")
+                    let pull = try world.bale(["pull", "--registry-mirror", cache.url, "mirrored:1"], root: store)
+                    try expectServed(by: cache, pull, id: id, store: store, world: world)
+                    #expect(!upstream.requests("GET", "/v2/library/mirrored/manifests/1").isEmpty, "\(upstream.log)")
+                    // Every request the upstream saw came from the cache (Go's user agent), none from bale.
+                    #expect(upstream.log.split(separator: "\n").filter { $0.contains("\"GET /v2/library/") }
+                        .allSatisfy { $0.contains("Go-http-client") }, "\(upstream.log)")
+                }
             }
         }
     }
