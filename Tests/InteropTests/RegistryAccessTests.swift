@@ -297,6 +297,43 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
     }
 }
 
+/// An air-gapped registry as it is usually run: TLS with its own CA, a required client certificate
+/// and token auth, all at once; bale logs in, pushes and pulls with what certs.d and the Docker
+/// config hold.
+@Suite struct RegistryAirGapTests {
+    @Test func loginPushPullWithPrivateCAClientCertificateAndTokenAuth() throws {
+        try RegistryClientWorld.with { world in
+            try TestPKI.with { pki in
+                try TokenServer.with(pki: pki, users: ["alice": "s3cret"], anonymousPull: false) { tokens in
+                    var options = Registry.Options()
+                    options.tls = (pki.serverCertificate, pki.serverKey)
+                    options.clientCAs = [pki.caCertificate]
+                    options.token = tokens.registryOptions
+                    try Registry.with(options) { registry in
+                        let host = registry.host
+                        try pki.withDockerCertificates(for: host, client: true) {
+                            let login = try world.bale(["login", "-u", "alice", "--password-stdin", host], stdin: "s3cret\n")
+                            #expect(login.succeeded && login.out.contains("Login Succeeded"), "\(login)")
+                            let push = try world.bale(["push", "demo:1", "docker://\(host)/team/demo:1"])
+                            #expect(push.succeeded, "\(push)")
+                            #expect(tokens.granted(repository: "team/demo", actions: ["pull", "push"], account: "alice"), "\(tokens.log)")
+                            let store = world.freshStore("pulled")
+                            let pull = try world.bale(["pull", "\(host)/team/demo:1"], root: store)
+                            #expect(pull.succeeded, "\(pull)")
+                            #expect(try world.imageID("\(host)/team/demo:1", root: store) == world.imageID("demo:1"))
+                        }
+                        let skopeoCerts = world.directory.appendingPathComponent("skopeo-certs").path
+                        try pki.writeCertificateFolder(at: skopeoCerts, client: true)
+                        let check = try Harness.peer("skopeo", ["inspect", "--cert-dir", skopeoCerts, "--creds", "alice:s3cret",
+                                                                "docker://\(host)/team/demo:1"])
+                        #expect(check.succeeded, "\(check)")
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Mirrors: a second `docker-registry` holding `library/mirrored:1` (seeded by skopeo) serves a pull of
 /// the Docker Hub name `mirrored:1`. Network isolation around bale (`unshare -n`) would also hide the
 /// mirror's loopback listener, so "offline" is asserted from the mirror's log (it served the manifest
