@@ -217,7 +217,7 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
     }
 }
 
-@Suite struct RegistryTLSTests {
+@Suite struct RegistryCertificateTests {
     static let tlsWords = ["certificate", "tls", "ssl", "trust"]
 
     /// A registry on TLS with its own CA: refused without trust, accepted with the CA in certs.d,
