@@ -47,6 +47,28 @@ struct RegistryClientWorld {
         try Harness.bale(arguments, root: root ?? seed, stdin: stdin.map { Data($0.utf8) }, environment: environment)
     }
 
+    /// bale as `bale(_:root:)` runs it, but unable to reach Docker Hub: in a mount namespace of its own
+    /// (`unshare -m`, root) whose /etc/hosts sends Docker Hub's names to 0.0.0.0, so a pull that skips
+    /// its mirrors fails at once instead of going out. (`unshare -n` would also hide the loopback
+    /// registries.)
+    func baleWithoutDockerHub(_ arguments: [String], root: URL) throws -> RunResult {
+        try withoutDockerHub([try Harness.baleBinary().path, "--root", root.path] + arguments)
+    }
+
+    /// `command` (a path, then arguments) with this world's environment, where Docker Hub's names
+    /// resolve to 0.0.0.0 (see `baleWithoutDockerHub`).
+    func withoutDockerHub(_ command: [String]) throws -> RunResult {
+        let hosts = directory.appendingPathComponent("hosts").path
+        let names = ["docker.io", "index.docker.io", "registry-1.docker.io", "auth.docker.io",
+                     "registry.hub.docker.com", "production.cloudflare.docker.com"]
+        try (["127.0.0.1 localhost", "::1 localhost"] + names.map { "0.0.0.0 \($0)" })
+            .joined(separator: "\n").appending("\n").write(toFile: hosts, atomically: true, encoding: .utf8)
+        let script = "mount --bind \"$0\" /etc/hosts && exec \"$@\""
+        return try Harness.run(try Harness.requirePeer("unshare"),
+                               ["-m", "sh", "-c", script, hosts] + command,
+                               environment: environment)
+    }
+
     /// A new empty store under the world's directory.
     func freshStore(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
@@ -335,9 +357,9 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
 }
 
 /// Mirrors: a second `docker-registry` holding `library/mirrored:1` (seeded by skopeo) serves a pull of
-/// the Docker Hub name `mirrored:1`. Network isolation around bale (`unshare -n`) would also hide the
-/// mirror's loopback listener, so "offline" is asserted from the mirror's log (it served the manifest
-/// and every blob) and from bale naming the mirror that served.
+/// the Docker Hub name `mirrored:1`, offline: bale runs where Docker Hub's names lead nowhere
+/// (`baleWithoutDockerHub`), the mirror's log shows it served the manifest and blobs, and bale names the
+/// mirror that served.
 @Suite struct RegistryMirrorTests {
     /// A plain registry seeded with `library/mirrored:1`; `body` gets it and the seed's image ID.
     private func withMirror<T>(_ world: RegistryClientWorld, _ body: (Registry, String) throws -> T) throws -> T {
@@ -360,7 +382,7 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
         try RegistryClientWorld.with { world in
             try withMirror(world) { mirror, id in
                 let store = world.freshStore("pulled")
-                let pull = try world.bale(["pull", "--registry-mirror", mirror.url, "mirrored:1"], root: store)
+                let pull = try world.baleWithoutDockerHub(["pull", "--registry-mirror", mirror.url, "mirrored:1"], root: store)
                 try expectServed(by: mirror, pull, id: id, store: store, world: world)
             }
         }
@@ -375,7 +397,7 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
                 options.proxyRemoteURL = upstream.url
                 try Registry.with(options) { cache in
                     let store = world.freshStore("pulled")
-                    let pull = try world.bale(["pull", "--registry-mirror", cache.url, "mirrored:1"], root: store)
+                    let pull = try world.baleWithoutDockerHub(["pull", "--registry-mirror", cache.url, "mirrored:1"], root: store)
                     try expectServed(by: cache, pull, id: id, store: store, world: world)
                     #expect(!upstream.requests("GET", "/v2/library/mirrored/manifests/1").isEmpty, "\(upstream.log)")
                     // Every request the upstream saw came from the cache (Go's user agent), none from bale.
@@ -398,7 +420,7 @@ func errorLine(_ r: RunResult, naming registry: String, saying words: [String]) 
                     try JSONSerialization.data(withJSONObject: config)
                         .write(to: folder.appendingPathComponent("config.json"))
                     let store = world.freshStore("pulled")
-                    let pull = try world.bale(["pull", "mirrored:1"], root: store)
+                    let pull = try world.baleWithoutDockerHub(["pull", "mirrored:1"], root: store)
                     try expectServed(by: mirror, pull, id: id, store: store, world: world)
                     #expect(!empty.requests("GET", "/v2/library/mirrored/manifests/1").isEmpty, "\(empty.log)")
                 }

@@ -223,6 +223,19 @@ import TestSupport
         }
     }
 
+    /// The mirror tests' guard runs bale (here `images` on the seed store) in a mount namespace whose
+    /// /etc/hosts sends Docker Hub's names nowhere, and leaves the machine's /etc/hosts alone.
+    @Test func baleRunsWithDockerHubUnreachable() throws {
+        let before = try String(contentsOfFile: "/etc/hosts", encoding: .utf8)
+        try RegistryClientWorld.with { world in
+            let r = try world.baleWithoutDockerHub(["images", "--format", "{{.Repository}}:{{.Tag}}"], root: world.seed)
+            #expect(r.succeeded && r.out.contains("demo:1"), "\(r)")
+            let getent = try world.withoutDockerHub([try Harness.requirePeer("getent").path, "hosts", "registry-1.docker.io"])
+            #expect(getent.succeeded && getent.out.hasPrefix("0.0.0.0"), "\(getent)")
+        }
+        #expect(try String(contentsOfFile: "/etc/hosts", encoding: .utf8) == before)
+    }
+
     /// The certs.d helper writes docker's folder for the registry's own port and removes it afterwards.
     @Test func dockerCertificateFolderLastsForTheBodyOnly() throws {
         try TestPKI.with { pki in
