@@ -9,6 +9,8 @@
 # targets compare (import vs umoci, export vs tar -x, save vs tar cf, load vs tar xf): three alternating
 # runs each, and the median counts, because single runs on this machine varied by a third. The table
 # gives wall seconds, CPU seconds (user+sys) and peak RSS, and the last lines give ratios bale ÷ peer.
+# bale push and pull run against the real docker-registry on 127.0.0.1 (started here, one per push),
+# next to skopeo copy of the same transfer.
 # Figures, not pass/fail: the targets live in the issue notes.
 # When other work shares the cores, wall times swing by a factor of two between runs; CPU ratios
 # move far less.
@@ -136,6 +138,53 @@ measure "skopeo copy oci: → docker-archive:" skopeo copy -q oci:store3:docker.
 measure "skopeo copy docker-archive: → oci:" skopeo copy -q docker-archive:bale.tar oci:skopeo-oci:multi
 measure "bale copy docker-archive: → oci:" "$bale" --root store4 --no-progress copy docker-archive:bale.tar oci:bale-oci:multi
 printf '(image: %d MiB in 4 gzip layers)\n' $(( $(stat -c %s bale.tar) / 1048576 ))
+# >>> registry push and pull (issue #11) >>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>
+# The four-layer image to and from the real docker-registry on loopback (plain HTTP: bale needs no flag
+# for 127.0.0.1, skopeo gets --*-tls-verify=false), next to skopeo copy of the same transfer (skopeo
+# reads the store as the OCI layout it is). Each push goes into a registry of its own with an empty
+# storage root, so that neither finds the other's blobs (no HEAD hit, no cross-repository mount); both
+# pulls read what skopeo pushed, into an empty store / layout. A failure here (a missing command, a
+# registry that does not start) costs only these rows: the rest of the bench goes on.
+registry_pid=
+start_registry() { # storage folder; sets registry_host and registry_pid
+  local port i
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') || return 1
+  rm -rf "$1" && mkdir -p "$1" || return 1
+  printf '%s\n' "version: 0.1" "log:" "  level: warn" "storage:" "  filesystem:" "    rootdirectory: $work/$1" \
+    "  maintenance:" "    uploadpurging:" "      enabled: false" "http:" "  addr: 127.0.0.1:$port" > "$1.yml"
+  docker-registry serve "$1.yml" > "$1.log" 2>&1 &
+  registry_pid=$!
+  registry_host=127.0.0.1:$port
+  for i in $(seq 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$registry_host/v2/")" = 200 ] && return 0
+    kill -0 "$registry_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "docker-registry did not start:" >&2; cat "$1.log" >&2; stop_registry; return 1
+}
+stop_registry() { if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; registry_pid=; fi; }
+registry_bench() {
+  local source_host source_pid
+  start_registry registry-skopeo || return 1
+  source_host=$registry_host; source_pid=$registry_pid
+  measure "skopeo copy oci: → docker://" skopeo copy -q --dest-tls-verify=false \
+    oci:store3:docker.io/library/multi:1 "docker://$source_host/bench/multi:1" || return 1
+  registry_pid=
+  start_registry registry-bale || { registry_pid=$source_pid; return 1; }
+  measure "bale push" "$bale" --root store3 --no-progress push multi:1 "docker://$registry_host/bench/multi:1" \
+    || { stop_registry; registry_pid=$source_pid; return 1; }
+  stop_registry
+  registry_pid=$source_pid
+  rm -rf skopeo-pull store5
+  measure "skopeo copy docker:// → oci:" skopeo copy -q --src-tls-verify=false \
+    "docker://$source_host/bench/multi:1" oci:skopeo-pull:multi || return 1
+  measure "bale pull" "$bale" --root store5 --no-progress pull "$source_host/bench/multi:1" || return 1
+}
+registry_bench || echo "(registry push and pull: failed, their rows are missing)" >&2
+stop_registry
+rm -rf registry-skopeo registry-bale registry-skopeo.* registry-bale.* skopeo-pull store5
+# <<< registry push and pull <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
+
 rm -rf store1 store2 store3 store4 skopeo-oci bale-oci umoci-img bale.tar skopeo.tar corpus.pigz.gz corpus.gzip.gz
 
 # >>> many names (issue #10 class 5) >>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>
@@ -187,3 +236,9 @@ echo "  save wall vs skopeo:                  $(ratio "${wall[bale save (4 layer
 echo "  load wall vs skopeo:                  $(ratio "${wall[bale load]}" "${wall[skopeo copy docker-archive: → oci:]}")"
 echo "  copy wall vs skopeo:                  $(ratio "${wall[bale copy docker-archive: → oci:]}" "${wall[skopeo copy docker-archive: → oci:]}")"
 echo "  load peak RSS vs skopeo:              $(ratio "${rss[bale load]}" "${rss[skopeo copy docker-archive: → oci:]}")"
+if [ -n "${wall[bale push]:-}" ]; then
+  echo "  push wall vs skopeo (registry):       $(ratio "${wall[bale push]}" "${wall[skopeo copy oci: → docker://]}")   (target ≤ 0.5; peak RSS ${rss[bale push]} MiB, target ≤ 64; skopeo ${rss[skopeo copy oci: → docker://]} MiB)"
+fi
+if [ -n "${wall[bale pull]:-}" ]; then
+  echo "  pull wall vs skopeo (registry):       $(ratio "${wall[bale pull]}" "${wall[skopeo copy docker:// → oci:]}")   (target ≤ 0.5; peak RSS ${rss[bale pull]} MiB, target ≤ 64; skopeo ${rss[skopeo copy docker:// → oci:]} MiB)"
+fi
