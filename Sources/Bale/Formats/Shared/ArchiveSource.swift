@@ -240,7 +240,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 guard actual == digest else {
                     throw BaleError(.integrity, "\(name): member \"\(path)\": content does not match the digest its name gives (it hashes to \(actual))")
                 }
-                try put(DataReader(data), expected: expected, member: path, tar: nil, sink: sink, scan: &scan)
+                try put(placed(DataReader(data), tar, size: entry.size), expected: expected, member: path, tar: nil,
+                        sink: sink, scan: &scan)
                 scan.members[path] = Member(digest: digest, size: entry.size,
                                             compression: LayerCompression.detect(Array(data.prefix(6))))
                 if Self.looksLikeJSON(data), scan.documentBytes + data.count <= Self.documentBudget {
@@ -250,7 +251,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             } else {
                 guard scan.isWanted(path) else { return }
                 let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
-                try put(reader, expected: expected, member: path, tar: reader, sink: sink, scan: &scan)
+                try put(placed(reader, tar, size: entry.size), expected: expected, member: path, tar: reader,
+                        sink: sink, scan: &scan)
                 scan.members[path] = Member(digest: digest, size: entry.size, compression: reader.compression)
                 if let unpacked = reader.unpacked() { scan.unpacked[digest] = unpacked }
             }
@@ -308,7 +310,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 scan.documentBytes += data.count
             } else {
                 let expected = Descriptor(mediaType: "application/octet-stream", digest: digest, size: Int64(data.count))
-                try put(DataReader(data), expected: expected, member: path, tar: nil, sink: sink, scan: &scan)
+                try put(placed(DataReader(data), tar, size: entry.size), expected: expected, member: path, tar: nil,
+                        sink: sink, scan: &scan)
             }
             scan.members[path] = Member(digest: digest, size: Int64(data.count),
                                         compression: LayerCompression.detect(Array(data.prefix(6))))
@@ -318,9 +321,18 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         // Layers (`<v1id>/layer.tar`, `<diffid>.tar`) and anything else: hashed while streaming.
         guard scan.isWanted(path) else { return }
         let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
-        let (digest, size) = try put(reader, expected: nil, member: path, tar: reader, sink: sink, scan: &scan)
+        let (digest, size) = try put(placed(reader, tar, size: entry.size), expected: nil, member: path, tar: reader,
+                                     sink: sink, scan: &scan)
         scan.members[path] = Member(digest: digest, size: size, compression: reader.compression)
         if let unpacked = reader.unpacked() { scan.unpacked[digest] = unpacked }
+    }
+
+    /// `reader`, said to lie at the member's data in the archive file when the archive is read from a path
+    /// and is uncompressed: a sink that serves by offset (`bale serve`) keeps that place, checked against
+    /// the bytes `reader` gives, instead of a copy. Other sinks just read `reader`.
+    private func placed(_ reader: any BlobReader, _ tar: TarReader, size: Int64) -> any BlobReader {
+        guard case .path(let path) = input, let offset = tar.dataOffset else { return reader }
+        return PlacedReader(reader, region: FileRegion(path: path, offset: offset, length: size))
     }
 
     /// Puts a blob into the sink, turning its errors into ones that name the archive and the member. A
@@ -535,7 +547,10 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): the manifest lists \(manifest.layers.count) layers, the config \(config.rootfs.diffIDs.count) diff_ids")
             }
             for (i, (layer, expected)) in zip(manifest.layers, config.rootfs.diffIDs).enumerated() {
-                guard let file = sink.file(layer.digest) else { continue }
+                // A sink that keeps only the blob's place in the archive (`bale serve`) has no file of
+                // its own; its blobs are checked through `open`.
+                let file = sink.file(layer.digest)
+                guard file != nil || scan.sinkBlobs[layer.digest] != nil else { continue }
                 let actual: Digest
                 if let known = diffIDs[layer.digest] {
                     actual = known
@@ -545,10 +560,13 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                     diffIDs[layer.digest] = actual
                 } else {
                     do {
-                        if try LayerCompression.sniff(FileBlobReader(path: file)) == .none {
+                        if try LayerCompression.sniff(sink.open(layer.digest)) == .none {
                             actual = layer.digest
                             sink.recordUnpackedSize(layer.size, of: layer.digest)
                         } else {
+                            guard let file else {
+                                throw BaleError(.invalidInput, "it was not decompressed while the archive was read")
+                            }
                             let unpacked = try LayerDigest.unpacked(file: file)
                             actual = unpacked.diffID
                             sink.recordUnpackedSize(unpacked.size, of: layer.digest)
