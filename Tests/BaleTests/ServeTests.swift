@@ -176,4 +176,37 @@ import Testing
         let short = PlacedReader(DataReader(Data("4567".utf8)), region: FileRegion(path: path, offset: 4, length: 6))
         #expect(throws: BaleError.self) { try sink.put(short, expected: nil) }
     }
+
+    /// A Docker 25+ style archive (blobs/sha256/ members) with a small gzip layer: kept by place, not as
+    /// a file, and still checked against the config's DiffID (a wrong one stops serve at start).
+    @Test(arguments: [true, false])
+    func aLayerKeptByPlaceIsStillCheckedAgainstItsDiffID(matching: Bool) throws {
+        let dir = try Kit.TempDir()
+        let plain = try Kit.tar([.file("big.bin", Kit.noise(100_000))])
+        let layer = try Kit.tar([.file("big.bin", Kit.noise(100_000))], compression: .gzip)
+        let config = Kit.config(diffIDs: [matching ? Kit.sha(plain) : Kit.sha(Data("other".utf8))])
+        let manifest = Data("""
+            [{"Config":"blobs/sha256/\(Kit.sha(config).encoded)","RepoTags":["app:1"],"Layers":["blobs/sha256/\(Kit.sha(layer).encoded)"]}]
+            """.utf8)
+        let path = dir.file("a.tar")
+        try Kit.tar([
+            .file("blobs/sha256/\(Kit.sha(config).encoded)", config), .file("blobs/sha256/\(Kit.sha(layer).encoded)", layer),
+            .file("manifest.json", manifest),
+        ]).write(to: URL(fileURLWithPath: path))
+        let archive = Archive(dir: dir, path: path, layer: layer, config: config)
+        guard matching else {
+            let error = Kit.error { _ = try Self.content(archive) }
+            #expect(error?.message.contains("invalid diffID") == true, "\(String(describing: error))")
+            return
+        }
+        let content = try Self.content(archive)
+        defer { content.close() }
+        let served = Self.get(RegistryRoutes(content: content), "/v2/app/blobs/\(Kit.sha(layer))")
+        guard case .file(let region) = served.body else {
+            Issue.record("the layer is not served from a file region")
+            return
+        }
+        #expect(region.path == path)
+        #expect(try Self.read(region) == layer)
+    }
 }

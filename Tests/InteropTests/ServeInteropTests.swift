@@ -140,9 +140,11 @@ import TestSupport
         let ctr = try Harness.requirePeer("ctr")
         try Self.withFixture { f in
             try BaleServer.with([f.locations[0].location, f.locations[3].location], root: f.store, directory: f.directory) { server in
-                // podman, with storage of its own in the test's directory.
-                let root = f.directory.appendingPathComponent("podman")
-                let base = ["--root", root.path + "/root", "--runroot", root.path + "/run", "--storage-driver", "vfs"]
+                // podman, with storage of its own (a short path: podman refuses a runroot over 50 bytes).
+                let root = "/tmp/bale-pm-\(UInt32.random(in: 0...UInt32.max))"
+                defer { try? FileManager.default.removeItem(atPath: root) }
+                let base = ["--root", root + "/root", "--runroot", root + "/run", "--storage-driver", "vfs",
+                            "--events-backend", "file", "--cgroup-manager", "cgroupfs"]
                 for repository in ["fromstore", "fromarchive"] {
                     let reference = "\(server.host)/\(repository):1"
                     let pull = try Harness.run(podman, base + ["pull", "--tls-verify=false", reference])
@@ -250,6 +252,47 @@ import TestSupport
                 #expect(try Data(contentsOf: out) == f.layer.bytes)
                 let again = try Self.curl(["-o", "/dev/null", "-w", "%{http_code}", url])
                 #expect(again.out == "200")
+            }
+        }
+    }
+
+    /// HTTPS with --tls-cert/--tls-key (blobs then go in chunks, not sendfile), and --read-timeout
+    /// closing a connection that sends nothing.
+    @Test func tlsAndReadTimeout() throws {
+        try Self.withFixture { f in
+            let certs = f.directory.appendingPathComponent("certs")
+            try FileManager.default.createDirectory(at: certs, withIntermediateDirectories: true)
+            let made = try Harness.peer("openssl", [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                "-addext", "subjectAltName=IP:127.0.0.1",
+                "-keyout", certs.appendingPathComponent("key.pem").path, "-out", certs.appendingPathComponent("ca.crt").path,
+            ])
+            guard made.succeeded else { throw HarnessError("openssl: \(made)") }
+            let options = ["--tls-cert", certs.appendingPathComponent("ca.crt").path,
+                           "--tls-key", certs.appendingPathComponent("key.pem").path, "--read-timeout", "1s"]
+            try BaleServer.with(options + [f.locations[3].location], root: nil, directory: f.directory) { server in
+                let out = f.directory.appendingPathComponent("tls-out")
+                let copy = try Harness.peer("skopeo", ["copy", "--src-cert-dir", certs.path, "docker://\(server.host)/fromarchive:1",
+                                                       "oci:\(out.path):x"])
+                #expect(copy.succeeded, "\(copy)")
+                let index = try Self.json(out.appendingPathComponent("index.json"))
+                #expect((index["manifests"] as? [[String: Any]])?.first?["digest"] as? String == f.digest)
+                let blob = try Harness.peer("curl", ["-sS", "--cacert", certs.appendingPathComponent("ca.crt").path, "-r", "5-",
+                                                     "https://\(server.host)/v2/fromarchive/blobs/\(f.layer.digest)"])
+                #expect(blob.stdout == f.layer.bytes.dropFirst(5))
+
+                // A connection that sends nothing is closed after about a second.
+                let script = """
+                import socket, sys, time
+                s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                s.settimeout(10)
+                start = time.time()
+                data = s.recv(1)
+                print("closed" if data == b"" else "data", round(time.time() - start, 1))
+                """
+                let port = String(server.host.split(separator: ":").last ?? "")
+                let idle = try Harness.peer("python3", ["-c", script, port])
+                #expect(idle.out.hasPrefix("closed"), "\(idle)")
             }
         }
     }

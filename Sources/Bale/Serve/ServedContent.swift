@@ -88,9 +88,7 @@ public final class ServedContent: Sendable {
     private static func open(_ location: Location, context: LocationContext, say: (String) -> Void) throws -> Opened {
         var location = location
         if location.format.prefix == StoreFormat.prefix, location.reference == nil {
-            let store = try context.store()
-            let ids = try store.loadIndex().digests.map(\.description)
-            let source = try StoreSource(store: store, selecting: ids)
+            let source = try StoreSource(everythingIn: context.store())
             return (source, { d in source.blobFile(d).map { FileRegion(path: $0, offset: 0, length: d.size) } })
         }
         var source = try location.source(context)

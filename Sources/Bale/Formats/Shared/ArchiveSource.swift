@@ -564,10 +564,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                             actual = layer.digest
                             sink.recordUnpackedSize(layer.size, of: layer.digest)
                         } else {
-                            guard let file else {
-                                throw BaleError(.invalidInput, "it was not decompressed while the archive was read")
-                            }
-                            let unpacked = try LayerDigest.unpacked(file: file)
+                            let unpacked = try file.map { try LayerDigest.unpacked(file: $0) }
+                                ?? LayerDigest.unpacked(source: sink.open(layer.digest), name: "\(name): \(layer.digest)")
                             actual = unpacked.diffID
                             sink.recordUnpackedSize(unpacked.size, of: layer.digest)
                         }
