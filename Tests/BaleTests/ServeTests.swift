@@ -209,4 +209,65 @@ import Testing
         #expect(region.path == path)
         #expect(try Self.read(region) == layer)
     }
+
+    /// OCI 1.1 referrers: an untagged manifest in an OCI layout whose `subject` is the tagged image is
+    /// listed for it (and filtered by artifactType), and is pullable by digest from that repository.
+    @Test func referrersOfAnImageInALayout() throws {
+        let dir = try Kit.TempDir()
+        let root = dir.file("layout")
+        try FileManager.default.createDirectory(atPath: root + "/blobs/sha256", withIntermediateDirectories: true)
+        func put(_ data: Data) throws -> Digest {
+            let digest = Kit.sha(data)
+            try data.write(to: URL(fileURLWithPath: root + "/blobs/sha256/" + digest.encoded))
+            return digest
+        }
+        let layer = try Kit.layer(["a": "1"])
+        let config = Kit.config(diffIDs: [Kit.sha(layer)])
+        let image = Data("""
+            {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
+            "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(try put(config))","size":\(config.count)},\
+            "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\(try put(layer))","size":\(layer.count)}]}
+            """.utf8)
+        let imageDigest = try put(image)
+        let empty = Data("{}".utf8)
+        let signature = Data("signed".utf8)
+        let artifact = Data("""
+            {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.sig",\
+            "config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"\(try put(empty))","size":2},\
+            "layers":[{"mediaType":"application/vnd.example.sig.v1","digest":"\(try put(signature))","size":\(signature.count)}],\
+            "subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\(imageDigest)","size":\(image.count)},\
+            "annotations":{"org.example":"yes"}}
+            """.utf8)
+        let artifactDigest = try put(artifact)
+        try Data("""
+            {"schemaVersion":2,"manifests":[\
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\(imageDigest)","size":\(image.count),\
+            "annotations":{"org.opencontainers.image.ref.name":"app:1"}},\
+            {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\(artifactDigest)","size":\(artifact.count)}]}
+            """.utf8).write(to: URL(fileURLWithPath: root + "/index.json"))
+        try Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8).write(to: URL(fileURLWithPath: root + "/oci-layout"))
+
+        let context = LocationContext(store: { throw BaleError(.usage, "no store here") }, temporaryDirectory: dir.path)
+        let content = try ServedContent(locations: [Location(parsing: "oci:\(root)")], context: context) { _ in }
+        defer { content.close() }
+        let routes = RegistryRoutes(content: content)
+
+        let all = Self.get(routes, "/v2/app/referrers/\(imageDigest)")
+        #expect(all.status == 200)
+        #expect(Self.header(all, "Content-Type") == MediaType.ociIndex.rawValue)
+        let index = try JSON.decode(Index.self, from: try Self.body(all), what: "referrers")
+        #expect(index.manifests.map(\.digest) == [artifactDigest])
+        #expect(index.manifests.first?.artifactType == "application/vnd.example.sig")
+        #expect(index.manifests.first?.annotations == ["org.example": "yes"])
+        #expect(index.manifests.first?.size == Int64(artifact.count))
+
+        let filtered = Self.get(routes, "/v2/app/referrers/\(imageDigest)?artifactType=application/vnd.example.sbom")
+        #expect(Self.header(filtered, "OCI-Filters-Applied") == "artifactType")
+        #expect(try JSON.decode(Index.self, from: try Self.body(filtered), what: "referrers").manifests.isEmpty)
+        let kept = Self.get(routes, "/v2/app/referrers/\(imageDigest)?artifactType=application/vnd.example.sig")
+        #expect(try JSON.decode(Index.self, from: try Self.body(kept), what: "referrers").manifests.count == 1)
+
+        #expect(try Self.body(Self.get(routes, "/v2/app/manifests/\(artifactDigest)")) == artifact)
+        #expect(try Self.body(Self.get(routes, "/v2/app/blobs/\(Kit.sha(signature))")) == signature)
+    }
 }

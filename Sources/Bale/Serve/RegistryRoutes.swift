@@ -219,6 +219,11 @@ public struct RegistryRoutes: Sendable {
         error(404, "NAME_UNKNOWN", "repository name not known to registry", detail: name)
     }
 
+    /// An error answer for what the routes cannot know (the server failing to read a file).
+    public func failure(_ status: Int, _ code: String, _ message: String, detail: String) -> Response {
+        error(status, code, message, detail: detail)
+    }
+
     /// The spec's error body.
     private func error(_ status: Int, _ code: String, _ message: String, detail: String,
                        extra: [(String, String)] = []) -> Response {

@@ -199,9 +199,20 @@ final class RegistryHandler: ChannelInboundHandler {
     }
 
     private func respond(context: ChannelHandlerContext, head: HTTPRequestHead) {
-        let answer = routes.answer(RegistryRoutes.Request(
+        var answer = routes.answer(RegistryRoutes.Request(
             method: head.method.rawValue, uri: head.uri, accept: head.headers["Accept"],
             range: head.headers.first(name: "Range")))
+        // A blob's file is opened before the head goes out, so a file gone since start is an error
+        // answer rather than a body cut short.
+        var handle: NIOFileHandle?
+        if case .file(let region) = answer.body {
+            do {
+                handle = try NIOFileHandle(_deprecatedPath: region.path)
+            } catch {
+                answer = routes.failure(500, "UNKNOWN", "cannot read the blob: \(error)", detail: region.path)
+            }
+        }
+        let answered = answer
         let keepAlive = head.isKeepAlive && !tracker.isDraining
         var headers = HTTPHeaders(answer.headers)
         headers.add(name: "Docker-Distribution-API-Version", value: "registry/2.0")
@@ -213,7 +224,7 @@ final class RegistryHandler: ChannelInboundHandler {
         let finish: @Sendable (Result<Void, any Error>, NIOFileHandle?) -> Void = { result, handle in
             let (handler, context) = bound.value
             try? handle?.close()
-            handler.finish(context: context, head: head, status: answer.status, bytes: answer.bodyLength,
+            handler.finish(context: context, head: head, status: answered.status, bytes: answered.bodyLength,
                            keepAlive: keepAlive, result: result)
         }
         switch answer.body {
@@ -223,15 +234,7 @@ final class RegistryHandler: ChannelInboundHandler {
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: data)))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { finish($0, nil) }
         case .file(let region):
-            let handle: NIOFileHandle
-            do {
-                handle = try NIOFileHandle(_deprecatedPath: region.path)
-            } catch {
-                // The head is out already: all that is left is to cut the body short.
-                context.close(promise: nil)
-                finish(.failure(error), nil)
-                return
-            }
+            guard let handle else { context.close(promise: nil); return }
             if sendfile {
                 let file = NIOCore.FileRegion(fileHandle: handle, readerIndex: Int(region.offset),
                                               endIndex: Int(region.offset + region.length))

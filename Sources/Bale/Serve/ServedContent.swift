@@ -127,8 +127,10 @@ public final class ServedContent: Sendable {
     private static func index(_ source: any ImageSource, region: (Descriptor) -> FileRegion?) throws -> [String: Repository] {
         var repositories: [String: Repository] = [:]
         let images = try source.images()
+        // Only what is typed as a manifest or an index is read as one: an artifact's layers may be of
+        // any type (a signature, an SBOM), and are blobs.
         func read(_ d: Descriptor) throws -> Data? {
-            guard d.size <= Int64(JSON.maxDocumentSize) else { return nil }
+            guard d.mediaType.isManifest || d.mediaType.isIndex, d.size <= Int64(JSON.maxDocumentSize) else { return nil }
             return try? source.document(d)
         }
         func collect(_ root: Descriptor, into repository: inout Repository) throws {
