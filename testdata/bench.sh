@@ -144,9 +144,10 @@ printf '(image: %d MiB in 4 gzip layers)\n' $(( $(stat -c %s bale.tar) / 1048576
 # Loopback only; the servers are stopped by their own pids. A failure here is reported, and the rest of
 # the bench still runs.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-serve_bench() {
+serve_bench() { # [IMAGE] (default multi:1; it must be in store3 and bale.tar)
+  local image=${1:-multi:1}
   local pids=() port_store port_archive port_registry i status=0
-  rm -rf serve-tree serve-out* && "$bale" --root store3 --no-progress copy multi:1 registry-tree:serve-tree:multi:1 2> /dev/null
+  rm -rf serve-tree serve-out* && "$bale" --root store3 --no-progress copy "$image" "registry-tree:serve-tree:$image" 2> /dev/null
   port_store=$(free_port); port_archive=$(free_port); port_registry=$(free_port)
   "$bale" --root store3 serve --addr "127.0.0.1:$port_store" 2> serve-store.log & pids+=($!); local serve_pid=$!
   "$bale" serve --addr "127.0.0.1:$port_archive" docker-archive:bale.tar 2> serve-archive.log & pids+=($!)
@@ -161,11 +162,11 @@ serve_bench() {
   done
   for i in 1 2 3; do
     rm -rf serve-out && measure "skopeo ← bale serve (store) (run $i)" skopeo copy -q --src-tls-verify=false \
-      "docker://127.0.0.1:$port_store/multi:1" dir:serve-out || status=1
+      "docker://127.0.0.1:$port_store/$image" dir:serve-out || status=1
     rm -rf serve-out && measure "skopeo ← bale serve (archive) (run $i)" skopeo copy -q --src-tls-verify=false \
-      "docker://127.0.0.1:$port_archive/multi:1" dir:serve-out || status=1
+      "docker://127.0.0.1:$port_archive/$image" dir:serve-out || status=1
     rm -rf serve-out && measure "skopeo ← docker-registry (run $i)" skopeo copy -q --src-tls-verify=false \
-      "docker://127.0.0.1:$port_registry/multi:1" dir:serve-out || status=1
+      "docker://127.0.0.1:$port_registry/$image" dir:serve-out || status=1
   done
   [ $status = 0 ] && medians "skopeo ← bale serve (store)" "skopeo ← docker-registry" \
     && medians "skopeo ← bale serve (archive)" "skopeo ← docker-registry"
@@ -173,7 +174,7 @@ serve_bench() {
   start=$(date +%s.%N)
   for i in $(seq 16); do
     rm -rf "serve-out$i"
-    skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port_store/multi:1" "dir:serve-out$i" > /dev/null 2>&1 &
+    skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port_store/$image" "dir:serve-out$i" > /dev/null 2>&1 &
     t[$i]=$!
   done
   for i in $(seq 16); do wait "${t[$i]}" && ok=$((ok + 1)); done
