@@ -185,6 +185,64 @@ stop_registry
 rm -rf registry-skopeo registry-bale registry-skopeo.* registry-bale.* skopeo-pull store5
 # <<< registry push and pull <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
 
+# >>> serve (issue #12) >>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>
+# skopeo copy of the four-layer image (store3) from `bale serve` over the store and from `bale serve`
+# over the docker save archive (served by offset), next to docker-registry serving the same image from
+# a registry tree; three alternating runs, medians. Then 16 skopeo copies at once from bale serve (each
+# must succeed: skopeo checks every blob's digest), and bale serve's peak RSS (VmHWM) over all of it.
+# Loopback only; the servers are stopped by their own pids. A failure here is reported, and the rest of
+# the bench still runs.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+serve_bench() { # [IMAGE] (default multi:1; it must be in store3 and bale.tar)
+  local image=${1:-multi:1}
+  local pids=() port_store port_archive port_registry i status=0
+  rm -rf serve-tree serve-out* && "$bale" --root store3 --no-progress copy "$image" "registry-tree:serve-tree:$image" 2> /dev/null
+  port_store=$(free_port); port_archive=$(free_port); port_registry=$(free_port)
+  "$bale" --root store3 serve --addr "127.0.0.1:$port_store" 2> serve-store.log & pids+=($!); local serve_pid=$!
+  "$bale" serve --addr "127.0.0.1:$port_archive" docker-archive:bale.tar 2> serve-archive.log & pids+=($!)
+  local archive_pid=$!
+  printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$work/serve-tree" "$port_registry" > registry.yml
+  docker-registry serve registry.yml 2> registry.log & pids+=($!)
+  for i in $(seq 100); do
+    grep -q 'listening on' serve-store.log && grep -q 'listening on' serve-archive.log \
+      && curl -sf "http://127.0.0.1:$port_registry/v2/" > /dev/null && break
+    sleep 0.2
+  done
+  for i in 1 2 3; do
+    rm -rf serve-out && measure "skopeo ← bale serve (store) (run $i)" skopeo copy -q --src-tls-verify=false \
+      "docker://127.0.0.1:$port_store/$image" dir:serve-out || status=1
+    rm -rf serve-out && measure "skopeo ← bale serve (archive) (run $i)" skopeo copy -q --src-tls-verify=false \
+      "docker://127.0.0.1:$port_archive/$image" dir:serve-out || status=1
+    rm -rf serve-out && measure "skopeo ← docker-registry (run $i)" skopeo copy -q --src-tls-verify=false \
+      "docker://127.0.0.1:$port_registry/$image" dir:serve-out || status=1
+  done
+  [ $status = 0 ] && medians "skopeo ← bale serve (store)" "skopeo ← docker-registry" \
+    && medians "skopeo ← bale serve (archive)" "skopeo ← docker-registry"
+  local start ok=0 t
+  start=$(date +%s.%N)
+  for i in $(seq 16); do
+    rm -rf "serve-out$i"
+    skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port_store/$image" "dir:serve-out$i" > /dev/null 2>&1 &
+    t[$i]=$!
+  done
+  for i in $(seq 16); do wait "${t[$i]}" && ok=$((ok + 1)); done
+  printf '%-34s %8.2f s   %d of 16 verified\n' "16 × skopeo ← bale serve" "$(echo "$(date +%s.%N) - $start" | bc)" "$ok"
+  local hwm hwm_archive
+  hwm=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$serve_pid/status")
+  hwm_archive=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$archive_pid/status")
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2> /dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null || true; done
+  rm -rf serve-tree serve-out* registry.yml
+  if [ $status = 0 ]; then
+    echo "  serve (store) wall vs docker-registry:   $(echo "scale=2; ${wall[skopeo ← bale serve (store)]} / ${wall[skopeo ← docker-registry]}" | bc)   (target ≤ 0.8)"
+    echo "  serve (archive) wall vs docker-registry: $(echo "scale=2; ${wall[skopeo ← bale serve (archive)]} / ${wall[skopeo ← docker-registry]}" | bc)"
+  fi
+  echo "  bale serve peak RSS: store ${hwm} MiB (after the 16 concurrent pulls), archive ${hwm_archive} MiB   (target ≤ 128)"
+  [ $status = 0 ] && [ $ok = 16 ]
+}
+serve_bench || echo "serve bench FAILED (see serve-*.log); the rest still runs" >&2
+# <<< serve <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
 rm -rf store1 store2 store3 store4 skopeo-oci bale-oci umoci-img bale.tar skopeo.tar corpus.pigz.gz corpus.gzip.gz
 
 # >>> many names (issue #10 class 5) >>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>

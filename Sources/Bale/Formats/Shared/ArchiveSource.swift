@@ -265,7 +265,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 guard actual == digest else {
                     throw BaleError(.integrity, "\(name): member \"\(path)\": content does not match the digest its name gives (it hashes to \(actual))")
                 }
-                try put(DataReader(data), expected: expected, member: path, tar: nil, sink: sink, scan: &scan)
+                try put(placed(DataReader(data), tar, size: entry.size), expected: expected, member: path, tar: nil,
+                        sink: sink, scan: &scan)
                 scan.members[path] = Member(digest: digest, size: entry.size,
                                             compression: LayerCompression.detect(Array(data.prefix(6))))
                 if Self.looksLikeJSON(data), scan.documentBytes + data.count <= Self.documentBudget {
@@ -275,7 +276,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             } else {
                 guard scan.isWanted(path) else { return }
                 let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
-                try put(reader, expected: expected, member: path, tar: reader, sink: sink, scan: &scan)
+                try put(placed(reader, tar, size: entry.size), expected: expected, member: path, tar: reader,
+                        sink: sink, scan: &scan)
                 scan.members[path] = Member(digest: digest, size: entry.size, compression: reader.compression)
                 if let unpacked = reader.unpacked() { scan.unpacked[digest] = unpacked }
             }
@@ -333,7 +335,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 scan.documentBytes += data.count
             } else {
                 let expected = Descriptor(mediaType: "application/octet-stream", digest: digest, size: Int64(data.count))
-                try put(DataReader(data), expected: expected, member: path, tar: nil, sink: sink, scan: &scan)
+                try put(placed(DataReader(data), tar, size: entry.size), expected: expected, member: path, tar: nil,
+                        sink: sink, scan: &scan)
             }
             scan.members[path] = Member(digest: digest, size: Int64(data.count),
                                         compression: LayerCompression.detect(Array(data.prefix(6))))
@@ -343,9 +346,18 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         // Layers (`<v1id>/layer.tar`, `<diffid>.tar`) and anything else: hashed while streaming.
         guard scan.isWanted(path) else { return }
         let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
-        let (digest, size) = try put(reader, expected: nil, member: path, tar: reader, sink: sink, scan: &scan)
+        let (digest, size) = try put(placed(reader, tar, size: entry.size), expected: nil, member: path, tar: reader,
+                                     sink: sink, scan: &scan)
         scan.members[path] = Member(digest: digest, size: size, compression: reader.compression)
         if let unpacked = reader.unpacked() { scan.unpacked[digest] = unpacked }
+    }
+
+    /// `reader`, said to lie at the member's data in the archive file when the archive is read from a path
+    /// and is uncompressed: a sink that serves by offset (`bale serve`) keeps that place, checked against
+    /// the bytes `reader` gives, instead of a copy. Other sinks just read `reader`.
+    private func placed(_ reader: any BlobReader, _ tar: TarReader, size: Int64) -> any BlobReader {
+        guard case .path(let path) = input, let offset = tar.dataOffset else { return reader }
+        return PlacedReader(reader, region: FileRegion(path: path, offset: offset, length: size))
     }
 
     /// Puts a blob into the sink, turning its errors into ones that name the archive and the member. A
@@ -562,8 +574,9 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): the manifest lists \(manifest.layers.count) layers, the config \(config.rootfs.diffIDs.count) diff_ids")
             }
             for (i, (layer, expected)) in zip(manifest.layers, config.rootfs.diffIDs).enumerated() {
-                // A sink may keep no file of a large blob that passed (verify --archive hashes and drops
-                // them): what the pass learnt (the tee's DiffID, or that it was not compressed) serves.
+                // A sink may keep no file of a blob: `bale serve`'s keeps only its place in the archive
+                // (read through `open`); verify --archive's hashes large blobs and drops them, and then
+                // what the pass learnt (the tee's DiffID, or that it was not compressed) serves.
                 let file = sink.file(layer.digest)
                 guard file != nil || scan.sinkBlobs[layer.digest] != nil else { continue }
                 let actual: Digest
@@ -573,13 +586,14 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                     actual = unpacked.diffID
                     sink.recordUnpackedSize(unpacked.size, of: layer.digest)
                     diffIDs[layer.digest] = actual
-                } else if let file {
+                } else if file != nil || Self.canOpen(sink, layer.digest) {
                     do {
-                        if try LayerCompression.sniff(FileBlobReader(path: file)) == .none {
+                        if try LayerCompression.sniff(sink.open(layer.digest)) == .none {
                             actual = layer.digest
                             sink.recordUnpackedSize(layer.size, of: layer.digest)
                         } else {
-                            let unpacked = try LayerDigest.unpacked(file: file)
+                            let unpacked = try file.map { try LayerDigest.unpacked(file: $0) }
+                                ?? LayerDigest.unpacked(source: sink.open(layer.digest), name: "\(name): \(layer.digest)")
                             actual = unpacked.diffID
                             sink.recordUnpackedSize(unpacked.size, of: layer.digest)
                         }
@@ -607,6 +621,13 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         } catch let error as BaleError where !error.message.hasPrefix(name) {
             throw BaleError(error.code, "\(name): \(error.message)", cause: error.cause)
         }
+    }
+
+    /// Whether the sink can give a blob's bytes back (one it dropped after hashing cannot).
+    private static func canOpen(_ sink: any BlobSink, _ digest: Digest) -> Bool {
+        guard let reader = try? sink.open(digest) else { return false }
+        reader.close()
+        return true
     }
 
     // MARK: Paths inside the archive

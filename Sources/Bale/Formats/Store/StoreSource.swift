@@ -14,11 +14,8 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
 
     /// Selects images: each argument is a name (tag defaults to latest), NAME@DIGEST, ID or ID prefix.
     /// An image chosen by name keeps that name only; one chosen by ID or digest keeps all its names.
-    public init(store: Store, selecting arguments: [String]) throws {
-        self.store = store
-        lock = try store.acquireLock(exclusive: false)
-        do {
-            let index = try store.loadIndex()
+    public convenience init(store: Store, selecting arguments: [String]) throws {
+        try self.init(store: store) { index in
             var chosen: [SourceImage] = []
             var position: [Digest: Int] = [:]
             for argument in arguments {
@@ -35,7 +32,25 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
                     chosen.append(SourceImage(descriptor: image.descriptor, names: names))
                 }
             }
-            selected = chosen
+            return chosen
+        }
+    }
+
+    /// Every image the store holds, each with all its names, in the index's order (what `bale serve`
+    /// offers).
+    public convenience init(everythingIn store: Store) throws {
+        try self.init(store: store) { index in
+            index.digests.compactMap { digest in
+                index.descriptor(of: digest).map { SourceImage(descriptor: $0, names: index.names(of: digest)) }
+            }
+        }
+    }
+
+    private init(store: Store, select: (StoreIndex) throws -> [SourceImage]) throws {
+        self.store = store
+        lock = try store.acquireLock(exclusive: false)
+        do {
+            selected = try select(try store.loadIndex())
         } catch {
             lock.release()
             throw error
