@@ -5,7 +5,7 @@ public enum Formats {
     /// The one table from location prefixes to formats. A text with no known prefix is a store name.
     public static let all: [any LocationFormat.Type] = [
         StoreFormat.self, OCILayoutFormat.self, DockerArchiveFormat.self, OCIArchiveFormat.self, RootfsFormat.self,
-        RegistryTreeFormat.self,
+        RegistryTreeFormat.self, DockerRootFormat.self,
     ]
 
     /// The format of bare names.

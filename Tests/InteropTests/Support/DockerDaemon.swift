@@ -12,6 +12,12 @@ struct DockerDaemon {
     /// Starts a daemon, runs `body`, stops the daemon. Throws (so the test fails) when dockerd or the
     /// docker client is missing, when not root, or when the daemon does not come up.
     static func with<T>(_ body: (DockerDaemon) throws -> T) throws -> T {
+        try with(dataRoot: nil, body)
+    }
+
+    /// As `with(_:)`, but the engine keeps its data root in `dataRoot`, which is left in place after the
+    /// daemon stops (for reading it offline: `docker-root:`); nil: a data root removed with the rest.
+    static func with<T>(dataRoot: String?, _ body: (DockerDaemon) throws -> T) throws -> T {
         let dockerd = try Harness.requirePeer("dockerd")
         let client = try Harness.requirePeer("docker")
         guard geteuid() == 0 else { throw HarnessError("dockerd needs root for the interop tests") }
@@ -26,7 +32,7 @@ struct DockerDaemon {
         defer { try? logHandle.close() }
         let process = try BackgroundProcess(dockerd, [
             "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none",
-            "--data-root", dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid",
+            "--data-root", dataRoot ?? dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid",
             "--host", "unix://" + socket,
         ], output: logHandle)
         defer { process.stop(grace: 15) }
