@@ -17,7 +17,8 @@ struct DockerDaemon {
 
     /// As `with(_:)`, but the engine keeps its data root in `dataRoot`, which is left in place after the
     /// daemon stops (for reading it offline: `docker-root:`); nil: a data root removed with the rest.
-    static func with<T>(dataRoot: String?, _ body: (DockerDaemon) throws -> T) throws -> T {
+    /// `storageDriver`: vfs, or overlay2 where the kernel lets this process mount overlays.
+    static func with<T>(dataRoot: String?, storageDriver: String = "vfs", _ body: (DockerDaemon) throws -> T) throws -> T {
         let dockerd = try Harness.requirePeer("dockerd")
         let client = try Harness.requirePeer("docker")
         guard geteuid() == 0 else { throw HarnessError("dockerd needs root for the interop tests") }
@@ -31,7 +32,7 @@ struct DockerDaemon {
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? logHandle.close() }
         let process = try BackgroundProcess(dockerd, [
-            "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none",
+            "--storage-driver=\(storageDriver)", "--iptables=false", "--ip6tables=false", "--bridge=none",
             "--data-root", dataRoot ?? dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid",
             "--host", "unix://" + socket,
         ], output: logHandle)
