@@ -107,7 +107,7 @@ public final class DockerRootSource: ImageSource, @unchecked Sendable {
         }
         let ids = try FileManager.default.contentsOfDirectory(atPath: base + "/imagedb/content/sha256")
             .compactMap { try? Digest(sha256Hex: $0) }.sorted()
-        let tagged = ids.filter { names[$0] != nil }.map { Found(driver: driver, id: $0, names: names[$0]!.sorted()) }
+        let tagged = ids.compactMap { id in names[id].map { Found(driver: driver, id: id, names: $0.sorted()) } }
             .sorted { $0.names[0] < $1.names[0] }
         return tagged + ids.filter { names[$0] == nil }.map { Found(driver: driver, id: $0, names: []) }
     }
@@ -155,16 +155,20 @@ public final class DockerRootSource: ImageSource, @unchecked Sendable {
         for (i, diffID) in parsed.rootfs.diffIDs.enumerated() {
             let chainID = chain.map { SHA256Hasher.digest(Data("\($0.string) \(diffID.string)".utf8)) } ?? diffID
             chain = chainID
-            if layers[diffID] == nil {
+            let layer: LayerRecord
+            if let known = layers[diffID] {
+                layer = known
+            } else {
                 do {
-                    layers[diffID] = try LayerRecord(root: root, driver: image.driver, diffID: diffID, chainID: chainID,
-                                                     what: "\(label): layer \(i + 1) (\(diffID))")
+                    layer = try LayerRecord(root: root, driver: image.driver, diffID: diffID, chainID: chainID,
+                                            what: "\(label): layer \(i + 1) (\(diffID))")
                 } catch var error as BaleError {
                     error.message = "\(name): \(error.message)"
                     throw error
                 }
+                layers[diffID] = layer
             }
-            descriptors.append(Descriptor(mediaType: .ociLayer, digest: diffID, size: layers[diffID]!.size))
+            descriptors.append(Descriptor(mediaType: .ociLayer, digest: diffID, size: layer.size))
         }
         // As a legacy `docker save` archive's manifest is synthesised (Formats/Shared/ArchiveSource.swift):
         // the same bytes, so the same manifest digest either way.
