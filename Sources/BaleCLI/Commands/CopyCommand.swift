@@ -18,7 +18,10 @@ struct CopyCommand: ParsableCommand {
             registry's storage, DIR holding docker/registry/v2; NAME is the repository as stored, e.g. \
             library/alpine; read without NAME: every tag of every repository; written without NAME: each \
             image to the repository of its name without the host), docker://HOST[:PORT]/NAME[:TAG|@DIGEST] (an image in a \
-            registry; docker://HOST alone, as a source: every repository and tag of its catalog). A blob the destination already holds is not \
+            registry; docker://HOST alone, as a source: every repository and tag of its catalog), \
+            docker-root:DIR[:NAME[:TAG]|:ID] (a Docker \
+            engine's data root such as /var/lib/docker, read without the daemon and never written: every image, \
+            or one by name or image ID; needs read access to the whole data root, usually root). A blob the destination already holds is not \
             copied again; every blob is checked against its digest on the way in. A name in the \
             destination location renames the (single) image copied. --split-size writes an archive \
             destination as parts FILE.000, FILE.001, … plus FILE.sha256 (see save); an archive source \
