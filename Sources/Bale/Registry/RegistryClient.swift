@@ -131,7 +131,13 @@ public final class RegistryClient: @unchecked Sendable {
         do {
             try ping(https, tls: tls)
         } catch {
-            throw BaleError(.io, "docker://\(host): \(describe(error))")
+            // A registry that requires a client certificate ends the TLS session when none comes, and
+            // the client sees only a closed connection: say what is likely missing.
+            var text = describe(error)
+            if tls.certificateChain.isEmpty, let closed = error as? HTTPClientError, closed == .remoteConnectionClosed {
+                text += " during TLS setup (a registry that requires a client certificate does this: put client.cert and client.key in \(options.certificatesDirectory)/\(host)/)"
+            }
+            throw BaleError(.io, "docker://\(host): \(text)")
         }
         schemes.set(key, https)
         return https

@@ -36,12 +36,12 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
         }
     }
 
-    /// Every image the store holds, each with all its names, in the index's order (what `bale serve`
-    /// offers).
+    /// Every image the store holds, each with all its names (an untagged image with none), in the
+    /// index's order: what `bale serve` offers and `bale search` reads through the generic source API.
     public convenience init(everythingIn store: Store) throws {
         try self.init(store: store) { index in
             index.digests.compactMap { digest in
-                index.descriptor(of: digest).map { SourceImage(descriptor: $0, names: index.names(of: digest)) }
+                index.descriptor(of: digest).map { SourceImage(descriptor: StoreIndex.bare($0), names: index.names(of: digest)) }
             }
         }
     }
@@ -51,22 +51,6 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
         lock = try store.acquireLock(exclusive: false)
         do {
             selected = try select(try store.loadIndex())
-        } catch {
-            lock.release()
-            throw error
-        }
-    }
-
-    /// Selects every image of the store, each with all its names (an untagged image with none), in
-    /// index order: what a search or listing reads through the generic source API.
-    public init(everythingIn store: Store) throws {
-        self.store = store
-        lock = try store.acquireLock(exclusive: false)
-        do {
-            let index = try store.loadIndex()
-            selected = index.digests.compactMap { digest in
-                index.descriptor(of: digest).map { SourceImage(descriptor: StoreIndex.bare($0), names: index.names(of: digest)) }
-            }
         } catch {
             lock.release()
             throw error
