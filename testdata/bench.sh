@@ -9,6 +9,8 @@
 # targets compare (import vs umoci, export vs tar -x, save vs tar cf, load vs tar xf): three alternating
 # runs each, and the median counts, because single runs on this machine varied by a third. The table
 # gives wall seconds, CPU seconds (user+sys) and peak RSS, and the last lines give ratios bale ÷ peer.
+# bale push and pull run against the real docker-registry on 127.0.0.1 (started here, one per push),
+# next to skopeo copy of the same transfer.
 # Figures, not pass/fail: the targets live in the issue notes.
 # When other work shares the cores, wall times swing by a factor of two between runs; CPU ratios
 # move far less.
@@ -136,6 +138,111 @@ measure "skopeo copy oci: → docker-archive:" skopeo copy -q oci:store3:docker.
 measure "skopeo copy docker-archive: → oci:" skopeo copy -q docker-archive:bale.tar oci:skopeo-oci:multi
 measure "bale copy docker-archive: → oci:" "$bale" --root store4 --no-progress copy docker-archive:bale.tar oci:bale-oci:multi
 printf '(image: %d MiB in 4 gzip layers)\n' $(( $(stat -c %s bale.tar) / 1048576 ))
+# >>> registry push and pull (issue #11) >>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>
+# The four-layer image to and from the real docker-registry on loopback (plain HTTP: bale needs no flag
+# for 127.0.0.1, skopeo gets --*-tls-verify=false), next to skopeo copy of the same transfer (skopeo
+# reads the store as the OCI layout it is). Each push goes into a registry of its own with an empty
+# storage root, so that neither finds the other's blobs (no HEAD hit, no cross-repository mount); both
+# pulls read what skopeo pushed, into an empty store / layout. A failure here (a missing command, a
+# registry that does not start) costs only these rows: the rest of the bench goes on.
+registry_pid=
+start_registry() { # storage folder; sets registry_host and registry_pid
+  local port i
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') || return 1
+  rm -rf "$1" && mkdir -p "$1" || return 1
+  printf '%s\n' "version: 0.1" "log:" "  level: warn" "storage:" "  filesystem:" "    rootdirectory: $work/$1" \
+    "  maintenance:" "    uploadpurging:" "      enabled: false" "http:" "  addr: 127.0.0.1:$port" > "$1.yml"
+  docker-registry serve "$1.yml" > "$1.log" 2>&1 &
+  registry_pid=$!
+  registry_host=127.0.0.1:$port
+  for i in $(seq 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$registry_host/v2/")" = 200 ] && return 0
+    kill -0 "$registry_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "docker-registry did not start:" >&2; cat "$1.log" >&2; stop_registry; return 1
+}
+stop_registry() { if [ -n "$registry_pid" ]; then kill "$registry_pid" 2>/dev/null || true; wait "$registry_pid" 2>/dev/null || true; registry_pid=; fi; }
+registry_bench() {
+  local source_host source_pid
+  start_registry registry-skopeo || return 1
+  source_host=$registry_host; source_pid=$registry_pid
+  measure "skopeo copy oci: → docker://" skopeo copy -q --dest-tls-verify=false \
+    oci:store3:docker.io/library/multi:1 "docker://$source_host/bench/multi:1" || return 1
+  registry_pid=
+  start_registry registry-bale || { registry_pid=$source_pid; return 1; }
+  measure "bale push" "$bale" --root store3 --no-progress push multi:1 "docker://$registry_host/bench/multi:1" \
+    || { stop_registry; registry_pid=$source_pid; return 1; }
+  stop_registry
+  registry_pid=$source_pid
+  rm -rf skopeo-pull store5
+  measure "skopeo copy docker:// → oci:" skopeo copy -q --src-tls-verify=false \
+    "docker://$source_host/bench/multi:1" oci:skopeo-pull:multi || return 1
+  measure "bale pull" "$bale" --root store5 --no-progress pull "$source_host/bench/multi:1" || return 1
+}
+registry_bench || echo "(registry push and pull: failed, their rows are missing)" >&2
+stop_registry
+rm -rf registry-skopeo registry-bale registry-skopeo.* registry-bale.* skopeo-pull store5
+# <<< registry push and pull <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
+
+# >>> serve (issue #12) >>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>
+# skopeo copy of the four-layer image (store3) from `bale serve` over the store and from `bale serve`
+# over the docker save archive (served by offset), next to docker-registry serving the same image from
+# a registry tree; three alternating runs, medians. Then 16 skopeo copies at once from bale serve (each
+# must succeed: skopeo checks every blob's digest), and bale serve's peak RSS (VmHWM) over all of it.
+# Loopback only; the servers are stopped by their own pids. A failure here is reported, and the rest of
+# the bench still runs.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+serve_bench() { # [IMAGE] (default multi:1; it must be in store3 and bale.tar)
+  local image=${1:-multi:1}
+  local pids=() port_store port_archive port_registry i status=0
+  rm -rf serve-tree serve-out* && "$bale" --root store3 --no-progress copy "$image" "registry-tree:serve-tree:$image" 2> /dev/null
+  port_store=$(free_port); port_archive=$(free_port); port_registry=$(free_port)
+  "$bale" --root store3 serve --addr "127.0.0.1:$port_store" 2> serve-store.log & pids+=($!); local serve_pid=$!
+  "$bale" serve --addr "127.0.0.1:$port_archive" docker-archive:bale.tar 2> serve-archive.log & pids+=($!)
+  local archive_pid=$!
+  printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$work/serve-tree" "$port_registry" > registry.yml
+  docker-registry serve registry.yml 2> registry.log & pids+=($!)
+  for i in $(seq 100); do
+    grep -q 'listening on' serve-store.log && grep -q 'listening on' serve-archive.log \
+      && curl -sf "http://127.0.0.1:$port_registry/v2/" > /dev/null && break
+    sleep 0.2
+  done
+  for i in 1 2 3; do
+    rm -rf serve-out && measure "skopeo ← bale serve (store) (run $i)" skopeo copy -q --src-tls-verify=false \
+      "docker://127.0.0.1:$port_store/$image" dir:serve-out || status=1
+    rm -rf serve-out && measure "skopeo ← bale serve (archive) (run $i)" skopeo copy -q --src-tls-verify=false \
+      "docker://127.0.0.1:$port_archive/$image" dir:serve-out || status=1
+    rm -rf serve-out && measure "skopeo ← docker-registry (run $i)" skopeo copy -q --src-tls-verify=false \
+      "docker://127.0.0.1:$port_registry/$image" dir:serve-out || status=1
+  done
+  [ $status = 0 ] && medians "skopeo ← bale serve (store)" "skopeo ← docker-registry" \
+    && medians "skopeo ← bale serve (archive)" "skopeo ← docker-registry"
+  local start ok=0 t
+  start=$(date +%s.%N)
+  for i in $(seq 16); do
+    rm -rf "serve-out$i"
+    skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$port_store/$image" "dir:serve-out$i" > /dev/null 2>&1 &
+    t[$i]=$!
+  done
+  for i in $(seq 16); do wait "${t[$i]}" && ok=$((ok + 1)); done
+  printf '%-34s %8.2f s   %d of 16 verified\n' "16 × skopeo ← bale serve" "$(echo "$(date +%s.%N) - $start" | bc)" "$ok"
+  local hwm hwm_archive
+  hwm=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$serve_pid/status")
+  hwm_archive=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$archive_pid/status")
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2> /dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2> /dev/null || true; done
+  rm -rf serve-tree serve-out* registry.yml
+  if [ $status = 0 ]; then
+    echo "  serve (store) wall vs docker-registry:   $(echo "scale=2; ${wall[skopeo ← bale serve (store)]} / ${wall[skopeo ← docker-registry]}" | bc)   (target ≤ 0.8)"
+    echo "  serve (archive) wall vs docker-registry: $(echo "scale=2; ${wall[skopeo ← bale serve (archive)]} / ${wall[skopeo ← docker-registry]}" | bc)"
+  fi
+  echo "  bale serve peak RSS: store ${hwm} MiB (after the 16 concurrent pulls), archive ${hwm_archive} MiB   (target ≤ 128)"
+  [ $status = 0 ] && [ $ok = 16 ]
+}
+serve_bench || echo "serve bench FAILED (see serve-*.log); the rest still runs" >&2
+# <<< serve <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
 rm -rf store1 store2 store3 store4 skopeo-oci bale-oci umoci-img bale.tar skopeo.tar corpus.pigz.gz corpus.gzip.gz
 
 # >>> many names (issue #10 class 5) >>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>
@@ -187,3 +294,9 @@ echo "  save wall vs skopeo:                  $(ratio "${wall[bale save (4 layer
 echo "  load wall vs skopeo:                  $(ratio "${wall[bale load]}" "${wall[skopeo copy docker-archive: → oci:]}")"
 echo "  copy wall vs skopeo:                  $(ratio "${wall[bale copy docker-archive: → oci:]}" "${wall[skopeo copy docker-archive: → oci:]}")"
 echo "  load peak RSS vs skopeo:              $(ratio "${rss[bale load]}" "${rss[skopeo copy docker-archive: → oci:]}")"
+if [ -n "${wall[bale push]:-}" ]; then
+  echo "  push wall vs skopeo (registry):       $(ratio "${wall[bale push]}" "${wall[skopeo copy oci: → docker://]}")   (target ≤ 0.5; peak RSS ${rss[bale push]} MiB, target ≤ 64; skopeo ${rss[skopeo copy oci: → docker://]} MiB)"
+fi
+if [ -n "${wall[bale pull]:-}" ]; then
+  echo "  pull wall vs skopeo (registry):       $(ratio "${wall[bale pull]}" "${wall[skopeo copy docker:// → oci:]}")   (target ≤ 0.5; peak RSS ${rss[bale pull]} MiB, target ≤ 64; skopeo ${rss[skopeo copy docker:// → oci:]} MiB)"
+fi

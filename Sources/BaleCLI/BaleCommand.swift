@@ -25,7 +25,7 @@ public struct BaleCommand: ParsableCommand {
             CommandGroup(name: "Images in the store", subcommands: [
                 Images.self, Inspect.self, History.self, Tag.self, Rmi.self,
             ]),
-            CommandGroup(name: "Moving images", subcommands: [Save.self, Load.self, CopyCommand.self, SyncCommand.self]),
+            CommandGroup(name: "Moving images", subcommands: [Save.self, Load.self, CopyCommand.self, SyncCommand.self, Serve.self]),
             CommandGroup(name: "Registries", subcommands: [Pull.self, Push.self, SearchCommand.self, LoginCommand.self, LogoutCommand.self]),
             CommandGroup(name: "Root file systems", subcommands: [Import.self, Export.self, Commit.self, Diff.self]),
             CommandGroup(name: "Store upkeep", subcommands: [Verify.self, Prune.self]),

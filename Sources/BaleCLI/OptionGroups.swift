@@ -36,6 +36,28 @@ extension GlobalOptions {
     }
 }
 
+/// `--split-size`, shared by the commands that write archives (`save`, `copy`).
+struct SplitOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Write an archive file as parts of at most this size (bytes, or with a K, M, G or T suffix, powers of 1024 as split(1)): FILE.000, FILE.001, … and FILE.sha256 for sha256sum -c; load and copy read them back from FILE, FILE.000 or FILE.sha256, and cat FILE.0* is the archive.", valueName: "size"))
+    var splitSize: String?
+
+    func validate() throws {
+        if let splitSize, (GlobalOptions.byteCount(splitSize) ?? 0) < 1 {
+            throw ValidationError("--split-size: \"\(splitSize)\" is not a size of at least 1 byte (bytes, or with a K, M, G or T suffix)")
+        }
+    }
+
+    /// The part size asked for, in bytes.
+    var bytes: Int64? { splitSize.flatMap(GlobalOptions.byteCount) }
+
+    /// `context` with archive destinations split as asked.
+    func applied(to context: LocationContext) -> LocationContext {
+        var context = context
+        context.splitSize = bytes
+        return context
+    }
+}
+
 /// Options shared by `import` and `commit`: --change, --message, --compression-level.
 struct RootfsImageFlags: ParsableArguments {
     @Option(name: [.customShort("c"), .long],

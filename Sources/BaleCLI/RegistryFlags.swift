@@ -4,7 +4,7 @@ import BaleCore
 import Foundation
 
 /// The registry flags of the commands that may reach a registry (`docker://` locations, pull, push,
-/// login, search): how to connect. They fill `LocationContext.registry`.
+/// login, search): how to connect, and which mirrors to try. They fill `LocationContext.registry`.
 struct RegistryFlags: ParsableArguments {
     @Flag(name: .long, help: "Allow plain HTTP, and TLS without certificate verification, for every registry (without it plain HTTP is used only for localhost, 127.0.0.0/8 and ::1, and only when the registry does not speak TLS).")
     var insecure = false

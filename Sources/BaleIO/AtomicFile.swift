@@ -24,6 +24,8 @@ public final class AtomicFile: ByteSink {
     public private(set) var byteCount: Int64 = 0
     /// Set once the temp file was renamed or removed, so `discard` never unlinks a name it no longer owns.
     private var settled = false
+    /// Set by `seal`: the data is durable and the descriptor closed; only `commit(to:)` or `discard` remain.
+    private var sealed = false
     private var writeback = Writeback()
 
     /// Creates a new temp file in `directory`, named `prefix` + random hex, mode 0644 (before umask).
@@ -57,17 +59,34 @@ public final class AtomicFile: ByteSink {
         writeback.advance(fileDescriptor, to: byteCount)
     }
 
-    /// Makes the data durable and renames the temp file to `finalPath`, then syncs the directory that
-    /// holds `finalPath` so the rename survives a crash. On error the temp file is removed.
-    public func commit(to finalPath: String) throws {
-        guard fileDescriptor >= 0 else {
-            throw BaleError(.internal, "\(temporaryPath): commit after commit or discard")
+    /// Makes the data durable and closes the descriptor, leaving the temp file for a later `commit(to:)`
+    /// (or `discard`): a writer of many files (a split archive's parts) renames them all only at the end,
+    /// without holding a descriptor open for each. On error the temp file is removed.
+    public func seal() throws {
+        guard fileDescriptor >= 0, !sealed else {
+            throw BaleError(.internal, "\(temporaryPath): seal after seal, commit or discard")
         }
         do {
             guard fsync(fileDescriptor) == 0 else { throw BaleError.posix("fsync", path: temporaryPath) }
             let fd = fileDescriptor
             fileDescriptor = -1
             guard close(fd) == 0 else { throw BaleError.posix("close", path: temporaryPath) }
+            sealed = true
+        } catch {
+            discard()
+            throw error
+        }
+    }
+
+    /// Makes the data durable (unless sealed already) and renames the temp file to `finalPath`, then
+    /// syncs the directory that holds `finalPath` so the rename survives a crash. On error the temp file
+    /// is removed.
+    public func commit(to finalPath: String) throws {
+        guard !settled else {
+            throw BaleError(.internal, "\(temporaryPath): commit after commit or discard")
+        }
+        if !sealed { try seal() }
+        do {
             guard rename(temporaryPath, finalPath) == 0 else {
                 throw BaleError.posix("rename to \(finalPath)", path: temporaryPath)
             }

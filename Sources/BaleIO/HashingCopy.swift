@@ -101,8 +101,9 @@ public enum HashingCopy {
         }
     }
 
-    /// The hashing thread and the blocks going round between it and the calling thread.
-    private final class Hasher: @unchecked Sendable {
+    /// The hashing thread and the blocks going round between it and the calling thread (also behind
+    /// `SplitFileSink`, which hashes each part while writing it).
+    final class Hasher: @unchecked Sendable {
         // @unchecked Sendable: every mutable field is guarded by `condition`; a block is read by the
         // hasher only between `hash` and its return to `spares`, and filled again only after that.
         private let condition = NSCondition()

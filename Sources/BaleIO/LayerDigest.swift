@@ -13,7 +13,12 @@ public enum LayerDigest {
     public static func unpacked(file path: String) throws -> (diffID: BaleCore.Digest, size: Int64) {
         let fd = try RegularFile.open(path)
         defer { close(fd) }
-        let source = try DecompressingSource(source: FileDescriptorSource(fileDescriptor: fd, name: path), name: path)
+        return try unpacked(source: FileDescriptorSource(fileDescriptor: fd, name: path), name: path)
+    }
+
+    /// The same, of the layer bytes `input` gives (`name` for messages).
+    public static func unpacked(source input: any ByteSource, name: String) throws -> (diffID: BaleCore.Digest, size: Int64) {
+        let source = try DecompressingSource(source: input, name: name)
         var hasher = SHA256Hasher()
         var size: Int64 = 0
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)

@@ -40,6 +40,16 @@ public final class TarReader {
     /// Warnings libarchive reported while reading headers (e.g. malformed PAX records it ignored), each
     /// prefixed with the member's name.
     public private(set) var warnings: [String] = []
+    /// Where the current member's data starts in the input, counted from where reading began: for a
+    /// plain (uncompressed) tar the member's bytes are `dataOffset ..< dataOffset + size` of the file, so
+    /// they can be served by offset (`pread`, `sendfile`). It is libarchive's count of bytes consumed
+    /// once the member's headers (and any PAX or GNU long-name headers before them) were read, which
+    /// lies on a 512-byte block boundary. nil for a compressed archive (offsets there are in the
+    /// decompressed stream, not the file), a sparse member (its data is not contiguous), or a member
+    /// whose count is not block-aligned (then something is not as tar lays it out, and the caller must
+    /// read the member through `read(into:)` instead). Callers that serve by offset still check the
+    /// bytes there against what `read(into:)` gives, once.
+    public private(set) var dataOffset: Int64?
 
     private var archive: OpaquePointer?
     private var ownedFileDescriptor: Int32 = -1
@@ -157,6 +167,8 @@ public final class TarReader {
         member = entry.path
         memberSize = entry.size
         dataConsumed = false
+        let consumed = archive_filter_bytes(archive, 0)
+        dataOffset = filterNames.isEmpty && !entry.isSparse && consumed >= 512 && consumed % 512 == 0 ? consumed : nil
         return entry
     }
 

@@ -352,4 +352,52 @@ import Testing
         // Messages show such a name escaped, on one line.
         #expect(file.quoted == #""./d\xff/caf\xe9""#)
     }
+
+    // MARK: dataOffset (what `bale serve` reads archives by)
+
+    /// Every regular member's bytes, read from the file at `dataOffset`, equal what libarchive gives,
+    /// in each dialect (PAX and GNU long names put extra header blocks before the data).
+    @Test(arguments: ["gnu", "posix", "ustar"])
+    func dataOffsetPointsAtEachMembersBytes(format: String) throws {
+        let dir = try TemporaryDirectory()
+        _ = try Self.makeTree(in: dir, longNames: format != "ustar")
+        try patternData(count: 70_001).write(to: URL(fileURLWithPath: dir.file("tree/big.bin")))
+        let path = dir.file("t.tar")
+        try run(["tar", "--format=\(format)", "--sort=name", "-cf", path, "-C", dir.file("tree"), "."])
+        let file = try Data(contentsOf: URL(fileURLWithPath: path))
+
+        let reader = try TarReader(path: path)
+        var checked = 0
+        while let entry = try reader.next() {
+            guard entry.kind == .file else { continue }
+            let offset = try #require(reader.dataOffset, "\(entry.path)")
+            #expect(offset % 512 == 0)
+            let data = try reader.readAll(limit: 1 << 20)
+            #expect(file.subdata(in: Int(offset) ..< Int(offset) + data.count) == data, "\(entry.path) at \(offset)")
+            checked += 1
+        }
+        #expect(checked >= 3)
+    }
+
+    /// No offset where the bytes are not contiguous in the file: a compressed archive, a sparse member.
+    @Test func dataOffsetIsNilForCompressedArchivesAndSparseMembers() throws {
+        let dir = try TemporaryDirectory()
+        _ = try Self.makeTree(in: dir, longNames: false)
+        try run(["sh", "-c", "set -e; truncate -s 3M tree/sparse; printf x | dd of=tree/sparse bs=1 seek=2000000 conv=notrunc 2>/dev/null"],
+                in: dir.path)
+        try run(["tar", "-czf", dir.file("t.tgz"), "-C", dir.file("tree"), "a.txt"])
+        let gz = try TarReader(path: dir.file("t.tgz"))
+        #expect(try gz.next() != nil)
+        #expect(gz.dataOffset == nil)
+
+        try run(["tar", "--format=posix", "-S", "-cf", dir.file("s.tar"), "-C", dir.file("tree"), "sparse", "a.txt"])
+        let sparse = try TarReader(path: dir.file("s.tar"))
+        var offsets: [String: Bool] = [:]
+        while let entry = try sparse.next() {
+            if entry.path.description.hasSuffix("sparse") { #expect(entry.isSparse) }
+            offsets[entry.path.description] = sparse.dataOffset != nil
+        }
+        #expect(offsets.first { $0.key.hasSuffix("sparse") }?.value == false)
+        #expect(offsets.first { $0.key.hasSuffix("a.txt") }?.value == true)
+    }
 }

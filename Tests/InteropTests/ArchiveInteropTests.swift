@@ -122,6 +122,27 @@ struct ArchiveInteropTests {
         }
     }
 
+    /// A split save (gzip-compressed, cut in three) joined again is an archive docker loads as it is,
+    /// with the same IDs: `cat NAME.0* | docker load`.
+    @Test func dockerLoadsTheJoinedPartsOfASplitSave() throws {
+        try withStore { f in
+            let whole = f.directory.appendingPathComponent("whole.tar.gz")
+            try #require(try Harness.bale(["save", "--compress", "gzip", "-o", whole.path, "app:1", "web:3"], root: f.store).succeeded)
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: whole.path)[.size] as? Int)
+            let set = f.directory.appendingPathComponent("set.tar.gz")
+            let save = try Harness.bale(["save", "--compress", "gzip", "--split-size", "\(size / 3 + 1)", "-o", set.path, "app:1", "web:3"], root: f.store)
+            try #require(save.succeeded, "\(save)")
+            var joined = Data()
+            for n in 0 ..< 3 { joined += try Data(contentsOf: URL(fileURLWithPath: set.path + ".00\(n)")) }
+            #expect(!FileManager.default.fileExists(atPath: set.path + ".003"))
+            try DockerDaemon.with { docker in
+                let load = try docker.must(["load"], stdin: joined)
+                #expect(load.out.contains("Loaded image: app:1"), "\(load)")
+                #expect(try dockerImages(docker) == ["app:1 \(f.ids["app:1"]!)", "web:3 \(f.ids["web:3"]!)"])
+            }
+        }
+    }
+
     @Test func baleLoadsWhatSkopeoWrites() throws {
         try withStore { f in
             for (transport, file) in [("docker-archive", "s.tar"), ("oci-archive", "o.tar")] {

@@ -242,6 +242,34 @@ import TestSupport
         }
     }
 
+    @Test func anUploadCutMidChunkGoesOnInANewSession() throws {
+        try Registry.with { registry in
+            try Harness.withTemporaryDirectory { dir in
+                // One 12 MB layer: two 8 MiB-chunk PATCHes, the first of which is cut in half.
+                let layout = try Harness.makeLayout(in: dir, images: ["app:1=layers=1,files=3,size=4000000"])
+                let image = try LayoutReader.image("app:1", in: layout)
+                try FaultProxy.with(upstream: registry.host, mode: "cut-upload") { proxy in
+                    let push = try Harness.bale(["copy", "oci:\(layout.path):app:1", "docker://\(proxy.host)/app:1"],
+                                                root: dir.appendingPathComponent("store"))
+                    #expect(push.succeeded, "\(push)")
+                    let requests = proxy.requests
+                    let firstPatch = try #require(requests.firstIndex { $0.hasPrefix("PATCH ") })
+                    // After the cut: the upload's status. Distribution 2.8 has cancelled the session
+                    // (its `_state` holds the old offset), so the first chunk goes again in a new one.
+                    #expect(requests[(firstPatch + 1)...].first?.hasPrefix("GET /v2/app/blobs/uploads/") == true, "\(requests)")
+                    // Two sessions for the layer, one for the config.
+                    #expect(requests.filter { $0.hasPrefix("POST /v2/app/blobs/uploads/") }.count == 3, "\(requests)")
+                    #expect(requests.filter { $0.hasPrefix("PATCH ") }.count == 3, "\(requests)")
+                }
+                let skopeo = try Harness.peer("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/app:1"])
+                #expect(skopeo.out.contains("\"Digest\": \"\(image.manifestDigest)\""), "\(skopeo)")
+                let pulled = dir.appendingPathComponent("pulled")
+                _ = try RegistryPushPullTests.must(["pull", "\(registry.host)/app:1"], root: pulled)
+                #expect(try RegistryPushPullTests.imageID("\(registry.host)/app:1", root: pulled) == image.configDigest)
+            }
+        }
+    }
+
     @Test(arguments: [
         ("corrupt", "digest"),
         ("manifest", "the registry sent content of digest"),

@@ -207,6 +207,21 @@ public final class BackgroundProcess {
 
     public var isRunning: Bool { process.isRunning }
 
+    /// The exit status, once the program has ended.
+    public var terminationStatus: Int32 { process.terminationStatus }
+
+    /// Sends `signal` without waiting.
+    public func signal(_ signal: Int32) {
+        send(signal, to: process.processIdentifier)
+    }
+
+    /// Waits up to `timeout` seconds for the program to end; whether it did.
+    public func wait(timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        return !process.isRunning
+    }
+
     /// Sends `signal` and waits for the program to end.
     public func kill(_ signal: Int32) {
         send(signal, to: process.processIdentifier)

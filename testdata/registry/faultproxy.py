@@ -14,7 +14,13 @@ MODE says what goes wrong:
     corrupt       blob bodies have their middle byte flipped (same length).
     manifest      manifest bodies get a trailing space; the registry's Docker-Content-Digest is kept.
     endless       blob bodies are the real bytes, then zeros forever, without Content-Length.
+    cut-upload    the first PATCH of an upload reaches the registry with only half of its body
+                  (then both connections close): bale must ask the registry how far it got and
+                  send the rest from there.
     pass          nothing goes wrong.
+
+Every method is forwarded with the client's Host header, so the registry's Location URLs point back
+at the proxy.
 """
 
 import http.client
@@ -47,12 +53,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.forward(head=False)
 
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
+
     def forward(self, head):
         rng = self.headers.get("Range")
         log(f"{self.command} {self.path} {rng or '-'}")
+        length = int(self.headers.get("Content-Length") or "0")
+        sent = self.rfile.read(length) if length else None
         conn = http.client.HTTPConnection(upstream_host, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-        conn.request(self.command, self.path, headers=headers)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+        if self.command == "PATCH" and MODE == "cut-upload" and sent:
+            with lock:
+                first = "patch" not in cut_done
+                cut_done.add("patch")
+            if first:
+                conn.putrequest("PATCH", self.path, skip_host=True, skip_accept_encoding=True)
+                for k, v in headers.items():
+                    conn.putheader(k, v)
+                conn.endheaders()
+                conn.send(sent[: len(sent) // 2])
+                conn.sock.shutdown(2)
+                conn.close()
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+        conn.request(self.command, self.path, body=sent, headers=headers)
         resp = conn.getresponse()
         body = b"" if head else resp.read()
         # Layers only (configs are small): the faults hit the blob a test names.

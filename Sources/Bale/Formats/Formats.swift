@@ -5,8 +5,9 @@ public enum Formats {
     /// The one table from location prefixes to formats. A text with no known prefix is a store name.
     public static let all: [any LocationFormat.Type] = [
         StoreFormat.self, OCILayoutFormat.self, DockerArchiveFormat.self, OCIArchiveFormat.self, RootfsFormat.self,
-        RegistryFormat.self,
         RegistryTreeFormat.self,
+        RegistryFormat.self,
+        DockerRootFormat.self,
     ]
 
     /// The format of bare names.

@@ -11,6 +11,9 @@ public struct LocationContext: Sendable {
     public var temporaryDirectory: String
     /// Whole-archive compression for archive destinations.
     public var compression: ArchiveCompression
+    /// Archive destinations are written as parts of at most this many bytes (NAME.000, …, NAME.sha256);
+    /// nil: one file.
+    public var splitSize: Int64?
     /// What a `rootfs:` source puts into the image it makes (config options, layer compression).
     public var rootfs = RootfsImageOptions(compression: GzipSettings(level: ParallelGzip.defaultLevel,
                                                                      jobs: ProcessInfo.processInfo.activeProcessorCount))

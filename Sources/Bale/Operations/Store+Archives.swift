@@ -34,8 +34,8 @@ public enum SaveFormat: String, Sendable, CaseIterable {
 }
 
 extension Store {
-    /// `bale load`: every image of a docker-archive or oci-archive (`path` nil or `-`: stdin) into this
-    /// store. `verifyExisting` re-hashes blobs the store already holds with the right size, and
+    /// `bale load`: every image of a docker-archive or oci-archive (`path` nil or `-`: stdin; a split
+    /// archive by NAME, NAME.000 or NAME.sha256, its parts checked first) into this store. `verifyExisting` re-hashes blobs the store already holds with the right size, and
     /// replaces those that are damaged.
     public func load(archive path: String?, verifyExisting: Bool = false, options: CopyOptions) throws -> LoadReport {
         let source = try path.flatMap { $0 == "-" ? nil : $0 }.map { try ArchiveSource(path: $0, reference: nil, name: $0) }
@@ -59,10 +59,11 @@ extension Store {
 
     /// `bale save`: images of this store (names, NAME@DIGEST, IDs or ID prefixes) into one archive at
     /// `path` (`-`: stdout). `since` lists earlier archives whose blobs are left out (an incremental
-    /// archive); `options.names` = `.none` writes the images without names.
+    /// archive); `options.names` = `.none` writes the images without names. `splitSize` writes the
+    /// archive as parts of at most that many bytes (PATH.000 …, PATH.sha256).
     @discardableResult
     public func save(_ images: [String], to path: String, format: SaveFormat, compression: ArchiveCompression,
-                     since: [String] = [], options: CopyOptions) throws -> CopyReport {
+                     since: [String] = [], splitSize: Int64? = nil, options: CopyOptions) throws -> CopyReport {
         var options = options
         for earlier in since {
             options.omit.merge(try Incremental.carriedBlobs(inArchive: earlier)) { first, _ in first }
@@ -73,7 +74,8 @@ extension Store {
             destination = try ArchiveDestination(path: path, compression: compression,
                                                  form: format == .oci ? .oci(reference: nil) : .docker,
                                                  temporaryDirectory: options.temporaryDirectory,
-                                                 name: "\(format == .oci ? "oci-archive" : "docker-archive"):\(path)")
+                                                 name: "\(format == .oci ? "oci-archive" : "docker-archive"):\(path)",
+                                                 splitSize: splitSize)
         } catch {
             source.close()
             throw error

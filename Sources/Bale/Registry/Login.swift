@@ -4,7 +4,7 @@ import Foundation
 /// `bale login` and `bale logout` as docker does them, apart from the terminal: the CLI gathers the
 /// user and password (flags, stdin, prompts) and prints what these return.
 public enum Login {
-    /// Checks a credential against a registry (`LoginCheck.verify` in the CLI): returns when the
+    /// Checks a credential against a registry (`RegistryClient.checkLogin` in the CLI): returns when the
     /// registry accepts it, throws otherwise. `host` is `docker.io` for Docker Hub, else `host[:port]`.
     public typealias Checker = (_ host: String, _ credential: RegistryCredential, _ options: RegistryOptions) throws -> Void
 

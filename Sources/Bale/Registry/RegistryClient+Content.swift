@@ -99,7 +99,7 @@ extension RegistryClient {
     /// Whether the repository holds the blob (`HEAD`).
     public func blobExists(_ digest: Digest) throws -> Bool {
         let response = try send(.HEAD, url("blobs/\(digest)"), what: "blob \(digest)")
-        response.discard()
+        defer { response.discard() }
         if response.status == 404 { return false }
         try expect(response, [200], what: "blob \(digest)")
         return true
@@ -117,11 +117,9 @@ extension RegistryClient {
     public func mount(_ digest: Digest, from repository: String) throws -> Bool {
         let start = try Self.appending(Self.appending(url("blobs/uploads/"), "mount", digest.string), "from", repository)
         let response = try send(.POST, start, what: "mount of \(digest) from \(repository)")
-        response.discard()
-        if response.status == 201 { return true }
-        if response.status == 202 { return false }
+        defer { response.discard() }
         try expect(response, [201, 202], what: "mount of \(digest) from \(repository)")
-        return false
+        return response.status == 201
     }
 
     /// Uploads a blob read from `reader`, which must give exactly `descriptor.size` bytes; the registry
@@ -183,8 +181,8 @@ extension RegistryClient {
     private func startUpload(what: String) throws -> URL {
         let start = try url("blobs/uploads/")
         let response = try send(.POST, start, what: what)
-        response.discard()
         try expect(response, [202], what: what)
+        response.discard()
         return try location(of: response, what: what)
     }
 
@@ -208,15 +206,25 @@ extension RegistryClient {
             let body = SizedReader(DataReader(Data(bytes[(bytes.startIndex + sent)...])), length: Int64(bytes.count - sent))
             do {
                 let response = try send(.PATCH, location, headers: headers, body: body, what: what)
-                response.discard()
                 try expect(response, [202], what: what)
+                response.discard()
                 location = try self.location(of: response, what: what)
                 sent = bytes.count
             } catch {
                 failures += 1
                 guard failures < Self.maxAttempts, Self.isTransient(error) else { throw error }
                 Self.backoff(failures)
-                let received = try uploadedBytes(&location, what: what)
+                guard let received = try uploadedBytes(&location, what: what) else {
+                    // Distribution 2.8 keeps the bytes of a broken PATCH but not the session: its
+                    // `_state` names the offset before that PATCH, and a request with it cancels the
+                    // upload. A first chunk is still whole in memory: a new session takes it.
+                    guard offset == 0 else {
+                        throw BaleError(.io, "\(display): \(what): the registry dropped the upload after the connection broke at byte \(offset + Int64(sent)); run the push again (what is there is skipped)")
+                    }
+                    location = try startUpload(what: what)
+                    sent = 0
+                    continue
+                }
                 guard received >= offset, received <= offset + Int64(bytes.count) else {
                     throw BaleError(.io, "\(display): \(what): the registry holds \(received) bytes, expected \(offset) to \(offset + Int64(bytes.count))")
                 }
@@ -225,11 +233,16 @@ extension RegistryClient {
         }
     }
 
-    /// The bytes an upload session holds (`GET` on its Location: 204 with `Range: 0-LAST`).
-    private func uploadedBytes(_ location: inout URL, what: String) throws -> Int64 {
+    /// The bytes an upload session holds (`GET` on its Location: 204 with `Range: 0-LAST`); nil when
+    /// the registry no longer knows the session (404, or 400 for a state it refuses).
+    private func uploadedBytes(_ location: inout URL, what: String) throws -> Int64? {
         let response = try send(.GET, location, what: what)
-        response.discard()
+        if response.status == 404 || response.status == 400 {
+            response.discard()
+            return nil
+        }
         try expect(response, [204], what: what)
+        response.discard()
         if let given = response.header("Location") { location = try Self.resolve(given, against: response.url) }
         guard let range = response.header("Range"), range.hasPrefix("0-"), let last = Int64(range.dropFirst(2)) else {
             return 0

@@ -10,14 +10,16 @@ import NIOSSL
 ///
 /// - Connection: TLS by default, with the system roots plus `certs.d/HOST[:PORT]/*.crt`, and
 ///   `client.cert` + `client.key` as a client certificate. For localhost, 127.0.0.0/8 and ::1, and for
-///   every host with `insecure`, a server that does not speak TLS is then asked over plain HTTP: an
-///   untrusted certificate is never a reason to fall back. `insecure` also skips TLS verification.
+///   every host with `insecure`, plain HTTP is tried first and kept when the server answers in it (a TLS
+///   server refuses a plain request); otherwise TLS, so an untrusted certificate is never bypassed. `insecure` also skips TLS verification.
 /// - Auth: a request answered 401 is authenticated from its `WWW-Authenticate` challenge (Basic with
 ///   the login, or Bearer: a token for this repository's scope from the token server, anonymously or
 ///   with the login or identity token; cached per scope until it expires) and sent again once. A 401
 ///   with a fresh token is "authentication required"; 403 is "denied".
 /// - Faults: 5xx, 429 (its `Retry-After` honoured) and transport errors are retried with exponential
-///   backoff (bodyless requests whole; blobs resume with `Range`, uploads from the registry's offset).
+///   backoff (bodyless requests whole; blobs resume with `Range`; an upload chunk resumes from the
+///   offset the registry reports, or, where the registry dropped the session as Distribution 2.8
+///   does after a broken PATCH, starts a new one while the first chunk is still in memory).
 /// - Every error is one line naming `docker://HOST/REPOSITORY` and what was asked.
 public final class RegistryClient: @unchecked Sendable {
     // @unchecked Sendable: `authorization` is guarded by `lock`; everything else is immutable.
@@ -117,17 +119,39 @@ public final class RegistryClient: @unchecked Sendable {
         guard let https = URL(string: "https://\(apiHost)"), let http = URL(string: "http://\(apiHost)") else {
             throw BaleError(.invalidReference, "docker://\(host): not a registry host")
         }
-        var chosen = https
+        // Where plain HTTP is allowed, it is asked first: a TLS attempt at a plain-text server is not
+        // answered with an error the pool gives up on at once, but retried until the connect timeout
+        // (20 s a command, measured). A TLS server answers plain HTTP with a 400 that says so (Go's
+        // net/http, which the Distribution registry uses) or drops it; then HTTPS, verified unless
+        // --insecure, so a TLS registry on 127.0.0.1 with an untrusted CA is still refused.
+        if isLoopback(host) || options.insecure, speaksPlainHTTP(http, tls: tls) {
+            schemes.set(key, http)
+            return http
+        }
         do {
             try ping(https, tls: tls)
-        } catch where (isLoopback(host) || options.insecure) && speaksNoTLS(error) {
-            try ping(http, tls: tls)
-            chosen = http
         } catch {
-            throw BaleError(.io, "docker://\(host): \(describe(error))")
+            // A registry that requires a client certificate ends the TLS session when none comes, and
+            // the client sees only a closed connection: say what is likely missing.
+            var text = describe(error)
+            if tls.certificateChain.isEmpty, let closed = error as? HTTPClientError, closed == .remoteConnectionClosed {
+                text += " during TLS setup (a registry that requires a client certificate does this: put client.cert and client.key in \(options.certificatesDirectory)/\(host)/)"
+            }
+            throw BaleError(.io, "docker://\(host): \(text)")
         }
-        schemes.set(key, chosen)
-        return chosen
+        schemes.set(key, https)
+        return https
+    }
+
+    /// Whether the server answers `GET /v2/` in plain HTTP as a registry, not with the 400 a TLS server
+    /// gives a plain-text request.
+    private static func speaksPlainHTTP(_ base: URL, tls: TLSConfiguration) -> Bool {
+        guard let request = try? HTTPClient.Request(url: base.absoluteString + "/v2/", method: .GET, tlsConfiguration: tls),
+              let response = try? HTTPTransport.send(request) else { return false }
+        defer { response.discard() }
+        guard response.status == 400 else { return true }
+        let body = (try? response.body(limit: 4096)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return !body.contains("HTTPS server")
     }
 
     /// `GET /v2/`: any answer of the registry (200, 401) means it is there.
@@ -135,14 +159,6 @@ public final class RegistryClient: @unchecked Sendable {
         let request = try HTTPClient.Request(url: base.absoluteString + "/v2/", method: .GET, tlsConfiguration: tls)
         let response = try HTTPTransport.send(request)
         response.discard()
-    }
-
-    /// Whether a TLS handshake failed because the server answered in plain text (not because of its
-    /// certificate).
-    static func speaksNoTLS(_ error: any Error) -> Bool {
-        let text = String(describing: error)
-        return text.contains("WRONG_VERSION_NUMBER") || text.contains("HTTP_REQUEST")
-            || text.contains("UNKNOWN_PROTOCOL") || text.contains("PACKET_LENGTH_TOO_LONG")
     }
 
     /// A transport error in words (NIO's are type dumps).

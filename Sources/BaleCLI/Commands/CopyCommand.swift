@@ -14,20 +14,25 @@ struct CopyCommand: ParsableCommand {
             OCI image layout), oci-archive:FILE[:REF], rootfs:PATH (a flat filesystem: read, a tar in any \
             compression or a directory becomes the one-layer image import makes; written, the image is \
             flattened as export does, into a tar file, or into PATH when it is an existing directory or \
-            ends in /; - is stdin or stdout), docker://HOST[:PORT]/NAME[:TAG|@DIGEST] (an image in a \
-            registry; docker://HOST alone, as a source: every repository and tag of its catalog), \
-            registry-tree:DIR[:NAME[:TAG|@DIGEST]] (a Distribution \
+            ends in /; - is stdin or stdout), registry-tree:DIR[:NAME[:TAG|@DIGEST]] (a Distribution \
             registry's storage, DIR holding docker/registry/v2; NAME is the repository as stored, e.g. \
             library/alpine; read without NAME: every tag of every repository; written without NAME: each \
-            image to the repository of its name without the host). A blob the destination already holds is not \
+            image to the repository of its name without the host), docker://HOST[:PORT]/NAME[:TAG|@DIGEST] (an image in a \
+            registry; docker://HOST alone, as a source: every repository and tag of its catalog), \
+            docker-root:DIR[:NAME[:TAG]|:ID] (a Docker \
+            engine's data root such as /var/lib/docker, read without the daemon and never written: every image, \
+            or one by name or image ID; needs read access to the whole data root, usually root). A blob the destination already holds is not \
             copied again; every blob is checked against its digest on the way in. A name in the \
-            destination location renames the (single) image copied.
+            destination location renames the (single) image copied. --split-size writes an archive \
+            destination as parts FILE.000, FILE.001, … plus FILE.sha256 (see save); an archive source \
+            may be such a set, named FILE, FILE.000 or FILE.sha256, its parts checked before any is read.
             """,
         aliases: ["convert"])
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
     @OptionGroup var registry: RegistryFlags
+    @OptionGroup var split: SplitOptions
 
     @Argument(help: ArgumentHelp("Where to read.", valueName: "source"))
     var source: String
@@ -42,7 +47,7 @@ struct CopyCommand: ParsableCommand {
         let progress = ProgressBar(label: "Copying", disabled: global.noProgress)
         defer { progress.finish() }
         let report = try Copier(options: platforms.copyOptions(global, progress: progress))
-            .copy(from: from, to: to, context: context)
+            .copy(from: from, to: to, context: split.applied(to: context))
         progress.finish()
         report.warnings.forEach { printError("Warning: \($0)") }
         report.refused.forEach { printError("Refused: \($0)") }

@@ -15,12 +15,16 @@ struct Load: ParsableCommand {
             store already holds is kept when its size is right (with --verify-existing: when it hashes to \
             its digest), else replaced by the archive's. Prints "Loaded image: NAME:TAG" for each name, or "Loaded image ID: sha256:…" for \
             an untagged image.
+
+            A split archive (bale save --split-size) is read from -i FILE.000, FILE.sha256, or FILE when \
+            only the parts exist: every part is checked against FILE.sha256 first, and a missing or \
+            damaged part is named before anything is written; cat FILE.0* | bale load reads it too.
             """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Read from this file instead of stdin.", valueName: "file"))
+    @Option(name: .shortAndLong, help: ArgumentHelp("Read from this file instead of stdin (a split archive: FILE, FILE.000 or FILE.sha256).", valueName: "file"))
     var input: String?
 
     @Flag(name: .shortAndLong, help: "Do not print the progress bar.")

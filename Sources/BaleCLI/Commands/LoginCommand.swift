@@ -78,7 +78,7 @@ struct LoginCommand: ParsableCommand {
             }
         }
         let outcome = try Login.login(server: server, credential: RegistryCredential(username: user, password: secret),
-                                      config: config, options: registry.registryOptions(), check: LoginCheck.verify)
+                                      config: config, options: registry.registryOptions(), check: RegistryClient.checkLogin)
         outcome.warnings.forEach { printError("\($0)") }
         try write(.lines(outcome.lines))
     }

@@ -9,7 +9,8 @@ struct Push: ParsableCommand {
         abstract: "Upload an image from the store to a registry.",
         discussion: """
             NAME is read as docker reads it (see bale pull) and names both the image in the store and \
-            where it goes: HOST[:PORT]/REPO:TAG. DESTINATION, when given, is any location instead \
+            where it goes: HOST[:PORT]/REPO:TAG. DESTINATION, when given, is where it goes instead: \
+            another image name read the same way (HOST[:PORT]/REPO[:TAG]), or any location \
             (docker://HOST/REPO:TAG, oci:DIR, …). Blobs the repository holds are skipped, blobs \
             another repository of the same registry holds (one the image's other names live in, or \
             one this process read) are mounted instead of uploaded, the rest uploaded (in one request \
@@ -42,21 +43,36 @@ struct Push: ParsableCommand {
         let lines = LinePrinter(quiet: quiet)
         let store = try context.store()
         let image = try store.image(reference.string)
+        // A DESTINATION without a location prefix is an image name, read as docker reads it
+        // (`bale push app:1 registry.local:5000/app:1`), not a store name: push never tags locally.
+        var pushed = reference
+        var explicit: Location?
+        if let destination {
+            let location = try Location(parsing: destination)
+            if location.format.prefix != StoreFormat.prefix || destination.hasPrefix(StoreFormat.prefix + ":") {
+                explicit = location
+            } else {
+                pushed = try Reference(parsing: destination).withDefaultTag()
+                guard pushed.digest == nil else {
+                    throw BaleError(.usage, "invalid reference \"\(destination)\": push to a tag, not a digest")
+                }
+            }
+        }
+        let target: any ImageDestination
+        if let explicit {
+            target = try explicit.destination(context)
+        } else {
+            lines.print("The push refers to repository [\(pushed.name)]")
+            target = try RegistryDestination(image: pushed, options: context.registry)
+        }
         // Where layers can be mounted from: the repositories of the image's other names on the same
         // registry hold them if they were pushed; those of the store's other names on it may (a base).
-        for other in image.names where other.domain == reference.domain && other.path != reference.path {
+        for other in image.names where other.domain == pushed.domain && other.path != pushed.path {
             BlobOrigins.shared.note(host: other.domain, repository: other.path,
                                     digests: image.manifest.value.layers.map(\.digest))
         }
-        let sameRegistry = try store.names().filter { $0.domain == reference.domain && $0.path != reference.path }
-        BlobOrigins.shared.noteCandidates(host: reference.domain, repositories: sameRegistry.map(\.path))
-        let target: any ImageDestination
-        if let destination {
-            target = try Location(parsing: destination).destination(context)
-        } else {
-            lines.print("The push refers to repository [\(reference.name)]")
-            target = try RegistryDestination(image: reference, options: context.registry)
-        }
+        let sameRegistry = try store.names().filter { $0.domain == pushed.domain && $0.path != pushed.path }
+        BlobOrigins.shared.noteCandidates(host: pushed.domain, repositories: sameRegistry.map(\.path))
         let source = try StoreSource(store: store, selecting: [reference.string])
         let progress = ProgressBar(label: "Pushing", disabled: global.noProgress || quiet)
         defer { progress.finish() }
@@ -73,9 +89,9 @@ struct Push: ParsableCommand {
         let report = try Copier(options: options).copy(from: source, to: target)
         progress.finish()
         if let root = report.images.first?.descriptor {
-            lines.print("\(reference.tag ?? "latest"): digest: \(root.digest) size: \(root.size)")
+            lines.print("\(pushed.tag ?? "latest"): digest: \(root.digest) size: \(root.size)")
         }
         try lines.check()
-        if quiet { try write("\(reference)\n") }
+        if quiet { try write("\(pushed)\n") }
     }
 }

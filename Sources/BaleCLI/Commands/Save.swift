@@ -18,6 +18,11 @@ struct Save: ParsableCommand {
             itself expected) are left out, and the archive lists them, each with the archive that carried \
             it. bale load refuses it, before writing anything, unless the store already holds them all. \
             docker load cannot read an incremental archive.
+
+            --split-size SIZE cuts the archive (after --compress) into FILE.000, FILE.001, … of at most \
+            SIZE each as it is written, for removable media, with FILE.sha256 holding each part's sum \
+            (sha256sum -c FILE.sha256 checks them). The set replaces an older one of the same FILE whole. \
+            bale load -i FILE.000 checks every part before it reads any; cat FILE.0* | docker load works too.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -32,6 +37,8 @@ struct Save: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Whole-archive compression: none, gzip, xz or zstd.", valueName: "algorithm"))
     var compress: ArchiveCompression = .none
 
+    @OptionGroup var split: SplitOptions
+
     @Option(name: .long, help: ArgumentHelp("Leave out the layers this earlier archive carries (repeatable): an incremental archive, for bale load on a host that loaded the earlier ones.", valueName: "archive"))
     var since: [String] = []
 
@@ -43,6 +50,9 @@ struct Save: ParsableCommand {
 
     func validate() throws {
         if images.isEmpty { throw ValidationError("save needs at least one image") }
+        if split.bytes != nil, output == nil || output == "-" {
+            throw ValidationError("--split-size writes files: give -o FILE")
+        }
         if output == nil || output == "-", isatty(1) == 1 {
             throw ValidationError("cowardly refusing to save to a terminal. Use the -o flag or redirect")
         }
@@ -54,7 +64,7 @@ struct Save: ParsableCommand {
         var options = try platforms.copyOptions(global, progress: progress)
         if noTags { options.names = .none }
         try global.readStore().save(images, to: output ?? "-", format: format, compression: compress,
-                                    since: since, options: options)
+                                    since: since, splitSize: split.bytes, options: options)
     }
 }
 

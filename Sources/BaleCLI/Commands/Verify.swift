@@ -13,6 +13,10 @@ struct Verify: ParsableCommand {
             is then 3. --repair LOCATION copies the damaged and missing blobs back from any location that \
             holds them (an archive, a layout, another store's image), each checked against its digest, \
             prints "Repaired: DIGEST" for each, and verifies again.
+
+            --archive FILE… checks archives (or split sets) instead, without loading them and without \
+            writing into the store, always as deeply as --deep: one line per problem on stdout, naming the \
+            archive, the image and the digest, and exit status 3.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -24,7 +28,11 @@ struct Verify: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Copy damaged or missing blobs back from this location (docker-archive:FILE, oci:DIR, …).", valueName: "location"))
     var repair: String?
 
+    @Option(name: .long, parsing: .upToNextOption, help: ArgumentHelp("Check these archives (docker save or OCI, any compression; a split set by FILE, FILE.000 or FILE.sha256) instead of the store: every part against its sum, every blob against its digest, every image complete, each layer against the config's DiffIDs; what an incremental archive expects is listed with whether the store holds it. Nothing is written into the store.", valueName: "file"))
+    var archive: [String] = []
+
     func run() throws {
+        if !archive.isEmpty { return try verifyArchives() }
         var report = try global.readStore().verify(deep: deep)
         if let repair, !report.damaged.isEmpty {
             let context = try global.context(registry: registry.registryOptions())

@@ -12,6 +12,13 @@ struct DockerDaemon {
     /// Starts a daemon, runs `body`, stops the daemon. Throws (so the test fails) when dockerd or the
     /// docker client is missing, when not root, or when the daemon does not come up.
     static func with<T>(_ body: (DockerDaemon) throws -> T) throws -> T {
+        try with(dataRoot: nil, body)
+    }
+
+    /// As `with(_:)`, but the engine keeps its data root in `dataRoot`, which is left in place after the
+    /// daemon stops (for reading it offline: `docker-root:`); nil: a data root removed with the rest.
+    /// `storageDriver`: vfs, or overlay2 where the kernel lets this process mount overlays.
+    static func with<T>(dataRoot: String?, storageDriver: String = "vfs", _ body: (DockerDaemon) throws -> T) throws -> T {
         let dockerd = try Harness.requirePeer("dockerd")
         let client = try Harness.requirePeer("docker")
         guard geteuid() == 0 else { throw HarnessError("dockerd needs root for the interop tests") }
@@ -25,8 +32,8 @@ struct DockerDaemon {
         let logHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? logHandle.close() }
         let process = try BackgroundProcess(dockerd, [
-            "--storage-driver=vfs", "--iptables=false", "--ip6tables=false", "--bridge=none",
-            "--data-root", dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid",
+            "--storage-driver=\(storageDriver)", "--iptables=false", "--ip6tables=false", "--bridge=none",
+            "--data-root", dataRoot ?? dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid",
             "--host", "unix://" + socket,
         ], output: logHandle)
         defer { process.stop(grace: 15) }

@@ -16,6 +16,8 @@ struct Registry {
     let root: String
     /// The registry's log (access lines included).
     let logPath: String
+    /// Serves TLS.
+    var isTLS = false
 
     struct Options {
         /// A storage root of the test's; nil: a fresh one under the temporary directory.
@@ -29,6 +31,8 @@ struct Registry {
         var token: (realm: String, service: String, issuer: String, rootCertBundle: String)?
         /// TLS: the server's certificate and key (PEM).
         var tls: (certificate: String, key: String)?
+        /// With TLS: require a client certificate signed by one of these CA bundles (`http.tls.clientcas`).
+        var clientCAs: [String] = []
         /// Pull-through cache of this upstream URL (a mirror).
         var proxyRemoteURL: String?
         /// The in-memory blob descriptor cache (`storage.cache.blobdescriptor: inmemory`), on in
@@ -59,8 +63,8 @@ struct Registry {
             defer { try? logHandle.close() }
             let process = try BackgroundProcess(program, ["serve", config], output: logHandle)
             defer { process.stop(grace: 10) }
-            let registry = Registry(host: host, root: root, logPath: logPath)
-            if try registry.waitUntilUp(process, tls: options.tls != nil) {
+            let registry = Registry(host: host, root: root, logPath: logPath, isTLS: options.tls != nil)
+            if try registry.waitUntilUp(process, tls: options.tls != nil, clientCertificates: !options.clientCAs.isEmpty) {
                 return try body(registry)
             }
             if !registry.log.contains("address already in use") {
@@ -69,6 +73,9 @@ struct Registry {
         }
         throw HarnessError("docker-registry found no free port")
     }
+
+    /// The registry's base URL (`http://127.0.0.1:PORT`, or https with TLS), as a mirror is configured.
+    var url: String { (isTLS ? "https://" : "http://") + host }
 
     /// The log so far.
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -81,7 +88,7 @@ struct Registry {
         }
     }
 
-    private func waitUntilUp(_ process: BackgroundProcess, tls: Bool) throws -> Bool {
+    private func waitUntilUp(_ process: BackgroundProcess, tls: Bool, clientCertificates: Bool) throws -> Bool {
         let curl = try Harness.requirePeer("curl")
         let url = (tls ? "https://" : "http://") + host + "/v2/"
         let deadline = Date().addingTimeInterval(30)
@@ -89,6 +96,9 @@ struct Registry {
             // Any HTTP status (401 with auth on) means the registry listens.
             let r = try Harness.run(curl, ["-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", url])
             if r.succeeded, r.out != "000" { return true }
+            // A registry that requires client certificates refuses curl's handshake: anything but
+            // "could not connect" (7) means it listens.
+            if clientCertificates, r.status != 7, !r.signalled { return true }
             usleep(100_000)
         }
         return false
@@ -126,6 +136,9 @@ struct Registry {
                 key: \(tls.key)
 
             """
+            if !options.clientCAs.isEmpty {
+                yaml += "    clientcas: [\(options.clientCAs.joined(separator: ", "))]\n"
+            }
         }
         if let htpasswd = options.htpasswd {
             yaml += """

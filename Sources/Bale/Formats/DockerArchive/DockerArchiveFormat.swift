@@ -41,7 +41,8 @@ public enum DockerArchiveFormat: LocationFormat {
             _ = try Reference(parsing: reference)
         }
         return try ArchiveDestination(path: path, compression: context.compression,
-                                            temporaryDirectory: context.temporaryDirectory)
+                                            temporaryDirectory: context.temporaryDirectory,
+                                            splitSize: context.splitSize)
     }
 }
 

@@ -24,6 +24,7 @@ public enum OCIArchiveFormat: LocationFormat {
 
     public static func destination(path: String, reference: String?, context: LocationContext) throws -> any ImageDestination {
         try ArchiveDestination(path: path, compression: context.compression, form: .oci(reference: reference),
-                                     temporaryDirectory: context.temporaryDirectory, name: "\(prefix):\(path)")
+                                     temporaryDirectory: context.temporaryDirectory, name: "\(prefix):\(path)",
+                                     splitSize: context.splitSize)
     }
 }

@@ -19,7 +19,8 @@ import Foundation
 /// The tar is deterministic (owner 0/0, mtime 0, mode 0644, no end padding) and compressed as a whole
 /// when asked. A file is written under a temp name in its directory and renamed only at `commit`, so a
 /// failed save never leaves a half archive under the final name (a symlink's target is replaced and the
-/// link kept; a device or FIFO is written into directly: `OutputFile`). Blobs are verified (size and digest)
+/// link kept; a device or FIFO is written into directly: `OutputFile`). A split archive is the same
+/// stream cut into parts as it passes (`SplitFileSink`), renamed into place as a set at `commit`. Blobs are verified (size and digest)
 /// while they are written into their tar member; a mismatch fails the put and the archive.
 public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
     // Sendable: every mutable field is guarded by `lock` (the copier puts one blob at a time anyway:
@@ -38,7 +39,7 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
 
     private let lock = NSLock()
     private let temporaryDirectory: String
-    private var file: OutputFile?
+    private var file: (any CommittableSink)?
     private var writer: TarWriter?
     private var written = Set<Digest>()
     private var documents: [Digest: Data] = [:]
@@ -47,11 +48,17 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
     private var done = false
 
     /// Writes the archive to `path` (`-`: stdout, refused when it is a terminal). `temporaryDirectory`
-    /// holds blobs whose size is not known in advance while they are measured.
+    /// holds blobs whose size is not known in advance while they are measured. `splitSize` writes it as
+    /// the parts PATH.000, PATH.001, … of at most that many bytes each, plus PATH.sha256
+    /// (`SplitFileSink`; not to stdout).
     public convenience init(path: String, compression: ArchiveCompression = .none, form: Form = .docker,
-                            temporaryDirectory: String = NSTemporaryDirectory(), name: String? = nil) throws {
+                            temporaryDirectory: String = NSTemporaryDirectory(), name: String? = nil,
+                            splitSize: Int64? = nil) throws {
         let location = name ?? "docker-archive:\(path)"
         if path == "-" {
+            guard splitSize == nil else {
+                throw BaleError(.usage, "\(location): a split archive is written to files; give a file name, not -")
+            }
             guard isatty(1) == 0 else {
                 throw BaleError(.usage, "\(location): refusing to write an archive to a terminal; redirect stdout or give a file")
             }
@@ -59,9 +66,13 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
                           temporaryDirectory: temporaryDirectory, name: location)
             return
         }
-        let file: OutputFile
+        let file: any CommittableSink
         do {
-            file = try OutputFile(path: path)
+            if let splitSize {
+                file = try SplitFileSink(path: path, partSize: splitSize)
+            } else {
+                file = try OutputFile(path: path)
+            }
         } catch let error as BaleError {
             throw BaleError(error.code, "\(location): \(error.message)", cause: error.cause)
         }
@@ -76,7 +87,7 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
                       compression: compression, form: form, temporaryDirectory: temporaryDirectory, name: name)
     }
 
-    private init(sink: any ByteSink, file: OutputFile?, compression: ArchiveCompression,
+    private init(sink: any ByteSink, file: (any CommittableSink)?, compression: ArchiveCompression,
                  form: Form, temporaryDirectory: String, name: String) throws {
         self.name = name
         self.form = form

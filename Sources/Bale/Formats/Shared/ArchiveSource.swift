@@ -36,6 +36,9 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
     private enum Input {
         case path(String)
         case fileDescriptor(Int32)
+        /// A split archive (NAME.000 …, NAME.sha256): every part is checked against its sum before the
+        /// first byte is read, then the parts are read as one stream.
+        case parts(SplitArchive)
     }
 
     /// What the pass left behind: where blobs are, the documents in memory and the images.
@@ -44,6 +47,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         let documents: [Digest: Data]
         let sinkBlobs: [Digest: Int64]
         let images: [SourceImage]
+        let expected: [Digest: String]
     }
 
     /// In-memory documents beyond this total stay only in the sink (read back on demand), so a hostile
@@ -51,10 +55,16 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
     static let documentBudget = 64 << 20
 
     /// Reads the archive at `path`. `reference` is `NAME[:TAG]` (the entry with that tag) or `@N` (the
-    /// N-th manifest.json entry, 0-based); nil takes every image.
+    /// N-th manifest.json entry, 0-based); nil takes every image. A split archive is named by any of
+    /// NAME.000, NAME.sha256, or NAME when only the parts exist (`SplitArchive.find`).
     public init(path: String, reference: String?, name: String? = nil) throws {
-        self.name = name ?? "docker-archive:\(path)"
-        self.input = .path(path)
+        let location = name ?? "docker-archive:\(path)"
+        self.name = location
+        do {
+            self.input = try SplitArchive.find(path).map { Input.parts($0) } ?? Input.path(path)
+        } catch let error as BaleError {
+            throw BaleError(error.code, "\(location): \(error.message)", cause: error.cause)
+        }
         self.reference = reference
         try Self.checkSelector(reference, location: self.name)
     }
@@ -81,6 +91,10 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
     // MARK: ImageSource
 
     public func images() throws -> [SourceImage] { try state().images }
+
+    /// What an incremental archive left out and expects its reader to hold: digest → the archive that
+    /// carried it (empty for a whole archive).
+    public func expectations() throws -> [Digest: String] { try state().expected }
 
     public func document(_ descriptor: Descriptor) throws -> Data {
         let s = try state()
@@ -149,8 +163,9 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         var manifestJSON: Data?
         var indexJSON: Data?
         var ociLayout: Data?
-        /// Blobs an incremental archive left out (already checked to be in the sink).
-        var expected = Set<Digest>()
+        /// Blobs an incremental archive left out (already checked to be in the sink), each with the
+        /// archive that carried it.
+        var expected: [Digest: String] = [:]
         /// The member paths manifest.json names (configs, layers), once it has been read: what comes
         /// after it and is neither named nor a link's target is not written at all (an unreferenced
         /// member cannot make a load fill the disk). nil before it, or once an OCI layout is seen, whose
@@ -190,6 +205,15 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             tar = try TarReader(fileDescriptor: ownedFD, name: name)
         case .fileDescriptor(let fd):
             tar = try TarReader(fileDescriptor: fd, name: name)
+        case .parts(let parts):
+            // The first pass, before anything is put into the sink: a missing or damaged part is named
+            // while the destination is still untouched.
+            do {
+                try parts.check(jobs: ProcessInfo.processInfo.activeProcessorCount)
+            } catch let error as BaleError {
+                throw BaleError(error.code, "\(name): \(error.message)", cause: error.cause)
+            }
+            tar = try TarReader(source: parts.reader(), name: name)
         }
         defer { if ownedFD >= 0 { Foundation.close(ownedFD) } }
 
@@ -219,7 +243,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         let (images, documents) = try resolve(scan, sink: sink)
         try checkDiffIDs(images, documents: documents, sink: sink, scan: scan)
         lock.withLock {
-            staged = Staged(sink: sink, documents: documents, sinkBlobs: scan.sinkBlobs, images: images)
+            staged = Staged(sink: sink, documents: documents, sinkBlobs: scan.sinkBlobs, images: images,
+                            expected: scan.expected)
         }
     }
 
@@ -240,7 +265,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 guard actual == digest else {
                     throw BaleError(.integrity, "\(name): member \"\(path)\": content does not match the digest its name gives (it hashes to \(actual))")
                 }
-                try put(DataReader(data), expected: expected, member: path, tar: nil, sink: sink, scan: &scan)
+                try put(placed(DataReader(data), tar, size: entry.size), expected: expected, member: path, tar: nil,
+                        sink: sink, scan: &scan)
                 scan.members[path] = Member(digest: digest, size: entry.size,
                                             compression: LayerCompression.detect(Array(data.prefix(6))))
                 if Self.looksLikeJSON(data), scan.documentBytes + data.count <= Self.documentBudget {
@@ -250,7 +276,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             } else {
                 guard scan.isWanted(path) else { return }
                 let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
-                try put(reader, expected: expected, member: path, tar: reader, sink: sink, scan: &scan)
+                try put(placed(reader, tar, size: entry.size), expected: expected, member: path, tar: reader,
+                        sink: sink, scan: &scan)
                 scan.members[path] = Member(digest: digest, size: entry.size, compression: reader.compression)
                 if let unpacked = reader.unpacked() { scan.unpacked[digest] = unpacked }
             }
@@ -267,7 +294,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 let list = missing.map { "\($0.key) (carried by \($0.value))" }.joined(separator: ", ")
                 throw BaleError(.notFound, "\(name): incremental archive: the destination lacks \(missing.count) blob(s) it builds on: \(list); load those archives first")
             }
-            scan.expected = Set(expected.keys)
+            scan.expected = expected
             return
         }
 
@@ -308,7 +335,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 scan.documentBytes += data.count
             } else {
                 let expected = Descriptor(mediaType: "application/octet-stream", digest: digest, size: Int64(data.count))
-                try put(DataReader(data), expected: expected, member: path, tar: nil, sink: sink, scan: &scan)
+                try put(placed(DataReader(data), tar, size: entry.size), expected: expected, member: path, tar: nil,
+                        sink: sink, scan: &scan)
             }
             scan.members[path] = Member(digest: digest, size: Int64(data.count),
                                         compression: LayerCompression.detect(Array(data.prefix(6))))
@@ -318,9 +346,18 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         // Layers (`<v1id>/layer.tar`, `<diffid>.tar`) and anything else: hashed while streaming.
         guard scan.isWanted(path) else { return }
         let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
-        let (digest, size) = try put(reader, expected: nil, member: path, tar: reader, sink: sink, scan: &scan)
+        let (digest, size) = try put(placed(reader, tar, size: entry.size), expected: nil, member: path, tar: reader,
+                                     sink: sink, scan: &scan)
         scan.members[path] = Member(digest: digest, size: size, compression: reader.compression)
         if let unpacked = reader.unpacked() { scan.unpacked[digest] = unpacked }
+    }
+
+    /// `reader`, said to lie at the member's data in the archive file when the archive is read from a path
+    /// and is uncompressed: a sink that serves by offset (`bale serve`) keeps that place, checked against
+    /// the bytes `reader` gives, instead of a copy. Other sinks just read `reader`.
+    private func placed(_ reader: any BlobReader, _ tar: TarReader, size: Int64) -> any BlobReader {
+        guard case .path(let path) = input, let offset = tar.dataOffset else { return reader }
+        return PlacedReader(reader, region: FileRegion(path: path, offset: offset, length: size))
     }
 
     /// Puts a blob into the sink, turning its errors into ones that name the archive and the member. A
@@ -443,7 +480,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 layers.append(foreign) // a foreign layer the archive does not carry
                 continue
             }
-            if let left = Self.blobDigest(path), scan.expected.contains(left), byConfig[config.digest] != nil {
+            if let left = Self.blobDigest(path), scan.expected[left] != nil, byConfig[config.digest] != nil {
                 continue // left out of an incremental archive; the archive's own manifest describes it
             }
             let layer = try member(path, what: "layer \(i)", scan: scan)
@@ -527,6 +564,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             return try Self.readAll(sink.open(d.digest), limit: JSON.maxDocumentSize, what: "\(name): \(d.digest)")
         }
         var diffIDs: [Digest: Digest] = [:]
+        var passedCompression: [Digest: LayerCompression] = [:]
+        for member in scan.members.values { passedCompression[member.digest] = member.compression }
         func walkManifests() throws { try ImageGraph.walk(images.map(\.descriptor), read: read) { _, node in
             guard case .manifest(let manifest) = node else { return true }
             guard let configBytes = try read(manifest.config) else { return false }
@@ -535,7 +574,11 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): the manifest lists \(manifest.layers.count) layers, the config \(config.rootfs.diffIDs.count) diff_ids")
             }
             for (i, (layer, expected)) in zip(manifest.layers, config.rootfs.diffIDs).enumerated() {
-                guard let file = sink.file(layer.digest) else { continue }
+                // A sink may keep no file of a blob: `bale serve`'s keeps only its place in the archive
+                // (read through `open`); verify --archive's hashes large blobs and drops them, and then
+                // what the pass learnt (the tee's DiffID, or that it was not compressed) serves.
+                let file = sink.file(layer.digest)
+                guard file != nil || scan.sinkBlobs[layer.digest] != nil else { continue }
                 let actual: Digest
                 if let known = diffIDs[layer.digest] {
                     actual = known
@@ -543,19 +586,28 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                     actual = unpacked.diffID
                     sink.recordUnpackedSize(unpacked.size, of: layer.digest)
                     diffIDs[layer.digest] = actual
-                } else {
+                } else if file != nil || Self.canOpen(sink, layer.digest) {
                     do {
-                        if try LayerCompression.sniff(FileBlobReader(path: file)) == .none {
+                        if try LayerCompression.sniff(sink.open(layer.digest)) == .none {
                             actual = layer.digest
                             sink.recordUnpackedSize(layer.size, of: layer.digest)
                         } else {
-                            let unpacked = try LayerDigest.unpacked(file: file)
+                            let unpacked = try file.map { try LayerDigest.unpacked(file: $0) }
+                                ?? LayerDigest.unpacked(source: sink.open(layer.digest), name: "\(name): \(layer.digest)")
                             actual = unpacked.diffID
                             sink.recordUnpackedSize(unpacked.size, of: layer.digest)
                         }
                     } catch let error as BaleError {
                         throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): layer \(i) (\(layer.digest)) cannot be decompressed: \(error.message)")
                     }
+                    diffIDs[layer.digest] = actual
+                } else {
+                    // No file and no DiffID from the tee: an uncompressed layer is its own DiffID; a
+                    // compressed one whose tee learnt nothing did not decompress.
+                    guard passedCompression[layer.digest] == LayerCompression.none else {
+                        throw BaleError(.invalidInput, "\(name): image \(manifest.config.digest): layer \(i) (\(layer.digest)) cannot be decompressed")
+                    }
+                    actual = layer.digest
                     diffIDs[layer.digest] = actual
                 }
                 guard actual == expected else {
@@ -569,6 +621,13 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         } catch let error as BaleError where !error.message.hasPrefix(name) {
             throw BaleError(error.code, "\(name): \(error.message)", cause: error.cause)
         }
+    }
+
+    /// Whether the sink can give a blob's bytes back (one it dropped after hashing cannot).
+    private static func canOpen(_ sink: any BlobSink, _ digest: Digest) -> Bool {
+        guard let reader = try? sink.open(digest) else { return false }
+        reader.close()
+        return true
     }
 
     // MARK: Paths inside the archive

@@ -32,9 +32,10 @@ public enum Incremental {
 
     /// The blobs an existing archive carries, read from its member list only (blob data is skipped, by
     /// seeking when the file is not compressed), plus those it itself expected from its own bases: a
-    /// loader of the new archive will have loaded all of them.
+    /// loader of the new archive will have loaded all of them. A split archive is read through its parts.
     public static func carriedBlobs(inArchive path: String) throws -> [Digest: String] {
-        let reader = try TarReader(path: path)
+        let reader = try SplitArchive.find(path).map { try TarReader(source: $0.reader(), name: path) }
+            ?? TarReader(path: path)
         let label = (path as NSString).lastPathComponent
         var carried: [Digest: String] = [:]
         while let entry = try reader.next() {

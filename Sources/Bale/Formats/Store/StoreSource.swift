@@ -14,11 +14,8 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
 
     /// Selects images: each argument is a name (tag defaults to latest), NAME@DIGEST, ID or ID prefix.
     /// An image chosen by name keeps that name only; one chosen by ID or digest keeps all its names.
-    public init(store: Store, selecting arguments: [String]) throws {
-        self.store = store
-        lock = try store.acquireLock(exclusive: false)
-        do {
-            let index = try store.loadIndex()
+    public convenience init(store: Store, selecting arguments: [String]) throws {
+        try self.init(store: store) { index in
             var chosen: [SourceImage] = []
             var position: [Digest: Int] = [:]
             for argument in arguments {
@@ -35,23 +32,25 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
                     chosen.append(SourceImage(descriptor: image.descriptor, names: names))
                 }
             }
-            selected = chosen
-        } catch {
-            lock.release()
-            throw error
+            return chosen
         }
     }
 
-    /// Selects every image of the store, each with all its names (an untagged image with none), in
-    /// index order: what a search or listing reads through the generic source API.
-    public init(everythingIn store: Store) throws {
+    /// Every image the store holds, each with all its names (an untagged image with none), in the
+    /// index's order: what `bale serve` offers and `bale search` reads through the generic source API.
+    public convenience init(everythingIn store: Store) throws {
+        try self.init(store: store) { index in
+            index.digests.compactMap { digest in
+                index.descriptor(of: digest).map { SourceImage(descriptor: StoreIndex.bare($0), names: index.names(of: digest)) }
+            }
+        }
+    }
+
+    private init(store: Store, select: (StoreIndex) throws -> [SourceImage]) throws {
         self.store = store
         lock = try store.acquireLock(exclusive: false)
         do {
-            let index = try store.loadIndex()
-            selected = index.digests.compactMap { digest in
-                index.descriptor(of: digest).map { SourceImage(descriptor: StoreIndex.bare($0), names: index.names(of: digest)) }
-            }
+            selected = try select(try store.loadIndex())
         } catch {
             lock.release()
             throw error
