@@ -37,18 +37,9 @@ public struct SearchFilter: Sendable {
 
     public init(_ arguments: [String]) throws {
         for argument in arguments {
-            guard let eq = argument.firstIndex(of: "=") else {
-                throw BaleError(.usage, "bad format of filter \"\(argument)\": expected KEY=VALUE")
-            }
-            let key = argument[..<eq].lowercased()
-            let value = String(argument[argument.index(after: eq)...])
+            let (key, value) = try ImageFilter.split(argument)
             switch key {
-            case "label":
-                if let e = value.firstIndex(of: "=") {
-                    labels.append((String(value[..<e]), String(value[value.index(after: e)...])))
-                } else {
-                    labels.append((value, nil))
-                }
+            case "label": labels.append(ImageFilter.label(value))
             case "source": sources.append(value)
             case "stars", "is-official", "is-automated":
                 throw BaleError(.usage, "invalid filter '\(key)': Docker Hub's \(key) has no meaning in an offline search (filters: label, source)")

@@ -21,14 +21,24 @@ public struct ImageFilter: Sendable {
     var references: [String] = []
     var until: [Date] = []
 
+    /// `KEY=VALUE` split at the first `=`, the key lowercased (docker's `--filter` form, also `search`'s).
+    static func split(_ argument: String) throws -> (key: String, value: String) {
+        guard let eq = argument.firstIndex(of: "=") else {
+            throw BaleError(.usage, "bad format of filter \"\(argument)\": expected KEY=VALUE")
+        }
+        return (argument[..<eq].lowercased(), String(argument[argument.index(after: eq)...]))
+    }
+
+    /// A `label=` filter's value: `KEY` or `KEY=VALUE`.
+    static func label(_ value: String) -> (key: String, value: String?) {
+        guard let e = value.firstIndex(of: "=") else { return (value, nil) }
+        return (String(value[..<e]), String(value[value.index(after: e)...]))
+    }
+
     /// Parses `KEY=VALUE` filters; unknown keys and bad values are usage errors.
     public init(_ arguments: [String]) throws {
         for argument in arguments {
-            guard let eq = argument.firstIndex(of: "=") else {
-                throw BaleError(.usage, "bad format of filter \"\(argument)\": expected KEY=VALUE")
-            }
-            let key = argument[..<eq].lowercased()
-            let value = String(argument[argument.index(after: eq)...])
+            let (key, value) = try Self.split(argument)
             switch key {
             case "dangling":
                 switch value.lowercased() {
@@ -36,12 +46,7 @@ public struct ImageFilter: Sendable {
                 case "false", "0": dangling = false
                 default: throw BaleError(.usage, "invalid filter 'dangling=\(value)': expected true or false")
                 }
-            case "label":
-                if let e = value.firstIndex(of: "=") {
-                    labels.append((String(value[..<e]), String(value[value.index(after: e)...])))
-                } else {
-                    labels.append((value, nil))
-                }
+            case "label": labels.append(Self.label(value))
             case "before": before.append(value)
             case "since": since.append(value)
             case "reference": references.append(value)
