@@ -20,7 +20,7 @@ import Foundation
 //
 // Each layer's tar is rebuilt byte for byte as `docker save` rebuilds it: the tar-split's raw segments,
 // with each regular file's bytes read from the driver's directory by the name its header gives. The
-// stream is hashed as it is made and must equal the DiffID; each file's CRC-64 and size are checked,
+// stream is the layer blob, whose digest is the DiffID, so the copier's digest check is the DiffID check; each file's CRC-64 and size are checked,
 // so a file changed after the fact is named. Layers are uncompressed tars and the manifest is
 // synthesised as for a legacy `docker save` archive (OCI types, the config's bytes), so the digests
 // equal those of `docker save | bale load`.
