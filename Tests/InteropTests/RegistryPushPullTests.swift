@@ -274,6 +274,8 @@ import TestSupport
         ("corrupt", "digest"),
         ("manifest", "the registry sent content of digest"),
         ("endless", "more than its"),
+        ("redirect-loop", "redirect"),
+        ("unauthorized", "authentication required"),
     ])
     func aRegistryThatLiesIsAClearErrorAndTheStoreStaysAsItWas(mode: String, message: String) throws {
         try Self.withImage { registry, dir, image in
@@ -285,7 +287,7 @@ import TestSupport
                 #expect(errorLines.count == 1, "\(pull.err)")
                 #expect(pull.err.contains("docker://\(proxy.host)/app"), "\(pull.err)")
                 #expect(pull.err.contains(message), "\(pull.err)")
-                if mode != "manifest" { #expect(pull.err.contains(image.layerDigests[0]), "\(pull.err)") }
+                if mode != "manifest" && mode != "unauthorized" { #expect(pull.err.contains(image.layerDigests[0]), "\(pull.err)") }
                 if mode == "corrupt" { #expect(pull.status == 3) }
                 let images = try Harness.bale(["images", "-q"], root: store)
                 #expect(images.out.isEmpty, "\(images)")

@@ -17,6 +17,10 @@ MODE says what goes wrong:
     cut-upload    the first PATCH of an upload reaches the registry with only half of its body
                   (then both connections close): bale must ask the registry how far it got and
                   send the rest from there.
+    redirect-loop blob GETs are answered 307 to the same URL, again and again.
+    unauthorized  every API request is answered 401 with a Bearer challenge whose realm is this proxy's
+                  /token, which hands out a token that the next request refuses again (a 401 after
+                  the token).
     pass          nothing goes wrong.
 
 Every method is forwarded with the client's Host header, so the registry's Location URLs point back
@@ -55,11 +59,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
+    def reply(self, status, body, headers):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def forward(self, head):
         rng = self.headers.get("Range")
         log(f"{self.command} {self.path} {rng or '-'}")
         length = int(self.headers.get("Content-Length") or "0")
         sent = self.rfile.read(length) if length else None
+        if MODE == "unauthorized":
+            host = self.headers.get("Host")
+            if self.path.startswith("/token"):
+                self.reply(200, b'{"token": "refused-anyway", "expires_in": 300}', [("Content-Type", "application/json")])
+            else:
+                challenge = f'Bearer realm="http://{host}/token",service="faultproxy",scope="repository:app:pull"'
+                self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                           [("WWW-Authenticate", challenge), ("Content-Type", "application/json")])
+            return
         conn = http.client.HTTPConnection(upstream_host, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
         if self.command == "PATCH" and MODE == "cut-upload" and sent:
@@ -108,6 +129,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 self.connection.shutdown(2)
                 return
+        if is_blob and MODE == "redirect-loop":
+            self.reply(307, b"", [("Location", self.path)])
+            return
         if is_blob and MODE == "corrupt" and body:
             middle = len(body) // 2
             body = body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1:]
