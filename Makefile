@@ -67,7 +67,7 @@ test: deps
 # them, so the driver is a package of its own (Fuzz/Package.swift) in a scratch path of its own.
 FUZZ_SECONDS ?= 30
 FUZZ_CI_SECONDS ?= 6
-FUZZ_TARGETS ?= reference digest manifest index config docker-manifest change tar load
+FUZZ_TARGETS ?= reference digest manifest index config docker-manifest change tar load auth-challenge link sync-list
 FUZZ_SCRATCH := .build-fuzz
 
 fuzz: deps

@@ -18,7 +18,8 @@ import tarfile
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = ["reference", "digest", "manifest", "index", "config", "docker-manifest", "change", "tar", "load"]
+TARGETS = ["reference", "digest", "manifest", "index", "config", "docker-manifest", "change", "tar", "load",
+           "auth-challenge", "link", "sync-list"]
 
 
 def put(out, target, data):

@@ -25,6 +25,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case tar
     /// A whole archive through `load` into a temporary store.
     case load
+    /// A registry's `WWW-Authenticate` header (one per line of the input).
+    case authChallenge = "auth-challenge"
+    /// A registry's `Link` header, and the URL it names resolved against the request's.
+    case link
+    /// A `bale sync` list: skopeo sync YAML or the text form.
+    case syncList = "sync-list"
 
     /// Runs the target over `data`: nil when bale behaved, else what went wrong.
     public func check(_ data: Data) -> String? {
@@ -81,6 +87,21 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             }
         case .load:
             try Load.shared.run(data)
+        case .authChallenge:
+            for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+                for challenge in AuthChallenge.parse(String(line)) {
+                    guard challenge.scheme == challenge.scheme.lowercased() else {
+                        throw Broken("challenge scheme \(challenge.scheme) is not lowercased")
+                    }
+                }
+            }
+        case .link:
+            let header = String(decoding: data, as: UTF8.self)
+            if let next = RegistryClient.nextLink(header), let base = URL(string: "https://registry.test/v2/_catalog") {
+                _ = try RegistryClient.resolve(next, against: base)
+            }
+        case .syncList:
+            _ = try SyncList(text: String(decoding: data, as: UTF8.self), path: "fuzz.yml")
         }
     }
 

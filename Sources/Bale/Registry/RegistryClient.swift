@@ -193,7 +193,7 @@ public final class RegistryClient: @unchecked Sendable {
     }
 
     /// A URL the registry gave (`Location`, `Link`), resolved against the request's.
-    static func resolve(_ given: String, against: URL) throws -> URL {
+    public static func resolve(_ given: String, against: URL) throws -> URL {
         guard let url = URL(string: given, relativeTo: against)?.absoluteURL else {
             throw BaleError(.invalidInput, "\(against.host ?? ""): the registry gave an invalid URL: \(given)")
         }
