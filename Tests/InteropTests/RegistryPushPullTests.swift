@@ -242,10 +242,11 @@ import TestSupport
         }
     }
 
-    @Test func anUploadCutMidChunkGoesOnInANewSession() throws {
+    @Test func anUploadCutMidBlobStartsAgainFromTheSource() throws {
         try Registry.with { registry in
             try Harness.withTemporaryDirectory { dir in
-                // One 12 MB layer: two 8 MiB-chunk PATCHes, the first of which is cut in half.
+                // One 12 MB layer: over the monolithic limit, so it streams in one PATCH, which the
+                // proxy cuts in half.
                 let layout = try Harness.makeLayout(in: dir, images: ["app:1=layers=1,files=3,size=4000000"])
                 let image = try LayoutReader.image("app:1", in: layout)
                 try FaultProxy.with(upstream: registry.host, mode: "cut-upload") { proxy in
@@ -254,18 +255,48 @@ import TestSupport
                     #expect(push.succeeded, "\(push)")
                     let requests = proxy.requests
                     let firstPatch = try #require(requests.firstIndex { $0.hasPrefix("PATCH ") })
-                    // After the cut: the upload's status. Distribution 2.8 has cancelled the session
-                    // (its `_state` holds the old offset), so the first chunk goes again in a new one.
-                    #expect(requests[(firstPatch + 1)...].first?.hasPrefix("GET /v2/app/blobs/uploads/") == true, "\(requests)")
-                    // Two sessions for the layer, one for the config.
+                    // After the cut: no status GET (distribution 2.8 would cancel the session) but a
+                    // new session, into which the whole layer is read again from the source.
+                    #expect(requests[(firstPatch + 1)...].first?.hasPrefix("POST /v2/app/blobs/uploads/") == true, "\(requests)")
+                    #expect(!requests.contains { $0.hasPrefix("GET /v2/app/blobs/uploads/") }, "\(requests)")
+                    // Two sessions for the layer, one for the config; one PATCH per layer session (the
+                    // config goes up whole in its PUT).
                     #expect(requests.filter { $0.hasPrefix("POST /v2/app/blobs/uploads/") }.count == 3, "\(requests)")
-                    #expect(requests.filter { $0.hasPrefix("PATCH ") }.count == 3, "\(requests)")
+                    #expect(requests.filter { $0.hasPrefix("PATCH ") }.count == 2, "\(requests)")
                 }
                 let skopeo = try Harness.peer("skopeo", ["inspect", "--tls-verify=false", "docker://\(registry.host)/app:1"])
                 #expect(skopeo.out.contains("\"Digest\": \"\(image.manifestDigest)\""), "\(skopeo)")
                 let pulled = dir.appendingPathComponent("pulled")
                 _ = try RegistryPushPullTests.must(["pull", "\(registry.host)/app:1"], root: pulled)
                 #expect(try RegistryPushPullTests.imageID("\(registry.host)/app:1", root: pulled) == image.configDigest)
+            }
+        }
+    }
+
+    @Test func aDamagedSourceBlobIsRefusedOnceNotUploadedOrRetried() throws {
+        try Registry.with { registry in
+            try Harness.withTemporaryDirectory { dir in
+                // A 12 MB layer (streamed) with one byte changed in the layout, its size the same.
+                let layout = try Harness.makeLayout(in: dir, images: ["app:1=layers=1,files=3,size=4000000"])
+                let image = try LayoutReader.image("app:1", in: layout)
+                let hex = image.layerDigests[0].dropFirst("sha256:".count)
+                let file = try FileHandle(forUpdating: layout.appendingPathComponent("blobs/sha256/\(hex)"))
+                try file.seek(toOffset: 5_000_000)
+                let byte = try #require(file.readData(ofLength: 1).first)
+                try file.seek(toOffset: 5_000_000)
+                file.write(Data([byte ^ 0xff]))
+                try file.close()
+                let push = try Harness.bale(["copy", "oci:\(layout.path):app:1", "docker://\(registry.host)/app:1"],
+                                            root: dir.appendingPathComponent("store"))
+                #expect(!push.succeeded)
+                #expect(push.err.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count == 1, "\(push.err)")
+                #expect(push.err.contains(image.layerDigests[0]) && push.err.contains("hash to"), "\(push.err)")
+                // Bad bytes are the source's fault: no retry (one session for the layer, perhaps one for
+                // the config), and no final PUT that would make them a blob.
+                #expect(registry.requests("POST", "/blobs/uploads/").count <= 2, "\(registry.log)")
+                #expect(registry.requests("PUT", "digest=\(image.layerDigests[0])").isEmpty)
+                let tags = try Harness.peer("skopeo", ["list-tags", "--tls-verify=false", "docker://\(registry.host)/app"])
+                #expect(!tags.out.contains("\"1\""), "\(tags)")
             }
         }
     }

@@ -15,8 +15,8 @@ MODE says what goes wrong:
     manifest      manifest bodies get a trailing space; the registry's Docker-Content-Digest is kept.
     endless       blob bodies are the real bytes, then zeros forever, without Content-Length.
     cut-upload    the first PATCH of an upload reaches the registry with only half of its body
-                  (then both connections close): bale must ask the registry how far it got and
-                  send the rest from there.
+                  (then both connections close): the registry cannot resume that session, so
+                  bale must send the blob again, from its source, in a new one.
     redirect-loop blob GETs are answered 307 to the same URL, again and again.
     unauthorized  every API request is answered 401 with a Bearer challenge whose realm is this proxy's
                   /token, which hands out a token that the next request refuses again (a 401 after

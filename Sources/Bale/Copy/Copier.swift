@@ -342,15 +342,27 @@ public struct Copier: Sendable {
     private func copyBlob(_ blob: Descriptor, source: any ImageSource, destination: any ImageDestination,
                           state: CopyState) throws {
         options.onBlob?(.started(blob))
-        let opened = try source.openBlob(blob)
-        let reader: any BlobReader = options.progress.map { CountingReader(opened, $0) } ?? opened
-        defer { reader.close() }
-        do {
-            let (_, size) = try destination.putBlob(reader, expected: blob)
-            state.record(size)
-            options.onBlob?(.copied(blob))
-        } catch let error as BaleError {
-            throw BaleError(error.code, "\(source.name): layer \(blob.digest): \(error.message)", cause: error.cause)
+        var attempt = 1
+        while true {
+            let opened = try source.openBlob(blob)
+            let reader: any BlobReader = options.progress.map { CountingReader(opened, $0) } ?? opened
+            defer { reader.close() }
+            do {
+                let (_, size) = try destination.putBlob(reader, expected: blob)
+                state.record(size)
+                options.onBlob?(.copied(blob))
+                return
+            } catch is PutInterrupted where attempt < PutInterrupted.attempts {
+                // The destination lost what it was sent: the same bytes again, from the source, after
+                // a pause that grows (a registry restarting, a link coming back).
+                Thread.sleep(forTimeInterval: 0.5 * Double(attempt))
+                attempt += 1
+            } catch let error as PutInterrupted {
+                let text = (error.cause as? BaleError)?.message ?? String(describing: error.cause)
+                throw BaleError(.io, "\(source.name): layer \(blob.digest): \(text) (\(attempt) attempts)", cause: error.cause)
+            } catch let error as BaleError {
+                throw BaleError(error.code, "\(source.name): layer \(blob.digest): \(error.message)", cause: error.cause)
+            }
         }
     }
 }

@@ -106,6 +106,16 @@ public protocol ImageDestination: AnyObject, Sendable {
     func abort()
 }
 
+/// Thrown by `putBlob` when the destination lost the bytes part-way and cannot take the rest (a
+/// registry upload cut with its connection: the session cannot be resumed). The copier opens the blob
+/// again and puts it once more, `attempts` times in all.
+public struct PutInterrupted: Error, CustomStringConvertible {
+    public static let attempts = 4
+    public let cause: any Error
+    public init(cause: any Error) { self.cause = cause }
+    public var description: String { String(describing: cause) }
+}
+
 /// A destination that takes an image's layers as files, in order, rather than blobs: `rootfs:`, which
 /// flattens them (a tar output reads each layer twice: headers first, then the data that survives).
 /// The copier hands it the source's own files where it has them, and stages the others; it then calls

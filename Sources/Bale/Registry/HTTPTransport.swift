@@ -225,7 +225,7 @@ private final class StreamingDelegate: HTTPClientResponseDelegate, @unchecked Se
 }
 
 /// A request body read from a `BlobReader` on the sending thread: the event loop hands over its writer,
-/// and the thread writes one chunk at a time, waiting for each write (so at most one chunk is in memory).
+/// and the thread writes one chunk at a time, with one write in flight (so at most two chunks are in memory).
 private final class UploadBridge: @unchecked Sendable {
     // @unchecked Sendable: `writer` and `done` are guarded by `condition`; `reader` is used by the
     // sending thread only.
@@ -257,17 +257,21 @@ private final class UploadBridge: @unchecked Sendable {
         let writer: HTTPClient.Body.StreamWriter
         let done: EventLoopPromise<Void>
         condition.lock()
-        while self.writer == nil && !response.isOver { condition.wait(until: Date().addingTimeInterval(0.05)) }
+        while self.writer == nil && !response.isOver { _ = condition.wait(until: Date().addingTimeInterval(0.05)) }
         guard let w = self.writer, let d = self.done else { condition.unlock(); return }
         writer = w
         done = d
         condition.unlock()
         do {
+            // One write in flight while the next chunk is read: the source and the socket overlap,
+            // and at most two chunks are in memory.
             var chunk = [UInt8](repeating: 0, count: 256 << 10)
+            var inFlight: EventLoopFuture<Void>?
             while true {
                 let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+                try inFlight?.wait()
                 if n == 0 { break }
-                try writer.write(.byteBuffer(ByteBuffer(bytes: chunk[0..<n]))).wait()
+                inFlight = writer.write(.byteBuffer(ByteBuffer(bytes: chunk[0..<n])))
             }
             done.succeed(())
         } catch {

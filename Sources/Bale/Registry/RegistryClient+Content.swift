@@ -107,10 +107,9 @@ extension RegistryClient {
 
     // MARK: Push
 
-    /// Blobs up to this size are uploaded in one PUT; larger ones in PATCHes of this size, each held in
-    /// memory until the registry has it, so a dropped connection resumes from the registry's offset
-    /// instead of from the start (memory: one chunk per concurrent upload).
-    public static let chunkSize = 8 << 20
+    /// Blobs below this size are uploaded in one PUT from memory (one request fewer per small blob);
+    /// larger ones stream in one PATCH, as skopeo and docker do.
+    public static let monolithicLimit = 8 << 20
 
     /// Mounts a blob from another repository of this registry (`POST …?mount=&from=`); false when the
     /// registry cannot (it answers 202, an ordinary upload session, which is abandoned).
@@ -122,55 +121,49 @@ extension RegistryClient {
         return response.status == 201
     }
 
-    /// Uploads a blob read from `reader`, which must give exactly `descriptor.size` bytes; the registry
-    /// checks the digest at the final PUT.
+    /// Uploads a blob read from `reader`, which must give exactly `descriptor.size` bytes with its
+    /// digest: hashed on the way, so bytes that do not match never get the final PUT that would make
+    /// them a blob (the registry checks too; this names the source's fault as such).
+    ///
+    /// A large blob streams in one PATCH (the socket is the only limit; memory is one 256 KiB buffer).
+    /// When that PATCH is cut, the bytes are gone from this side, and distribution cannot resume the
+    /// session anyway (its `_state` still names the offset before the PATCH, and asking cancels it),
+    /// so the error is `PutInterrupted`: the copier opens the blob again and puts it in a new session.
     public func upload(_ reader: any BlobReader, _ descriptor: Descriptor) throws {
         let what = "upload of \(descriptor.digest)"
-        var location = try startUpload(what: what)
-        var chunk = [UInt8](repeating: 0, count: Int(min(descriptor.size + 1, Int64(Self.chunkSize))))
-        var offset: Int64 = 0
-        // Hashed on the way, so bytes that do not match never get the final PUT that would make them a
-        // blob (the registry checks too; this names the source's fault as such).
-        var hasher = SHA256Hasher()
-        func checkDigest() throws {
-            let actual = hasher.finalize()
-            guard actual == descriptor.digest else {
-                throw BaleError(.integrity, "\(display): blob \(descriptor.digest): the source's bytes hash to \(actual)")
-            }
-        }
-        if descriptor.size < Int64(Self.chunkSize) {
-            // Monolithic: the whole blob in the PUT.
-            let n = try fill(&chunk, from: reader)
-            guard Int64(n) == descriptor.size else { throw sizeError(descriptor, read: Int64(n)) }
-            chunk.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            try checkDigest()
-            try finishUpload(&location, descriptor, body: Data(chunk[0..<n]), what: what)
+        let checked = CheckingReader(reader, descriptor: descriptor, display: display)
+        if descriptor.size < Int64(Self.monolithicLimit) {
+            // One byte more than the size, so the read that ends the blob (and checks it) happens here.
+            var bytes = Data(count: Int(descriptor.size) + 1)
+            let n = try bytes.withUnsafeMutableBytes { try Self.fill($0, from: checked) }
+            var location = try startUpload(what: what)
+            try finishUpload(&location, descriptor, body: bytes.prefix(n), what: what)
             return
         }
-        while true {
-            let n = try fill(&chunk, from: reader)
-            if n == 0 { break }
-            guard offset + Int64(n) <= descriptor.size else { throw sizeError(descriptor, read: offset + Int64(n)) }
-            chunk.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            try sendChunk(chunk[0..<n], at: offset, location: &location, what: what)
-            offset += Int64(n)
+        var location = try startUpload(what: what)
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/octet-stream")
+        do {
+            let response = try send(.PATCH, location, headers: headers,
+                                    body: SizedReader(checked, length: descriptor.size), what: what)
+            if [429, 500, 502, 503, 504].contains(response.status) {
+                response.discard()
+                throw PutInterrupted(cause: BaleError(.io, "\(display): \(what): the registry answered \(response.status)"))
+            }
+            try expect(response, [202], what: what)
+            response.discard()
+            location = try self.location(of: response, what: what)
+        } catch let error where !(error is PutInterrupted) && Self.isTransient(error) {
+            throw PutInterrupted(cause: error)
         }
-        guard offset == descriptor.size else { throw sizeError(descriptor, read: offset) }
-        try checkDigest()
         try finishUpload(&location, descriptor, body: nil, what: what)
     }
 
-    private func sizeError(_ descriptor: Descriptor, read: Int64) -> BaleError {
-        BaleError(.integrity, "\(display): blob \(descriptor.digest): the source gave \(read)\(read > descriptor.size ? "+" : "") bytes, not \(descriptor.size)")
-    }
-
     /// Reads until `buffer` is full or the reader ends; returns the bytes read.
-    private func fill(_ buffer: inout [UInt8], from reader: any BlobReader) throws -> Int {
+    private static func fill(_ buffer: UnsafeMutableRawBufferPointer, from reader: any BlobReader) throws -> Int {
         var filled = 0
         while filled < buffer.count {
-            let n = try buffer.withUnsafeMutableBytes { raw in
-                try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]))
-            }
+            let n = try reader.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
             if n == 0 { break }
             filled += n
         }
@@ -193,80 +186,24 @@ extension RegistryClient {
         return try Self.resolve(given, against: response.url)
     }
 
-    /// PATCHes `bytes` at `offset`; after a dropped connection asks the registry how far it got
-    /// (`GET` on the session: `Range: 0-LAST`) and sends the rest from there.
-    private func sendChunk(_ bytes: ArraySlice<UInt8>, at offset: Int64, location: inout URL, what: String) throws {
-        var sent = 0
-        var failures = 0
-        while sent < bytes.count {
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/octet-stream")
-            let start = offset + Int64(sent)
-            headers.add(name: "Content-Range", value: "\(start)-\(offset + Int64(bytes.count) - 1)")
-            let body = SizedReader(DataReader(Data(bytes[(bytes.startIndex + sent)...])), length: Int64(bytes.count - sent))
-            do {
-                let response = try send(.PATCH, location, headers: headers, body: body, what: what)
-                try expect(response, [202], what: what)
-                response.discard()
-                location = try self.location(of: response, what: what)
-                sent = bytes.count
-            } catch {
-                failures += 1
-                guard failures < Self.maxAttempts, Self.isTransient(error) else { throw error }
-                Self.backoff(failures)
-                guard let received = try uploadedBytes(&location, what: what) else {
-                    // Distribution 2.8 keeps the bytes of a broken PATCH but not the session: its
-                    // `_state` names the offset before that PATCH, and a request with it cancels the
-                    // upload. A first chunk is still whole in memory: a new session takes it.
-                    guard offset == 0 else {
-                        throw BaleError(.io, "\(display): \(what): the registry dropped the upload after the connection broke at byte \(offset + Int64(sent)); run the push again (what is there is skipped)")
-                    }
-                    location = try startUpload(what: what)
-                    sent = 0
-                    continue
-                }
-                guard received >= offset, received <= offset + Int64(bytes.count) else {
-                    throw BaleError(.io, "\(display): \(what): the registry holds \(received) bytes, expected \(offset) to \(offset + Int64(bytes.count))")
-                }
-                sent = Int(received - offset)
-            }
-        }
-    }
-
-    /// The bytes an upload session holds (`GET` on its Location: 204 with `Range: 0-LAST`); nil when
-    /// the registry no longer knows the session (404, or 400 for a state it refuses).
-    private func uploadedBytes(_ location: inout URL, what: String) throws -> Int64? {
-        let response = try send(.GET, location, what: what)
-        if response.status == 404 || response.status == 400 {
-            response.discard()
-            return nil
-        }
-        try expect(response, [204], what: what)
-        response.discard()
-        if let given = response.header("Location") { location = try Self.resolve(given, against: response.url) }
-        guard let range = response.header("Range"), range.hasPrefix("0-"), let last = Int64(range.dropFirst(2)) else {
-            return 0
-        }
-        return last + 1
-    }
-
-    /// `PUT <Location>&digest=…` (with the whole blob for a monolithic upload) → 201.
+    /// `PUT <Location>&digest=…` (with the whole blob for a monolithic upload) → 201. A dropped PUT is
+    /// sent again: the bytes are in memory, or already in the session.
     private func finishUpload(_ location: inout URL, _ descriptor: Descriptor, body: Data?, what: String) throws {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/octet-stream")
         var attempt = 0
         while true {
             let put = try Self.appending(location, "digest", descriptor.digest.string)
-            let reader = body.map { SizedReader(DataReader($0), length: Int64($0.count)) } ?? SizedReader(DataReader(Data()), length: 0)
+            let reader = SizedReader(DataReader(body ?? Data()), length: Int64(body?.count ?? 0))
             do {
                 let response = try send(.PUT, put, headers: headers, body: reader, what: what)
                 try expect(response, [201], what: what)
                 response.discard()
                 return
             } catch where Self.isTransient(error) && attempt + 1 < Self.maxAttempts {
-                // A dropped PUT: a monolithic blob is in memory, so it starts again in a new session.
                 attempt += 1
                 Self.backoff(attempt)
+                // The session may have gone with the connection: a monolithic blob starts a new one.
                 if body != nil { location = try startUpload(what: what) }
             }
         }
@@ -402,5 +339,51 @@ final class RemoteBlobReader: BlobReader {
     func close() {
         response?.discard()
         response = nil
+    }
+}
+
+/// A blob's bytes on their way up, hashed and counted: more bytes than the descriptor's size, or at the
+/// end fewer or another digest, is an integrity error naming the blob (not a transport error, so it is
+/// never retried).
+private final class CheckingReader: BlobReader {
+    private let base: any BlobReader
+    private let descriptor: Descriptor
+    private let display: String
+    private var hasher = SHA256Hasher()
+    private var count: Int64 = 0
+    private var checked = false
+
+    init(_ base: any BlobReader, descriptor: Descriptor, display: String) {
+        self.base = base
+        self.descriptor = descriptor
+        self.display = display
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = try base.read(into: buffer)
+        guard n > 0 else {
+            try check()
+            return 0
+        }
+        count += Int64(n)
+        guard count <= descriptor.size else { throw sizeError() }
+        hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        return n
+    }
+
+    func close() { base.close() }
+
+    private func check() throws {
+        guard !checked else { return }
+        checked = true
+        guard count == descriptor.size else { throw sizeError() }
+        let actual = hasher.finalize()
+        guard actual == descriptor.digest else {
+            throw BaleError(.integrity, "\(display): blob \(descriptor.digest): the source's bytes hash to \(actual)")
+        }
+    }
+
+    private func sizeError() -> BaleError {
+        BaleError(.integrity, "\(display): blob \(descriptor.digest): the source gave \(count)\(count > descriptor.size ? "+" : "") bytes, not \(descriptor.size)")
     }
 }

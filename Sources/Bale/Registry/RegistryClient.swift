@@ -17,9 +17,8 @@ import NIOSSL
 ///   with the login or identity token; cached per scope until it expires) and sent again once. A 401
 ///   with a fresh token is "authentication required"; 403 is "denied".
 /// - Faults: 5xx, 429 (its `Retry-After` honoured) and transport errors are retried with exponential
-///   backoff (bodyless requests whole; blobs resume with `Range`; an upload chunk resumes from the
-///   offset the registry reports, or, where the registry dropped the session as Distribution 2.8
-///   does after a broken PATCH, starts a new one while the first chunk is still in memory).
+///   backoff (bodyless requests whole; blobs resume with `Range`; a cut upload is `PutInterrupted`,
+///   and the copier sends the blob again from its source in a new session).
 /// - Every error is one line naming `docker://HOST/REPOSITORY` and what was asked.
 public final class RegistryClient: @unchecked Sendable {
     // @unchecked Sendable: `authorization` is guarded by `lock`; everything else is immutable.
@@ -226,6 +225,8 @@ public final class RegistryClient: @unchecked Sendable {
             let response: HTTPResponse
             do {
                 response = try HTTPTransport.send(request, body: body)
+            } catch let error as BaleError {
+                throw error  // from the body's reader: the source's fault, said as it is
             } catch {
                 if body == nil && attempt + 1 < Self.maxAttempts && Self.isTransient(error) {
                     attempt += 1
