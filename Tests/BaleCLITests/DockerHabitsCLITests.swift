@@ -41,12 +41,12 @@ import Testing
                                           ["-qec", "'\(bale)' \(command)", typescript])
                 #expect(r.status == 0, "\(r)")
                 let screen = try String(contentsOfFile: typescript, encoding: .utf8)
-                #expect(screen.contains("\u{1b}[K"), "no progress bar was drawn: \(screen.debugDescription)")
+                #expect(screen.contains("\u{1b}[J"), "no progress bar was drawn: \(screen.debugDescription)")
                 // Whatever the command writes after the bar starts on a cleared line (save writes nothing).
                 guard let product else { continue }
                 let found = try #require(screen.range(of: product), "\(screen.debugDescription)")
                 let before = screen[..<found.lowerBound]
-                #expect(before.isEmpty || before.hasSuffix("\u{1b}[K") || before.hasSuffix("\n"),
+                #expect(before.isEmpty || before.hasSuffix("\u{1b}[J") || before.hasSuffix("\n"),
                         "\(command): the output shares a line with the bar: \(screen.debugDescription)")
             }
         }

@@ -3,6 +3,30 @@ import Foundation
 import Testing
 
 @Suite struct FormattingTests {
+    @Test func progressDrawsALinePerBlobThenTheTotal() {
+        let lines = ProgressBar.render(blobs: [("a1b2c3d4e5f6", 50_000_000, 100_000_000), ("0f9e8d7c6b5a", 0, 81_300_000)],
+                                       verb: "Downloading", label: "Pulling", done: 50_000_000, total: 200_000_000, rate: 25_000_000)
+        #expect(lines == [
+            "a1b2c3d4e5f6: Downloading [==========>         ] 50MB/100MB",
+            "0f9e8d7c6b5a: Downloading [>                   ] 0B/81.3MB",
+            "Pulling 50MB/200MB 25% ETA 6s 25MB/s",
+        ])
+        // Many blobs: six lines, then a count; a finished blob's bar is full; nothing wraps at 80.
+        let many = (0..<9).map { ("\($0)", Int64(10), Int64(10)) }
+        let drawn = ProgressBar.render(blobs: many, verb: "Pushing", label: String(repeating: "x", count: 120),
+                                       done: 90, total: nil, rate: 0)
+        #expect(drawn.count == ProgressBar.maxBlobLines + 2)
+        #expect(drawn[0] == "0: Pushing [====================] 10B/10B")
+        #expect(drawn[ProgressBar.maxBlobLines] == "… and 3 more")
+        #expect(drawn.allSatisfy { $0.count < 80 })
+    }
+
+    @Test func progressClearsEveryLineItDrew() {
+        #expect(ProgressBar.clearing(0) == "\r\u{1b}[J")
+        #expect(ProgressBar.clearing(1) == "\r\u{1b}[J")
+        #expect(ProgressBar.clearing(3) == "\u{1b}[2A\r\u{1b}[J")
+    }
+
     static let sizeCases: [(Int64, String)] = [
         (0, "0B"), (999, "999B"), (1000, "1kB"), (4_260_000, "4.26MB"), (133_000_000, "133MB"),
         (999_999, "1e+03kB"), (1_500_000_000, "1.5GB"),

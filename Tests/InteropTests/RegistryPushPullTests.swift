@@ -226,6 +226,28 @@ import TestSupport
         }
     }
 
+    @Test func onATerminalEachBlobHasItsProgressLine() throws {
+        try Self.withImage { registry, dir, image in
+            // script(1) gives bale a terminal; its output is what the terminal was sent.
+            let bale = try ProcessRunner.baleBinary().path
+            let store = dir.appendingPathComponent("store").path
+            let pull = try Harness.peer("script", ["-qec", "\(bale) --root \(store) pull \(registry.host)/app:1", "/dev/null"])
+            #expect(pull.succeeded, "\(pull)")
+            let layer = String(image.layerDigests[0].dropFirst("sha256:".count).prefix(12))
+            #expect(pull.out.contains("\(layer): Downloading ["), "\(pull.out)")
+            #expect(pull.out.contains("\(layer): Pull complete"), "\(pull.out)")
+            // Every drawing is cleared before a line is printed: the last text is docker's, plain.
+            #expect(pull.out.contains("\r\u{1b}[J"), "\(pull.out)")
+            #expect(pull.out.hasSuffix("\(registry.host)/app:1\r\n"), "\(pull.out)")
+            try Registry.with { second in
+                let push = try Harness.peer("script", ["-qec", "\(bale) --root \(store) push \(registry.host)/app:1 \(second.host)/app:1", "/dev/null"])
+                #expect(push.succeeded, "\(push)")
+                #expect(push.out.contains("\(layer): Pushing ["), "\(push.out)")
+                #expect(push.out.contains("\(layer): Pushed"), "\(push.out)")
+            }
+        }
+    }
+
     @Test func aConnectionCutMidBlobResumesWithRange() throws {
         try Self.withImage { registry, dir, image in
             try FaultProxy.with(upstream: registry.host, mode: "cut") { proxy in

@@ -17,6 +17,9 @@ public struct CopyOptions: Sendable {
     public var omit: [Digest: String] = [:]
     /// Told of blob bytes as they are copied (from several threads).
     public var progress: (@Sendable (Int64) -> Void)?
+    /// Told of each layer blob's bytes as they are copied, after its `.started` event (from several
+    /// threads): per-blob progress lines.
+    public var blobProgress: (@Sendable (Descriptor, Int64) -> Void)?
     /// What the copied images are called at the destination.
     public var names: Naming = .keep
     /// Where a streaming source is staged when the destination cannot hold its blobs.
@@ -46,7 +49,7 @@ public struct CopyOptions: Sendable {
 public enum BlobEvent: Sendable {
     /// The destination holds it already; `mountedFrom` names where a registry mounted it from just now.
     case held(Descriptor, mountedFrom: String?)
-    /// Its bytes start to move.
+    /// Its bytes start to move (again, when a destination lost them part-way and they are sent anew).
     case started(Descriptor)
     /// Its bytes are in the destination, verified.
     case copied(Descriptor)
@@ -341,11 +344,15 @@ public struct Copier: Sendable {
 
     private func copyBlob(_ blob: Descriptor, source: any ImageSource, destination: any ImageDestination,
                           state: CopyState) throws {
-        options.onBlob?(.started(blob))
         var attempt = 1
         while true {
+            options.onBlob?(.started(blob))
             let opened = try source.openBlob(blob)
-            let reader: any BlobReader = options.progress.map { CountingReader(opened, $0) } ?? opened
+            let reader: any BlobReader
+            switch (options.progress, options.blobProgress) {
+            case (nil, nil): reader = opened
+            case (let total, let each): reader = CountingReader(opened) { n in total?(n); each?(blob, n) }
+            }
             defer { reader.close() }
             do {
                 let (_, size) = try destination.putBlob(reader, expected: blob)

@@ -17,6 +17,7 @@ struct Pull: ParsableCommand {
             where it stopped (HTTP Range). Layers the store holds are not downloaded again. Prints \
             docker's lines: "TAG: Pulling from REPO", per layer "ID: Already exists" or "ID: Pull \
             complete", "Digest: sha256:…", "Status: …", then the full name (with -q, only the name). \
+            On a terminal, a progress line per layer in flight and one for the whole. \
             TLS: see --insecure and --certs-dir.
             """)
 
@@ -40,15 +41,18 @@ struct Pull: ParsableCommand {
         let store = try context.store()
         // "Image is up to date" when the name already pointed at what the registry gives.
         let before = reference.digest == nil ? (try? store.image(reference.string))?.descriptor.digest : nil
-        let progress = ProgressBar(label: "Pulling", disabled: global.noProgress || quiet)
+        let progress = ProgressBar(label: "Pulling", blobVerb: "Downloading", disabled: global.noProgress || quiet)
         defer { progress.finish() }
-        var options = try platforms.copyOptions(global, progress: progress)
+        var options = try platforms.copyOptions(global, progress: nil)
+        options.blobProgress = { progress.blobAdvance($0.digest, $1) }
         options.names = reference.digest == nil ? .only(reference) : .none
         options.onBlob = { event in
             switch event {
             case .held(let blob, _): lines.print("\(blob.digest.shortHex): Already exists")
-            case .started: break
-            case .copied(let blob): lines.print("\(blob.digest.shortHex): Pull complete")
+            case .started(let blob): progress.blobStarted(blob)
+            case .copied(let blob):
+                progress.blobFinished(blob.digest)
+                lines.print("\(blob.digest.shortHex): Pull complete")
             }
         }
         let destination: any ImageDestination

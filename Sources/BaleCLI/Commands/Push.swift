@@ -13,12 +13,13 @@ struct Push: ParsableCommand {
             another image name read the same way (HOST[:PORT]/REPO[:TAG]), or any location \
             (docker://HOST/REPO:TAG, oci:DIR, …). Blobs the repository holds are skipped, blobs \
             another repository of the same registry holds (one the image's other names live in, or \
-            one this process read) are mounted instead of uploaded, the rest uploaded (in one request \
-            up to 8 MiB, above in 8 MiB chunks that resume from the registry's offset after a dropped \
-            connection); manifests go first, the tag last, so an interrupted push leaves the tag as \
-            it was and a rerun skips what is there. Prints docker's lines: "The push refers to \
+            one this process read) are mounted instead of uploaded, the rest uploaded, each streamed \
+            in one request (a blob whose upload is cut is read again from the store and sent in a new \
+            upload session); manifests go first, the tag last, so an interrupted push leaves the tag \
+            as it was and a rerun skips what is there. Prints docker's lines: "The push refers to \
             repository [HOST/REPO]", per layer "ID: Layer already exists", "ID: Mounted from REPO" \
-            or "ID: Pushed", then "TAG: digest: sha256:… size: N" (with -q, only the name).
+            or "ID: Pushed", then "TAG: digest: sha256:… size: N" (with -q, only the name). On a \
+            terminal, a progress line per layer in flight and one for the whole.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -74,16 +75,18 @@ struct Push: ParsableCommand {
         let sameRegistry = try store.names().filter { $0.domain == pushed.domain && $0.path != pushed.path }
         BlobOrigins.shared.noteCandidates(host: pushed.domain, repositories: sameRegistry.map(\.path))
         let source = try StoreSource(store: store, selecting: [reference.string])
-        let progress = ProgressBar(label: "Pushing", disabled: global.noProgress || quiet)
+        let progress = ProgressBar(label: "Pushing", blobVerb: "Pushing", disabled: global.noProgress || quiet)
         defer { progress.finish() }
         var options = CopyOptions(jobs: global.effectiveJobs)
-        options.progress = { progress.advance($0) }
+        options.blobProgress = { progress.blobAdvance($0.digest, $1) }
         options.onBlob = { event in
             switch event {
             case .held(let blob, let from):
                 lines.print("\(blob.digest.shortHex): \(from.map { "Mounted from \($0)" } ?? "Layer already exists")")
-            case .started: break
-            case .copied(let blob): lines.print("\(blob.digest.shortHex): Pushed")
+            case .started(let blob): progress.blobStarted(blob)
+            case .copied(let blob):
+                progress.blobFinished(blob.digest)
+                lines.print("\(blob.digest.shortHex): Pushed")
             }
         }
         let report = try Copier(options: options).copy(from: source, to: target)
