@@ -52,6 +52,17 @@ import Testing
     }
 
     /// Class 2: a stderr that cannot be written makes the status non-zero.
+    @Test func aMissingArchiveIsNamedOnce() throws {
+        try CLIRunner.withTemporaryDirectory { url in
+            let missing = url.path + "/nothing.tar"
+            let load = try Self.sh("'\(Self.bale)' --root '\(url.path)/store' load -i '\(missing)'")
+            #expect(load.status != 0)
+            #expect(load.err == "Error: \(missing): open: No such file or directory\n", "\(load.err)")
+            let copy = try Self.sh("'\(Self.bale)' --root '\(url.path)/store' copy 'docker-archive:\(missing)' 'oci:\(url.path)/l'")
+            #expect(copy.err == "Error: docker-archive:\(missing): \(missing): open: No such file or directory\n", "\(copy.err)")
+        }
+    }
+
     @Test func aFullStderrIsAFailure() throws {
         try Self.withStore { dir, env in
             // copy succeeds and reports on stderr only.

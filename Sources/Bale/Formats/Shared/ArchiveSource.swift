@@ -199,7 +199,9 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 let code = errno
                 var error = BaleError.posix("open", path: path, errno: code)
                 if code == ENOENT { error.code = .notFound }
-                error.message = "\(name): " + error.message
+                // The message names the path; the location is said once more only when it differs
+                // (`docker-archive:PATH`, not `load -i PATH`).
+                if name != path { error.message = "\(name): " + error.message }
                 throw error
             }
             tar = try TarReader(fileDescriptor: ownedFD, name: name)
