@@ -191,3 +191,49 @@ extension BlobSink {
 public protocol StreamingImageSource: ImageSource {
     func stage(into sink: any BlobSink) throws
 }
+
+/// A blob read ahead on a thread of its own, for sources whose reading costs real work (docker-root
+/// rebuilds a layer from many small files, checking each one's CRC-64): that work overlaps the
+/// copier's hashing and writing instead of alternating with it. At most about 4 MiB is read ahead.
+/// `close` stops the reading thread and waits for it, so the base reader is closed when it returns.
+public final class ReadAheadReader: BlobReader, @unchecked Sendable {
+    // @unchecked Sendable: `base` is used by the reading thread only, until `close` has joined it.
+    private let channel = ByteChannel(capacity: 4 << 20)
+    private let base: any BlobReader
+    private let thread = DispatchGroup()
+    private var closed = false
+
+    public init(_ base: any BlobReader) {
+        self.base = base
+        thread.enter()
+        let worker = Thread { [self] in
+            defer { self.thread.leave() }
+            do {
+                while true {
+                    let block = ByteBlock(capacity: 1 << 20)
+                    let ended = try block.fill { try self.base.read(into: $0) }
+                    try self.channel.send(block)
+                    if ended { break }
+                }
+                self.channel.finish()
+            } catch {
+                self.channel.fail(error)
+            }
+            self.base.close()
+        }
+        worker.start()
+    }
+
+    deinit { close() }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        try channel.read(into: buffer)
+    }
+
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        channel.cancel()
+        thread.wait()
+    }
+}

@@ -48,7 +48,8 @@ public final class DockerRootSource: ImageSource, @unchecked Sendable {
         guard let layer = s.layers[descriptor.digest] else {
             throw BaleError(.notFound, "\(name): no blob \(descriptor.digest)")
         }
-        return try LayerAssembler(layer)
+        // Rebuilding reads and checks many small files: done ahead, while the copier hashes and writes.
+        return ReadAheadReader(try LayerAssembler(layer))
     }
 
     public func close() {}
