@@ -22,6 +22,7 @@ struct Pull: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
+    @OptionGroup var referrers: ReferrerOptions
     @OptionGroup var registry: RegistryFlags
 
     @Flag(name: .shortAndLong, help: "Print only the image name.")
@@ -42,7 +43,7 @@ struct Pull: ParsableCommand {
         let before = reference.digest == nil ? (try? store.image(reference.string))?.descriptor.digest : nil
         let progress = ProgressBar(label: "Pulling", disabled: global.noProgress || quiet)
         defer { progress.finish() }
-        var options = try platforms.copyOptions(global, progress: progress)
+        var options = try referrers.applied(to: platforms.copyOptions(global, progress: progress))
         options.names = reference.digest == nil ? .only(reference) : .none
         options.onBlob = { event in
             switch event {

@@ -23,6 +23,7 @@ struct Push: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var registry: RegistryFlags
+    @OptionGroup var referrers: ReferrerOptions
 
     @Flag(name: .shortAndLong, help: "Print only the image name.")
     var quiet = false
@@ -76,7 +77,7 @@ struct Push: ParsableCommand {
         let source = try StoreSource(store: store, selecting: [reference.string])
         let progress = ProgressBar(label: "Pushing", disabled: global.noProgress || quiet)
         defer { progress.finish() }
-        var options = CopyOptions(jobs: global.effectiveJobs)
+        var options = referrers.applied(to: CopyOptions(jobs: global.effectiveJobs))
         options.progress = { progress.advance($0) }
         options.onBlob = { event in
             switch event {
