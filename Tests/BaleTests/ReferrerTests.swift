@@ -189,4 +189,15 @@ import Testing
         #expect(oci.annotations?["org.opencontainers.image.created"] == "2024-05-01T10:00:00Z")
         #expect(listed.first { $0.digest == signature.descriptor.digest.string }?.tag == Self.cosignTag(image))
     }
+
+    @Test func rmiTakesTheReferrersAlongAndFreesTheBlobs() throws {
+        let (fixture, image, referrer, signature) = try Self.signedStore()
+        let (events, errors) = try fixture.store.remove(["example.com/app:1"], force: false)
+        #expect(errors.isEmpty)
+        #expect(events.contains(.untagged(try Reference(parsing: "example.com/app:" + Self.cosignTag(image)))))
+        let index = String(decoding: fixture.indexBytes, as: UTF8.self)
+        #expect(!index.contains(referrer.descriptor.digest.encoded) && !index.contains(signature.descriptor.digest.encoded))
+        #expect(!fixture.blobExists(image.digest))
+        #expect(!fixture.blobExists(referrer.descriptor.digest))
+    }
 }

@@ -53,3 +53,38 @@ extension Store {
         return tree
     }
 }
+
+extension Store {
+    /// Removes the referrers whose subject is no longer in the store (after `rmi`): a signature of a
+    /// deleted image goes with it, as it would never be copied or served again, and would otherwise keep
+    /// the image's blobs alive (garbage collection keeps a referrer's subject). A cosign attachment's
+    /// names are reported untagged.
+    func removeOrphanedReferrers(_ index: inout StoreIndex, events: inout [RemoveEvent]) {
+        let read: (Descriptor) -> Data? = { d in try? self.hasBlob(d.digest) ? self.readDocument(d) : nil }
+        let candidates = index.entries.map { entry in
+            ReferrerMap.Candidate(descriptor: StoreIndex.bare(entry.descriptor), tag: entry.isUnnamed ? nil : entry.name?.tag ?? "")
+        }
+        guard let map = try? ReferrerMap.build(candidates, read: read) else { return }
+        let referrers = Set(map.values.joined().map(\.descriptor.digest))
+        guard !referrers.isEmpty else { return }
+        // What the images reach, then what refers to that, to a fixed point (a signature of an SBOM).
+        var kept = Set<Digest>()
+        let roots = index.entries.map(\.descriptor).filter { !referrers.contains($0.digest) }
+        try? ImageGraph.walk(roots, read: read) { d, node in
+            if case .leaf = node { return false }
+            kept.insert(d.digest)
+            return true
+        }
+        var grew = true
+        while grew {
+            grew = false
+            for (subject, list) in map where kept.contains(subject) {
+                for r in list where kept.insert(r.descriptor.digest).inserted { grew = true }
+            }
+        }
+        for digest in referrers.subtracting(kept).sorted() {
+            for name in index.names(of: digest) where index.removeName(name) { events.append(.untagged(name)) }
+            index.removeImage(digest)
+        }
+    }
+}
