@@ -200,4 +200,17 @@ import Testing
         #expect(!fixture.blobExists(image.digest))
         #expect(!fixture.blobExists(referrer.descriptor.digest))
     }
+
+    @Test func theTreeOfAnIndexListsItsPlatformsThenItsReferrers() throws {
+        let fixture = try StoreFixture()
+        let (index, manifests) = try StoreCopyTests.putIndex(fixture, name: "example.com/multi:1")
+        let referrer = try Self.ociReferrer(of: index)
+        for blob in referrer.blobs + [referrer.manifest] { _ = try fixture.store.putBlob(blob) }
+        try fixture.store.addImage(referrer.descriptor, names: [])
+        let tree = try fixture.store.tree(of: fixture.store.image("example.com/multi:1"))
+        #expect(tree.platforms.map(\.manifest.digest) == manifests.map(\.digest))
+        #expect(tree.platforms.map { $0.platform?.description } == ["linux/amd64", "linux/arm64"])
+        #expect(tree.platforms.allSatisfy { $0.present })
+        #expect(tree.referrers.map(\.descriptor.digest) == [referrer.descriptor.digest])
+    }
 }
