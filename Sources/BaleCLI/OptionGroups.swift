@@ -105,3 +105,16 @@ final class ProgressCounter: @unchecked Sendable {
         if step > 0 { bar.advance(step) }
     }
 }
+
+/// `--no-referrers`, shared by the commands that copy images (copy, save, load, pull, push, sync).
+struct ReferrerOptions: ParsableArguments {
+    @Flag(name: .long, help: "Leave out what refers to the images, which copies bring along by default: OCI 1.1 referrers (signatures, SBOMs, attestations whose subject is the image) and cosign's sha256-<hex>.sig, .att and .sbom tags.")
+    var noReferrers = false
+
+    /// `options` with referrers left out when asked.
+    func applied(to options: CopyOptions) -> CopyOptions {
+        var options = options
+        options.referrers = !noReferrers
+        return options
+    }
+}

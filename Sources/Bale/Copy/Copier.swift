@@ -26,6 +26,8 @@ public struct CopyOptions: Sendable {
     public var temporaryDirectory: String = NSTemporaryDirectory()
     /// Told what happens to each layer blob (from several threads): docker's per-layer lines.
     public var onBlob: (@Sendable (BlobEvent) -> Void)?
+    /// Bring what refers to the copied images along (`--no-referrers` clears it): see `Copier+Referrers`.
+    public var referrers = true
 
     /// Names of the copied images at the destination.
     public enum Naming: Sendable {
@@ -68,6 +70,8 @@ public struct CopyReport: Sendable {
     public var refused: [RefusedMember] = []
     /// What the source and destination noticed, for the user.
     public var warnings: [String] = []
+    /// The referrers copied along with the images.
+    public var referrers: [Referrer] = []
 }
 
 /// The one copy engine: plans each image's graph (platform filter, dedup by digest, deterministic
@@ -170,17 +174,18 @@ public struct Copier: Sendable {
     // MARK: Planning
 
     /// One document to write, with its bytes (possibly converted).
-    private struct Document {
+    struct Document {
         var descriptor: Descriptor
         var bytes: Data
     }
 
-    private struct Plan {
+    struct Plan {
         var blobs: [Descriptor] = []            // layers, in first-seen order, unique
         var documents: [Document] = []          // configs, manifests, indexes: children before parents
         var seen = Set<Digest>()
         var roots: [SourceImage] = []
         var converted: [Digest: Digest] = [:]
+        var referrers: [PlannedReferrer] = []   // after the images' documents, as they were found
     }
 
     private func run(_ source: any ImageSource, _ destination: any ImageDestination,
@@ -191,6 +196,7 @@ public struct Copier: Sendable {
             plan.roots.append(SourceImage(descriptor: root, names: image.names))
         }
         var report = CopyReport()
+        if options.referrers { report.warnings = try planReferrers(source, destination, plan: &plan) }
         report.converted = plan.converted
         let omitted = plan.blobs.filter { options.omit[$0.digest] != nil }
         if !omitted.isEmpty {
@@ -207,7 +213,9 @@ public struct Copier: Sendable {
         // Documents always go through: destinations that write manifest.json need to see them.
         for doc in plan.documents { try destination.putDocument(doc.bytes, descriptor: doc.descriptor) }
         for root in plan.roots { try destination.addImage(root) }
+        for planned in plan.referrers { try destination.addReferrer(planned.referrer, of: plan.roots[planned.image]) }
         report.images = plan.roots
+        report.referrers = plan.referrers.map(\.referrer)
         return report
     }
 
@@ -287,7 +295,7 @@ public struct Copier: Sendable {
         return d
     }
 
-    private func addDocument(_ doc: Document, to plan: inout Plan) {
+    func addDocument(_ doc: Document, to plan: inout Plan) {
         guard plan.seen.insert(doc.descriptor.digest).inserted else { return }
         plan.documents.append(doc)
     }

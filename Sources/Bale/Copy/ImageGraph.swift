@@ -69,7 +69,13 @@ extension ImageGraph {
         let type = descriptor.mediaType
         guard !type.isLayer, !type.isConfig, let bytes = try read(descriptor) else { return .leaf }
         let what = "\(descriptor.digest)"
-        switch try kind(of: descriptor, bytes: bytes) {
+        // A blob of an unknown type that is no JSON is a leaf: an artifact's layer (a signature, an
+        // SBOM) may be anything.
+        let typed = type.isManifest || type.isIndex
+        guard let documentKind = typed ? try kind(of: descriptor, bytes: bytes) : try? kind(of: descriptor, bytes: bytes) else {
+            return .leaf
+        }
+        switch documentKind {
         case .index:
             return .index(try JSON.decode(Index.self, from: bytes, what: "index " + what))
         case .manifest where type.isManifest:

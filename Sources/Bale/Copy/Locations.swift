@@ -47,6 +47,10 @@ public protocol ImageSource: AnyObject, Sendable {
     func blobFile(_ descriptor: Descriptor) -> String?
     /// What the source noticed while it was read (a rootfs's skipped sockets, …), for the user.
     var warnings: [String] { get }
+    /// What refers to the manifest or index `digest` (OCI 1.1 referrers and cosign attachments; see
+    /// `Referrer`), each a document `document` gives: the one place a copy learns of them. Locations
+    /// that cannot hold any answer none.
+    func referrers(of digest: Digest) throws -> [Referrer]
     func close()
 }
 
@@ -54,6 +58,7 @@ extension ImageSource {
     public var holdsWholeIndexes: Bool { false }
     public func blobFile(_ descriptor: Descriptor) -> String? { nil }
     public var warnings: [String] { [] }
+    public func referrers(of digest: Digest) throws -> [Referrer] { [] }
 }
 
 /// What a destination wants, so the copier can adapt.
@@ -102,6 +107,13 @@ public protocol ImageDestination: AnyObject, Sendable {
     func putDocument(_ bytes: Data, descriptor: Descriptor) throws
     /// Records a top-level image and its names (may be empty).
     func addImage(_ image: SourceImage) throws
+    /// Whether the destination keeps referrers (`addReferrer`); the copier leaves them out, with a
+    /// warning, where it does not.
+    var holdsReferrers: Bool { get }
+    /// Records a referrer of `image` (called after `addImage(image)`, its documents and blobs put like
+    /// an image's): an OCI 1.1 referrer is kept so its subject's referrers list it, a cosign attachment
+    /// under its tag in each repository the image is named in.
+    func addReferrer(_ referrer: Referrer, of image: SourceImage) throws
     func commit() throws
     func abort()
 }
@@ -147,6 +159,12 @@ public final class DataReader: BlobReader {
 
 extension ImageDestination {
     public func origin(of digest: Digest) -> String? { nil }
+
+    public var holdsReferrers: Bool { false }
+
+    public func addReferrer(_ referrer: Referrer, of image: SourceImage) throws {
+        throw BaleError(.unsupported, "\(name) cannot hold referrers")
+    }
 
     /// Records that the destination will not hold these blobs but expects whoever reads it to have
     /// them (an incremental archive); called before any blob is put. Only archives support it.

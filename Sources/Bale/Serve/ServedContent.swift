@@ -165,7 +165,23 @@ public final class ServedContent: Sendable {
                 if let tag = name.tag { repositories[repo]?.tags[tag] = image.descriptor.digest }
             }
         }
-        // Untagged images (referrers kept beside what they refer to, e.g. in an OCI layout's index.json)
+        // What refers to a repository's manifests, as the source finds it for a copy (the one place:
+        // `ImageSource.referrers(of:)`): served beside them, a cosign attachment under its tag.
+        for name in repositories.keys.sorted() {
+            var repository = repositories[name]!
+            var queue = repository.manifests.keys.sorted()
+            var asked = Set<Digest>()
+            while let digest = queue.popLast() {
+                guard asked.insert(digest).inserted else { continue }
+                for referrer in try source.referrers(of: digest) {
+                    try collect(referrer.descriptor, into: &repository)
+                    if let tag = referrer.tag { repository.tags[tag] = referrer.descriptor.digest }
+                    queue.append(referrer.descriptor.digest)
+                }
+            }
+            repositories[name] = repository
+        }
+        // Untagged images (referrers kept beside what they refer to, e.g. in the store's index.json)
         // go to each repository that holds their subject.
         for root in untagged {
             var scratch = Repository()

@@ -55,6 +55,28 @@ public struct ImageDescription: Codable, Sendable, Equatable {
     public var descriptor: DescriptorSummary
     /// bale's `Manifest`: the platform manifest (the descriptor itself unless that is an index).
     public var manifest: DescriptorSummary
+    /// bale's `Referrers`: what refers to the image (OCI 1.1 referrers, cosign attachments); nil (left
+    /// out) when nothing does.
+    public var referrers: [ReferrerSummary]?
+
+    /// One of `Referrers`: the referrer's manifest, its artifact type, annotations and cosign tag.
+    public struct ReferrerSummary: Codable, Sendable, Equatable {
+        public var mediaType: String
+        public var artifactType: String?
+        public var digest: String
+        public var size: Int64
+        public var tag: String?
+        public var annotations: [String: String]?
+        public enum CodingKeys: String, CodingKey, CaseIterable { case mediaType, artifactType, digest, size, tag, annotations }
+        public init(_ r: Referrer) {
+            mediaType = r.descriptor.mediaType.rawValue
+            artifactType = r.descriptor.artifactType
+            digest = r.descriptor.digest.string
+            size = r.descriptor.size
+            tag = r.tag
+            annotations = r.descriptor.annotations
+        }
+    }
 
     /// Docker's member order (Go's encoding/json writes a struct's fields in declaration order).
     public enum CodingKeys: String, CodingKey, CaseIterable {
@@ -63,7 +85,7 @@ public struct ImageDescription: Codable, Sendable, Equatable {
         case containerConfig = "ContainerConfig", dockerVersion = "DockerVersion", author = "Author"
         case config = "Config", architecture = "Architecture", variant = "Variant", os = "Os"
         case osVersion = "OsVersion", size = "Size", virtualSize = "VirtualSize", rootFS = "RootFS"
-        case descriptor = "Descriptor", manifest = "Manifest"
+        case descriptor = "Descriptor", manifest = "Manifest", referrers = "Referrers"
     }
 
     /// `RootFS`: `{"Type": "layers", "Layers": [diffIDs]}`.
@@ -99,6 +121,7 @@ public struct ImageDescription: Codable, Sendable, Equatable {
         "RootFS": RootFS.CodingKeys.allCases.map(\.rawValue),
         "Descriptor": DescriptorSummary.CodingKeys.allCases.map(\.rawValue),
         "Manifest": DescriptorSummary.CodingKeys.allCases.map(\.rawValue),
+        "Referrers": ReferrerSummary.CodingKeys.allCases.map(\.rawValue),
     ]
 
     public func encode(to encoder: any Encoder) throws {
@@ -123,6 +146,7 @@ public struct ImageDescription: Codable, Sendable, Equatable {
         try c.encode(rootFS, forKey: .rootFS)
         try c.encode(descriptor, forKey: .descriptor)
         try c.encode(manifest, forKey: .manifest)
+        try c.encodeIfPresent(referrers, forKey: .referrers)
     }
 }
 
@@ -292,6 +316,9 @@ extension StoredImage {
 extension Store {
     /// `inspect`'s object for a stored image, its unpacked size included.
     public func describe(_ image: StoredImage) throws -> ImageDescription {
-        try image.inspection(unpackedSize: unpackedSize(of: image))
+        var description = try image.inspection(unpackedSize: unpackedSize(of: image))
+        let found = try referrers(of: [image.descriptor.digest, image.manifestDescriptor.digest])
+        description.referrers = found.isEmpty ? nil : found.map(ImageDescription.ReferrerSummary.init)
+        return description
     }
 }

@@ -176,6 +176,7 @@ extension Store {
                 }
             }
             if !events.isEmpty {
+                removeOrphanedReferrers(&index, events: &events)
                 try saveIndex(index)
                 _ = try collectGarbage(index)
             }

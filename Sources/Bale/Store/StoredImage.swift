@@ -78,8 +78,12 @@ extension Store {
         var problems: [BaleError] = []
         for digest in index.digests {
             guard let descriptor = index.descriptor(of: digest) else { continue }
+            let names = index.names(of: digest)
+            // Referrers (cosign tags, unnamed entries with a subject) are listed under their image.
+            if names.isEmpty ? isReferrerEntry(StoreIndex.Entry(descriptor: descriptor, name: nil))
+                : names.allSatisfy({ $0.tag.flatMap(Referrer.cosignSubject(ofTag:)) != nil }) { continue }
             do {
-                images.append(try loadImage(descriptor, names: index.names(of: digest)))
+                images.append(try loadImage(descriptor, names: names))
             } catch let error as BaleError {
                 problems.append(BaleError(error.code, "image \(digest): \(error.message)", cause: error.cause))
             } catch {

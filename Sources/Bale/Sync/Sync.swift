@@ -382,8 +382,10 @@ final class CombinedSource: ImageSource, @unchecked Sendable {
 
     func images() throws -> [SourceImage] { selected }
 
+    /// The source of a digest: the image's it was planned with, else (a referrer and what it reaches,
+    /// found during the copy) the source that read it.
     private func owner(_ descriptor: Descriptor) throws -> RegistrySource {
-        guard let source = owners[descriptor.digest] else {
+        guard let source = owners[descriptor.digest] ?? sources.first(where: { $0.holds(descriptor.digest) }) else {
             throw BaleError(.internal, "\(name): \(descriptor.digest) belongs to no image listed")
         }
         return source
@@ -391,6 +393,10 @@ final class CombinedSource: ImageSource, @unchecked Sendable {
 
     func document(_ descriptor: Descriptor) throws -> Data { try owner(descriptor).document(descriptor) }
     func openBlob(_ descriptor: Descriptor) throws -> any BlobReader { try owner(descriptor).openBlob(descriptor) }
+    func referrers(of digest: Digest) throws -> [Referrer] {
+        guard let source = owners[digest] ?? sources.first(where: { $0.holds(digest) }) else { return [] }
+        return try source.referrers(of: digest)
+    }
     func close() { for source in sources { source.close() } }
 }
 

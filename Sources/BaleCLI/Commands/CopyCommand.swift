@@ -31,6 +31,7 @@ struct CopyCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
+    @OptionGroup var referrers: ReferrerOptions
     @OptionGroup var registry: RegistryFlags
     @OptionGroup var split: SplitOptions
 
@@ -46,7 +47,7 @@ struct CopyCommand: ParsableCommand {
         let context = try global.context(registry: registry.registryOptions())
         let progress = ProgressBar(label: "Copying", disabled: global.noProgress)
         defer { progress.finish() }
-        let report = try Copier(options: platforms.copyOptions(global, progress: progress))
+        let report = try Copier(options: referrers.applied(to: platforms.copyOptions(global, progress: progress)))
             .copy(from: from, to: to, context: split.applied(to: context))
         progress.finish()
         report.warnings.forEach { printError("Warning: \($0)") }

@@ -23,6 +23,11 @@ struct Images: ParsableCommand {
             '{{.Repository}}:{{.Tag}}' or 'table {{.ID}}\\t{{.Size}}'. Fields: .Repository .Tag .Digest \
             .ID .CreatedAt .CreatedSince .Size .VirtualSize; templates take docker's functions (json, \
             join, upper, lower, printf, index, …).
+
+            --tree shows each image (by name, one line per image) with, under it, the platforms of a \
+            multi-platform image (as docker image ls --tree; those not in the store marked) and what refers \
+            to it: OCI 1.1 referrers and cosign attachments (artifact type, digest, and the tag of a cosign \
+            attachment).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -48,6 +53,9 @@ struct Images: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("table, json or a template.", valueName: "format"))
     var format: String?
 
+    @Flag(name: .long, help: "Show each image with its platforms and what refers to it (signatures, SBOMs, attestations) underneath.")
+    var tree = false
+
     static let fields = ["Repository", "Tag", "Digest", "ID", "CreatedAt", "CreatedSince", "Size",
                          "Containers", "SharedSize", "UniqueSize", "VirtualSize"]
 
@@ -65,6 +73,10 @@ struct Images: ParsableCommand {
         let rows = try imageFilter.rows(of: images) { try store.resolve($0, in: images) }
         if quiet {
             try write(.lines(rows.map { noTrunc ? $0.image.id.string : $0.image.id.shortHex }))
+            return
+        }
+        if tree {
+            try write(TerminalText(escaped: try Self.tree(rows, store: store)))
             return
         }
         let now = Date()
@@ -88,5 +100,31 @@ struct Images: ParsableCommand {
         if digests { columns.append(("Digest", "DIGEST")) }
         columns += [("ID", "IMAGE ID"), ("CreatedSince", "CREATED"), ("Size", "SIZE")]
         try write(TerminalText(escaped: output.render(records, columns: columns)))
+    }
+
+    /// `--tree`: one line per image (its names, ID and size), then its platforms and referrers,
+    /// drawn as docker image ls --tree draws them.
+    static func tree(_ rows: [ImageRow], store: Store) throws -> String {
+        var seen = Set<Digest>()
+        var table = Table(header: ["IMAGE", "ID", "SIZE"])
+        for row in rows where seen.insert(row.image.descriptor.digest).inserted {
+            let image = row.image
+            let names = image.names.isEmpty ? "<none>:<none>" : image.names.map(\.familiar).joined(separator: ", ")
+            table.append([names, image.id.shortHex, Humanize.size(image.size)])
+            let tree = try store.tree(of: image)
+            var children = tree.platforms.map { p in
+                [p.platform.map(\.description) ?? "unknown", p.manifest.digest.shortHex, p.present ? "" : "(not in the store)"]
+            }
+            children += tree.referrers.map { r in
+                [r.descriptor.artifactType ?? r.descriptor.mediaType.rawValue, r.descriptor.digest.shortHex, r.tag ?? ""]
+            }
+            for (i, child) in children.enumerated() {
+                table.append([(i == children.count - 1 ? "└─ " : "├─ ") + child[0]] + child.dropFirst())
+            }
+        }
+        // An empty last cell (no tag) leaves the padding of the one before it: trimmed.
+        return table.render().split(separator: "\n").map { line in
+            String(line.reversed().drop { $0 == " " }.reversed()) + "\n"
+        }.joined()
     }
 }

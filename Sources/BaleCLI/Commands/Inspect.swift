@@ -11,7 +11,9 @@ struct Inspect: ParsableCommand {
             Keys and their order as docker's: Id, RepoTags, RepoDigests, Parent, Comment, Created, \
             Container, ContainerConfig, DockerVersion, Author, Config, Architecture, Variant, Os, \
             OsVersion, Size, VirtualSize, RootFS; plus Descriptor (the media type, digest and size of the \
-            image's manifest or index in the store) and Manifest (the platform manifest's descriptor). \
+            image's manifest or index in the store), Manifest (the platform manifest's descriptor) and, when \
+            anything refers to the image, Referrers (each OCI 1.1 referrer or cosign attachment: mediaType, \
+            artifactType, digest, size, a cosign tag, annotations). \
             Size is the bytes of the image's blobs in the store (compressed); VirtualSize is the unpacked \
             size, the sum of the layers' uncompressed sizes (docker's size).
 

@@ -23,6 +23,7 @@ struct Load: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
+    @OptionGroup var referrers: ReferrerOptions
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Read from this file instead of stdin (a split archive: FILE, FILE.000 or FILE.sha256).", valueName: "file"))
     var input: String?
@@ -42,8 +43,9 @@ struct Load: ParsableCommand {
     func run() throws {
         let progress = ProgressBar(label: "Loading", disabled: global.noProgress || quiet)
         defer { progress.finish() }
-        let report = try global.store().load(archive: input, verifyExisting: verifyExisting, options: platforms.copyOptions(global, progress: progress))
+        let report = try global.store().load(archive: input, verifyExisting: verifyExisting, options: referrers.applied(to: platforms.copyOptions(global, progress: progress)))
         progress.finish()
+        report.copy.warnings.forEach { printError("Warning: \($0)") }
         try write(.lines(report.lines))
     }
 }

@@ -23,6 +23,7 @@ struct Pull: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
+    @OptionGroup var referrers: ReferrerOptions
     @OptionGroup var registry: RegistryFlags
 
     @Flag(name: .shortAndLong, help: "Print only the image name.")
@@ -43,7 +44,7 @@ struct Pull: ParsableCommand {
         let before = reference.digest == nil ? (try? store.image(reference.string))?.descriptor.digest : nil
         let progress = ProgressBar(label: "Pulling", blobVerb: "Downloading", disabled: global.noProgress || quiet)
         defer { progress.finish() }
-        var options = try platforms.copyOptions(global, progress: nil)
+        var options = try referrers.applied(to: platforms.copyOptions(global, progress: nil))
         options.blobProgress = { progress.blobAdvance($0.digest, $1) }
         options.names = reference.digest == nil ? .only(reference) : .none
         options.onBlob = { event in

@@ -24,6 +24,7 @@ struct Push: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var registry: RegistryFlags
+    @OptionGroup var referrers: ReferrerOptions
 
     @Flag(name: .shortAndLong, help: "Print only the image name.")
     var quiet = false
@@ -77,7 +78,7 @@ struct Push: ParsableCommand {
         let source = try StoreSource(store: store, selecting: [reference.string])
         let progress = ProgressBar(label: "Pushing", blobVerb: "Pushing", disabled: global.noProgress || quiet)
         defer { progress.finish() }
-        var options = CopyOptions(jobs: global.effectiveJobs)
+        var options = referrers.applied(to: CopyOptions(jobs: global.effectiveJobs))
         options.blobProgress = { progress.blobAdvance($0.digest, $1) }
         options.onBlob = { event in
             switch event {

@@ -11,7 +11,8 @@ struct Rmi: ParsableCommand {
             (Deleted: sha256:ID). By ID or ID prefix: all its names are removed and the image deleted; an \
             image with several names needs --force. NAME@DIGEST removes that digest reference: the image's \
             names in that repository (bale shows NAME@DIGEST for each), and the image when no name is left. \
-            Blobs no remaining image uses are removed from the store.
+            What refers to a deleted image (signatures, SBOMs, attestations) goes with it; a cosign \
+            attachment's name is reported Untagged. Blobs no remaining image uses are removed from the store.
             """)
 
     @OptionGroup var global: GlobalOptions

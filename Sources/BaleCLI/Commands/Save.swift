@@ -27,6 +27,7 @@ struct Save: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
+    @OptionGroup var referrers: ReferrerOptions
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Write to this file instead of stdout: replaced when complete; a symlink is followed and kept; a device or FIFO is written into.", valueName: "file"))
     var output: String?
@@ -61,10 +62,11 @@ struct Save: ParsableCommand {
     func run() throws {
         let progress = ProgressBar(label: "Saving", disabled: global.noProgress)
         defer { progress.finish() }
-        var options = try platforms.copyOptions(global, progress: progress)
+        var options = try referrers.applied(to: platforms.copyOptions(global, progress: progress))
         if noTags { options.names = .none }
-        try global.readStore().save(images, to: output ?? "-", format: format, compression: compress,
+        let report = try global.readStore().save(images, to: output ?? "-", format: format, compression: compress,
                                     since: since, splitSize: split.bytes, options: options)
+        report.warnings.forEach { printError("Warning: \($0)") }
     }
 }
 

@@ -27,6 +27,7 @@ struct SyncCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var platforms: PlatformOptions
+    @OptionGroup var referrers: ReferrerOptions
     @OptionGroup var registry: RegistryFlags
 
     @Flag(name: .long, help: "Print what would be copied, and the layer bytes that would move; write nothing.")
@@ -53,7 +54,7 @@ struct SyncCommand: ParsableCommand {
         let context = try global.context(registry: registry.registryOptions())
         let progress = ProgressBar(label: "Syncing", disabled: global.noProgress || dryRun)
         defer { progress.finish() }
-        var options = SyncOptions(copy: try platforms.copyOptions(global, progress: progress))
+        var options = SyncOptions(copy: try referrers.applied(to: platforms.copyOptions(global, progress: progress)))
         options.dryRun = dryRun
         options.keepGoing = keepGoing
         options.scoped = scoped

@@ -12,6 +12,7 @@ public final class OCILayoutDestination: ImageDestination, BlobSink, @unchecked 
     private let mutex = NSLock()
     private var written = Set<Digest>()
     private var pending: [SourceImage] = []
+    private var referrers: [(referrer: Referrer, image: SourceImage)] = []
     private let createdRoot: Bool
     public let name: String
     public let properties = DestinationProperties(acceptsDockerTypes: false, concurrentPuts: true)
@@ -64,6 +65,12 @@ public final class OCILayoutDestination: ImageDestination, BlobSink, @unchecked 
         }
     }
 
+    public var holdsReferrers: Bool { true }
+
+    public func addReferrer(_ referrer: Referrer, of image: SourceImage) throws {
+        mutex.withLock { referrers.append((referrer, image)) }
+    }
+
     public func commit() throws {
         var index = Index(mediaType: .ociIndex, manifests: [])
         if access(root + "/index.json", F_OK) == 0 {
@@ -79,6 +86,11 @@ public final class OCILayoutDestination: ImageDestination, BlobSink, @unchecked 
                 if let full = a[Descriptor.Annotation.containerdImageName] { return fulls.contains(full) }
                 return fulls.isEmpty && a[Descriptor.Annotation.refName].map(refs.contains) == true
             }
+            index.manifests += entries
+        }
+        for (referrer, image) in referrers {
+            let entries = try LayoutIndex.entries(for: referrer, of: image, reference: reference)
+            index.manifests.removeAll { old in entries.contains { $0.digest == old.digest && $0.annotations == old.annotations } }
             index.manifests += entries
         }
         try Self.writeFile(root + "/oci-layout", Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))

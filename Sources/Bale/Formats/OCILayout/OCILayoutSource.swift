@@ -13,6 +13,7 @@ public final class OCILayoutSource: ImageSource, @unchecked Sendable {
     // Sendable: immutable after init.
     let root: String
     private let selected: [SourceImage]
+    private let referrerMap: ReferrerMap
     public let name: String
 
     /// Opens the layout at `root`; `reference` selects entries (see `LayoutIndex.matches`) or, as `@N`,
@@ -28,8 +29,18 @@ public final class OCILayoutSource: ImageSource, @unchecked Sendable {
         }
         let index = try JSON.decode(Index.self, from: try Self.read(root + "/index.json", what: "\(self.name): index.json"),
                                     what: "\(self.name): index.json")
-        selected = try LayoutIndex.select(index.manifests, reference: reference, location: self.name)
+        let location = self.name
+        let read: @Sendable (Descriptor) throws -> Data? = { d in
+            let p = "\(root)/blobs/\(d.digest.algorithm.rawValue)/\(d.digest.encoded)"
+            return try access(p, F_OK) == 0 ? Self.verifiedDocument(d, at: p, location: location) : nil
+        }
+        let chosen = try LayoutIndex.select(index.manifests, reference: reference, location: self.name)
+        selected = reference == nil ? LayoutIndex.withoutReferrers(chosen, read: read) : chosen
+        let entries = index.manifests
+        referrerMap = ReferrerMap(candidates: { LayoutIndex.referrerCandidates(entries) }, read: read)
     }
+
+    public func referrers(of digest: Digest) throws -> [Referrer] { try referrerMap.referrers(of: digest) }
 
     public func images() throws -> [SourceImage] { selected }
 

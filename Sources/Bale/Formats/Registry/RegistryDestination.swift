@@ -17,6 +17,7 @@ public final class RegistryDestination: ImageDestination, @unchecked Sendable {
     private var mounted: [Digest: String] = [:]
     private var manifests: [Digest: Data] = [:]
     private var roots: [SourceImage] = []
+    private var referrers: [Referrer] = []
 
     /// Repositories tried for a mount per blob, at most.
     static let mountAttempts = 3
@@ -99,20 +100,42 @@ public final class RegistryDestination: ImageDestination, @unchecked Sendable {
         }
     }
 
-    /// Puts the tag: the one step that makes the push visible under its name.
+    /// Referrer manifests go up by digest after their subject's (`putDocument`, in the copier's
+    /// order); at commit a cosign attachment gets its tag, and an OCI 1.1 referrer is added to its
+    /// subject's fallback tag index where the registry has no referrers API to list it.
+    public var holdsReferrers: Bool { true }
+
+    public func addReferrer(_ referrer: Referrer, of image: SourceImage) throws {
+        lock.withLock { referrers.append(referrer) }
+    }
+
+    /// Puts the tag: the one step that makes the push visible under its name; then the referrers'.
     public func commit() throws {
         guard let root = lock.withLock({ roots.first }) else { return }
         if let digest = image.digest {
             guard digest == root.descriptor.digest else {
                 throw BaleError(.conflict, "\(name): the image copied is \(root.descriptor.digest), not \(digest)")
             }
-            return
+        } else {
+            let tag = image.tag ?? root.names.first?.tag ?? "latest"
+            guard let bytes = lock.withLock({ manifests[root.descriptor.digest] }) else {
+                throw BaleError(.internal, "\(name): manifest \(root.descriptor.digest) was not put")
+            }
+            try client.putManifest(bytes, descriptor: root.descriptor, reference: tag)
         }
-        let tag = image.tag ?? root.names.first?.tag ?? "latest"
-        guard let bytes = lock.withLock({ manifests[root.descriptor.digest] }) else {
-            throw BaleError(.internal, "\(name): manifest \(root.descriptor.digest) was not put")
+        var hasAPI: Bool?
+        for referrer in lock.withLock({ referrers }) {
+            guard let bytes = lock.withLock({ manifests[referrer.descriptor.digest] }) else {
+                throw BaleError(.internal, "\(name): referrer \(referrer.descriptor.digest) was not put")
+            }
+            if let tag = referrer.tag {
+                try client.putManifest(bytes, descriptor: referrer.descriptor, reference: tag)
+                continue
+            }
+            let api = try hasAPI ?? client.hasReferrersAPI(referrer.subject)
+            hasAPI = api
+            if !api { try client.addToFallbackIndex(referrer.descriptor, subject: referrer.subject) }
         }
-        try client.putManifest(bytes, descriptor: root.descriptor, reference: tag)
     }
 
     /// Nothing to undo: blobs and manifests put by digest are invisible without the tag.

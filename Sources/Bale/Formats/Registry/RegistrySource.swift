@@ -19,6 +19,8 @@ public final class RegistrySource: ImageSource, @unchecked Sendable {
     private var clients: [Digest: RegistryClient] = [:]
     /// Manifests already fetched, by digest.
     private var known: [Digest: Data] = [:]
+    /// The cosign tags of each repository read (`referrers(of:)`).
+    private var tagLists: [String: [String]] = [:]
 
     /// Opens `image` on `host`, or with `image` nil the whole catalog of `host`.
     public init(host: String, image: Reference?, options: RegistryOptions) throws {
@@ -29,7 +31,8 @@ public final class RegistrySource: ImageSource, @unchecked Sendable {
             var fetched: [(Descriptor, Data, RegistryClient)] = []
             for repository in try RegistryClient.catalog(host: host, options: options) {
                 let client = try RegistryClient(host: host, repository: repository, options: options)
-                for tag in try client.tags().sorted() {
+                // Cosign attachments and referrer fallback indexes ride along with their image.
+                for tag in try client.tags().sorted() where !Referrer.isReferrerTag(tag) {
                     let (descriptor, bytes) = try client.manifest(tag)
                     fetched.append((descriptor, bytes, client))
                     images.append(SourceImage(descriptor: descriptor,
@@ -96,6 +99,39 @@ public final class RegistrySource: ImageSource, @unchecked Sendable {
         }
         BlobOrigins.shared.note(host: client.host, repository: client.repository, digests: [descriptor.digest])
         return client.openBlob(descriptor)
+    }
+
+    /// Whether a digest is part of what this source has read (an image, a referrer, their children).
+    public func holds(_ digest: Digest) -> Bool { lock.withLock { clients[digest] != nil } }
+
+    /// The referrers API (or its fallback tag) of the repository `digest` came from, and its cosign
+    /// tags (`sha256-<hex>.sig`, …; the tag list is read once per repository).
+    public func referrers(of digest: Digest) throws -> [Referrer] {
+        guard let client = lock.withLock({ clients[digest] }) else { return [] }
+        var found: [Referrer] = []
+        for listed in try client.referrers(of: digest) {
+            let bytes = try client.manifest(listed.digest.string).bytes
+            let descriptor = Descriptor(mediaType: listed.mediaType, digest: listed.digest, size: Int64(bytes.count))
+            note(descriptor, bytes, from: client)
+            let (entry, subject) = Referrer.listed(descriptor, document: bytes)
+            guard subject == digest else { continue } // a stale fallback index entry
+            found.append(Referrer(descriptor: entry, subject: digest))
+        }
+        for tag in try cosignTags(client) where Referrer.cosignSubject(ofTag: tag) == digest {
+            let (descriptor, bytes) = try client.manifest(tag)
+            note(descriptor, bytes, from: client)
+            found.append(Referrer(descriptor: Referrer.listed(descriptor, document: bytes).descriptor, subject: digest, tag: tag))
+        }
+        return found
+    }
+
+    /// The cosign attachment tags of the client's repository, listed once (a registry that refuses the
+    /// tag list has none to give).
+    private func cosignTags(_ client: RegistryClient) throws -> [String] {
+        if let known = lock.withLock({ tagLists[client.repository] }) { return known }
+        let tags = ((try? client.tags()) ?? []).filter { Referrer.cosignSubject(ofTag: $0) != nil }.sorted()
+        lock.withLock { tagLists[client.repository] = tags }
+        return tags
     }
 
     public func close() {}

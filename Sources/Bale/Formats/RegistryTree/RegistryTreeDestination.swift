@@ -34,6 +34,7 @@ public final class RegistryTreeDestination: ImageDestination, @unchecked Sendabl
     /// The documents of this copy, read back at commit to learn which blobs are manifests.
     private var documents: [Digest: Data] = [:]
     private var pending: [SourceImage] = []
+    private var referrers: [(referrer: Referrer, image: SourceImage)] = []
     /// What commit changed, oldest first, to take back on abort.
     private var undo: [Change] = []
     public let name: String
@@ -100,8 +101,17 @@ public final class RegistryTreeDestination: ImageDestination, @unchecked Sendabl
         }
     }
 
+    /// Referrers are kept as the registry keeps what is pushed to it: revisions in the image's
+    /// repositories (the registry, and `bale serve`, list a revision with a `subject` among its
+    /// subject's referrers), and a cosign attachment's tag.
+    public var holdsReferrers: Bool { true }
+
+    public func addReferrer(_ referrer: Referrer, of image: SourceImage) throws {
+        mutex.withLock { referrers.append((referrer, image)) }
+    }
+
     public func commit() throws {
-        let (images, documents) = mutex.withLock { (pending, self.documents) }
+        let (images, documents, referrers) = mutex.withLock { (pending, self.documents, self.referrers) }
         // Where each image goes, refusing two images for one tag.
         var tags: [(repository: String, tag: String, digest: Digest)] = []
         var claimed: [String: Digest] = [:]
@@ -123,6 +133,15 @@ public final class RegistryTreeDestination: ImageDestination, @unchecked Sendabl
             for (repo, _, digest) in tags where digest == image.descriptor.digest {
                 layers[repo, default: []] += blobs
                 revisions[repo, default: []] += manifests
+            }
+        }
+        for (referrer, image) in referrers {
+            let (blobs, manifests) = try graph(of: referrer.descriptor, documents: documents)
+            let repos = Set(tags.filter { $0.digest == image.descriptor.digest }.map(\.repository))
+            for repo in repos.sorted() {
+                layers[repo, default: []] += blobs
+                revisions[repo, default: []] += manifests
+                if let tag = referrer.tag { tags.append((repo, tag, referrer.descriptor.digest)) }
             }
         }
         for (repo, digests) in layers.sorted(by: { $0.key < $1.key }) {

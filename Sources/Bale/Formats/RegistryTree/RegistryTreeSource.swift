@@ -25,6 +25,7 @@ public final class RegistryTreeSource: ImageSource, @unchecked Sendable {
     private let selected: [SourceImage]
     /// The repositories of the selected images: a blob is read only through a link of one of them.
     private let repositories: [String]
+    private let referrerMap: ReferrerMap
     public var name: String { reader.name }
     var tree: RegistryTree { reader.tree }
 
@@ -53,7 +54,8 @@ public final class RegistryTreeSource: ImageSource, @unchecked Sendable {
             var position: [Digest: Int] = [:]
             for repo in try Self.repositories(under: tree.repositoriesPath) {
                 repos.append(repo)
-                for tag in try Self.entries(tree.tagsPath(repo)) {
+                // Cosign attachments and fallback indexes ride along with their image (`referrers(of:)`).
+                for tag in try Self.entries(tree.tagsPath(repo)) where !Referrer.isReferrerTag(tag) {
                     let image = try reader.tagged(repo, tag)
                     if let i = position[image.descriptor.digest] {
                         images[i].names.append(contentsOf: image.names)
@@ -67,7 +69,35 @@ public final class RegistryTreeSource: ImageSource, @unchecked Sendable {
         }
         selected = images
         repositories = repos
+        // What may refer to an image: every revision of its repositories (a `subject`), and their tags.
+        let linked = repos
+        referrerMap = ReferrerMap(candidates: {
+            var candidates: [ReferrerMap.Candidate] = []
+            for repo in linked {
+                for tag in try Self.entries(tree.tagsPath(repo)) where Referrer.cosignSubject(ofTag: tag) != nil {
+                    guard let digest = try RegistryTree.readLink(tree.tagCurrentLink(repo, tag), what: "\(name): repository \(repo): tag \(tag)") else { continue }
+                    candidates.append(.init(descriptor: try reader.rootDescriptor(repo, digest), tag: tag))
+                }
+                for hex in try Self.entries(tree.repository(repo) + "/_manifests/revisions/sha256") {
+                    guard let digest = try? Digest(sha256Hex: hex),
+                          let descriptor = try? reader.rootDescriptor(repo, digest) else { continue }
+                    candidates.append(.init(descriptor: descriptor, tag: nil))
+                }
+            }
+            return candidates
+        }, read: { d in
+            for repo in linked {
+                if let path = try? reader.linkedData(d.digest, in: repo) {
+                    let data = try RegularFile.read(path, limit: JSON.maxDocumentSize + 1)
+                    try d.verify(data, in: name)
+                    return data
+                }
+            }
+            return nil
+        })
     }
+
+    public func referrers(of digest: Digest) throws -> [Referrer] { try referrerMap.referrers(of: digest) }
 
     public func images() throws -> [SourceImage] { selected }
 

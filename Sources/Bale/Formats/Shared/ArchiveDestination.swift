@@ -44,6 +44,7 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
     private var written = Set<Digest>()
     private var documents: [Digest: Data] = [:]
     private var images: [SourceImage] = []
+    private var referrers: [(referrer: Referrer, image: SourceImage)] = []
     private var failure: (any Error)?
     private var done = false
 
@@ -175,6 +176,17 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
         }
     }
 
+    /// Referrers go into index.json (both forms: Docker 25+ reads it), never into manifest.json, which
+    /// lists images docker can run.
+    public var holdsReferrers: Bool { true }
+
+    public func addReferrer(_ referrer: Referrer, of image: SourceImage) throws {
+        try lock.withLock {
+            try checkUsable()
+            referrers.append((referrer, image))
+        }
+    }
+
     /// An incremental archive: the list of left-out blobs is written now, as the first member after the
     /// directories, so a loader can refuse before it writes anything; index.json carries it too.
     public func expect(_ blobs: [Digest: String]) throws {
@@ -298,6 +310,11 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
             if let top = config?.rootfs.diffIDs.last {
                 for tag in tags { repositories[tag.familiarName, default: [:]][tag.tag ?? "latest"] = top.encoded }
             }
+        }
+        var reference: String?
+        if case .oci(let r) = form { reference = r }
+        for (referrer, image) in referrers {
+            index.manifests += try LayoutIndex.entries(for: referrer, of: image, reference: reference)
         }
         if !expected.isEmpty {
             index.annotations = [Incremental.annotation: String(decoding: try JSON.canonical(Incremental.Expectation(blobs: expected)), as: UTF8.self)]

@@ -32,6 +32,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
     private let reference: String?
     private let lock = NSLock()
     private var staged: Staged?
+    private var referrerMap: ReferrerMap?
 
     private enum Input {
         case path(String)
@@ -127,7 +128,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
     }
 
     public func close() {
-        lock.withLock { staged = nil }
+        lock.withLock { staged = nil; referrerMap = nil }
     }
 
     private func state() throws -> Staged {
@@ -244,10 +245,22 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         }
         let (images, documents) = try resolve(scan, sink: sink)
         try checkDiffIDs(images, documents: documents, sink: sink, scan: scan)
+        var entries: [Descriptor] = []
+        if scan.ociLayout != nil, let bytes = scan.indexJSON {
+            entries = try JSON.decode(Index.self, from: bytes, what: "\(name): index.json").manifests
+        }
+        let indexEntries = entries
         lock.withLock {
             staged = Staged(sink: sink, documents: documents, sinkBlobs: scan.sinkBlobs, images: images,
                             expected: scan.expected)
+            referrerMap = ReferrerMap(candidates: { LayoutIndex.referrerCandidates(indexEntries) },
+                                      read: { [weak self] d in try? self?.document(d) })
         }
+    }
+
+    public func referrers(of digest: Digest) throws -> [Referrer] {
+        guard let map = lock.withLock({ referrerMap }) else { return [] }
+        return try map.referrers(of: digest)
     }
 
     /// Decides from its path what a regular member is, and keeps or streams it.
@@ -550,7 +563,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             throw BaleError(.unsupported, "\(name): oci-layout: image layout version \(layout.imageLayoutVersion), expected 1.0.0")
         }
         let index = try JSON.decode(Index.self, from: indexBytes, what: "\(name): index.json")
-        return try LayoutIndex.select(index.manifests, reference: reference, location: name)
+        let images = try LayoutIndex.select(index.manifests, reference: reference, location: name)
+        return reference == nil ? LayoutIndex.withoutReferrers(images, read: { scan.documents[$0.digest] }) : images
     }
     /// Compares every layer's uncompressed content with its config's `rootfs.diff_ids`, as `docker
     /// load` does, whatever the layer's compression and whichever form the archive has (manifest.json

@@ -1,4 +1,5 @@
 import BaleCore
+import Foundation
 
 /// How image names map to and from index.json annotations in the OCI layouts bale reads and writes
 /// (directories, archives, docker save's Docker 25+ form; FORMATS.md sections 2 and 3).
@@ -48,11 +49,51 @@ enum LayoutIndex {
         return d
     }
 
+    /// The tag an entry is kept under: its name's tag, else a bare ref.name; nil for an unnamed entry.
+    static func tag(of entry: Descriptor) -> String? {
+        names(of: entry).first?.tag ?? entry.annotations?[Descriptor.Annotation.refName]
+    }
+
+    /// The entries that may be referrers (`ReferrerMap`): every one, with the tag it is kept under.
+    static func referrerCandidates(_ entries: [Descriptor]) -> [ReferrerMap.Candidate] {
+        entries.map { ReferrerMap.Candidate(descriptor: bare($0), tag: tag(of: $0)) }
+    }
+
+    /// `images` without the unnamed entries that are referrers (a `subject`): they ride along with the
+    /// image they refer to rather than being copied as images of their own.
+    static func withoutReferrers(_ images: [SourceImage], read: (Descriptor) throws -> Data?) -> [SourceImage] {
+        images.filter { image in
+            !image.names.isEmpty || !ReferrerMap.isReferrer(ReferrerMap.Candidate(descriptor: image.descriptor, tag: nil), read: read)
+        }
+    }
+
+    /// The index.json entries for a referrer, as oras and skopeo leave them: an OCI 1.1 referrer is one
+    /// unnamed entry (its `subject` finds it); a cosign attachment is named by its tag, in the image's
+    /// repositories (Docker 25's annotations), or alone when the image has no name or REF was given.
+    static func entries(for referrer: Referrer, of image: SourceImage, reference: String?) throws -> [Descriptor] {
+        var base = Descriptor(mediaType: referrer.descriptor.mediaType, digest: referrer.descriptor.digest,
+                              size: referrer.descriptor.size)
+        base.artifactType = referrer.descriptor.artifactType
+        guard let tag = referrer.tag else { return [base] }
+        if reference != nil || image.names.isEmpty {
+            base.annotations = [Descriptor.Annotation.refName: tag]
+            return [base]
+        }
+        return try image.names.map { name in
+            var d = base
+            d.annotations = LayoutIndex.annotations(for: try name.withTag(tag))
+            return d
+        }
+    }
+
     /// Groups index entries into images (one per digest, names merged, in first-seen order) and applies
     /// the location's selector.
     static func select(_ entries: [Descriptor], reference: String?, location: String) throws -> [SourceImage] {
         var images: [SourceImage] = []
         var candidates = entries.filter { !Index.isAttestation($0) && $0.annotations?["io.containerd.manifest.subject"] == nil }
+        // Cosign attachments ride along with their image (`referrerCandidates`); named, they are
+        // still what an explicit REF selects.
+        if reference == nil { candidates.removeAll { tag(of: $0).flatMap(Referrer.cosignSubject(ofTag:)) != nil } }
         if let reference, reference.hasPrefix("@") {
             guard let n = Int(reference.dropFirst()) else {
                 throw BaleError(.usage, "\(location): \"\(reference)\" is not an image position (@0, @1, …)")

@@ -12,6 +12,7 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
     private let mutex = NSLock()
     private var written = Set<Digest>()
     private var pending: [SourceImage] = []
+    private var referrers: [(referrer: Referrer, image: SourceImage)] = []
     /// After commit: for each name that moved from another image, the image ID it left.
     public private(set) var moved: [Reference: Digest] = [:]
 
@@ -68,6 +69,12 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
         mutex.withLock { pending.append(image) }
     }
 
+    public var holdsReferrers: Bool { true }
+
+    public func addReferrer(_ referrer: Referrer, of image: SourceImage) throws {
+        mutex.withLock { referrers.append((referrer, image)) }
+    }
+
     public func commit() throws {
         defer { lock.release() }
         do {
@@ -79,6 +86,14 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
                     if let previous = index.setName(tagged, to: image.descriptor) { moved[tagged] = previous }
                 }
                 if image.names.isEmpty { index.addUnnamed(image.descriptor) }
+            }
+            // A referrer is an unnamed entry (its subject finds it); a cosign attachment is named by
+            // its tag in each repository of the image it refers to.
+            for (referrer, image) in referrers {
+                try store.checkComplete(referrer.descriptor)
+                let names = try referrer.tag.map { tag in try image.names.map { try $0.withTag(tag) } } ?? []
+                for name in names { _ = index.setName(name, to: referrer.descriptor) }
+                if names.isEmpty { index.addUnnamed(referrer.descriptor) }
             }
             try store.saveIndex(index)
             try store.removeLeftovers()

@@ -8,6 +8,7 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
     public let store: Store
     private let selected: [SourceImage]
     private let lock: StoreLock
+    private let referrerMap: ReferrerMap
     public var name: String { "store \(store.root)" }
     /// A store keeps what it was given: an index it holds is the image, every platform of it.
     public var holdsWholeIndexes: Bool { true }
@@ -48,6 +49,13 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
 
     private init(store: Store, select: (StoreIndex) throws -> [SourceImage]) throws {
         self.store = store
+        // Referrers are index.json entries: unnamed ones with a subject, and cosign tags.
+        referrerMap = ReferrerMap(candidates: {
+            try store.loadIndex().entries.map { entry in
+                ReferrerMap.Candidate(descriptor: StoreIndex.bare(entry.descriptor),
+                                      tag: entry.isUnnamed ? nil : entry.name?.tag ?? "")
+            }
+        }, read: { d in try store.hasBlob(d.digest) ? store.readDocument(d) : nil })
         lock = try store.acquireLock(exclusive: false)
         do {
             selected = try select(try store.loadIndex())
@@ -73,6 +81,8 @@ public final class StoreSource: ImageSource, @unchecked Sendable {
     public func blobFile(_ descriptor: Descriptor) -> String? {
         store.hasBlob(descriptor.digest) ? store.blobPath(descriptor.digest) : nil
     }
+
+    public func referrers(of digest: Digest) throws -> [Referrer] { try referrerMap.referrers(of: digest) }
 
     public func close() { lock.release() }
 }
