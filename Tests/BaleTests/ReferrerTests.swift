@@ -151,7 +151,7 @@ import Testing
         #expect(try Self.found("oci:" + dir, fixture, subject: image.digest) == [])
     }
 
-    @Test func aConvertedSubjectLeavesItsReferrersOutWithAWarning() throws {
+    @Test func aConversionThatWouldChangeASignedDigestIsRefused() throws {
         let fixture = try StoreFixture()
         let layer = Data("docker layer".utf8)
         let layerDigest = try fixture.store.putBlob(layer)
@@ -166,9 +166,13 @@ import Testing
         try fixture.store.addImage(referrer.descriptor, names: [])
         let dir = Self.temporary()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let report = try Self.copy("example.com/old:1", "oci:" + dir, fixture)
-        #expect(report.referrers.isEmpty)
-        #expect(report.warnings.contains { $0.contains("\(referrer.descriptor.digest)") && $0.contains("digest changed") })
+        let refusal = #expect(throws: BaleError.self) { try Self.copy("example.com/old:1", "oci:" + dir, fixture) }
+        #expect(refusal?.message.contains("\(referrer.descriptor.digest)") == true, "\(String(describing: refusal))")
+        #expect(refusal?.message.contains("--no-referrers") == true)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/index.json"))
+        // --no-referrers: the image alone, converted.
+        let alone = try Self.copy("example.com/old:1", "oci:" + dir, fixture, referrers: false)
+        #expect(alone.referrers.isEmpty && alone.images.count == 1)
         let index = try Data(contentsOf: URL(fileURLWithPath: dir + "/index.json"))
         #expect(!String(decoding: index, as: UTF8.self).contains(referrer.descriptor.digest.encoded))
         // Where nothing is converted (a docker-archive keeps Docker types), it rides along.

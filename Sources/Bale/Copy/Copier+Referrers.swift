@@ -6,9 +6,11 @@ import Foundation
 /// referrer's graph is planned like an image's, its documents after its subject's, so a registry gets
 /// the subject first. Referrers of referrers come too (a signature of an SBOM).
 ///
-/// Digests never change under a referrer: one whose subject was converted for the destination (Docker
-/// → OCI types for a layout) would name a digest that is not there, so it is left out with a warning
-/// naming it, as are the referrers of a destination that cannot hold them. The copy itself goes on.
+/// Digests never change under a referrer: one whose subject would be converted for the destination
+/// (Docker → OCI types for a layout) would name a digest that is not there, and a signature of the
+/// old digest proves nothing about the new one. So such a copy is refused before anything is written,
+/// naming the referrers and `--no-referrers`, which copies the image without them. A destination that
+/// cannot hold referrers at all leaves them out with a warning; the copy goes on.
 extension Copier {
     /// A referrer to write, with the position of the image (in `Plan.roots`) it was found under.
     struct PlannedReferrer {
@@ -54,10 +56,10 @@ extension Copier {
                 }
             }
         }
-        var warnings: [String] = []
         if !converted.isEmpty {
-            warnings.append("\(destination.name): referrers left out, their subject's digest changed in the conversion: \(converted.joined(separator: ", "))")
+            throw BaleError(.unsupported, "\(destination.name): writing here converts the image to OCI types, which changes its digest and would break what refers to it: \(converted.joined(separator: ", ")); copy to a location that keeps Docker types, or leave the referrers out with --no-referrers")
         }
+        var warnings: [String] = []
         if !unheld.isEmpty {
             warnings.append("\(destination.name) cannot hold referrers; left out: \(unheld.map(\.description).joined(separator: ", "))")
         }
