@@ -217,8 +217,11 @@ rm -rf registry-skopeo registry-bale registry-curl registry-skopeo.* registry-ba
 # over the docker save archive (served by offset), next to docker-registry serving the same image from
 # a registry tree; three alternating runs, medians. Then 16 skopeo copies at once from bale serve (each
 # must succeed: skopeo checks every blob's digest), and bale serve's peak RSS (VmHWM) over all of it.
+# Beside them: skopeo reading the same image from the store's OCI layout with no server at all (the
+# floor of any server's ratio), and each server's own CPU over its three pulls.
 # Loopback only; the servers are stopped by their own pids. A failure here is reported, and the rest of
 # the bench still runs.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 serve_bench() { # [IMAGE] (default multi:1; it must be in store3 and bale.tar)
   local image=${1:-multi:1}
@@ -231,11 +234,14 @@ serve_bench() { # [IMAGE] (default multi:1; it must be in store3 and bale.tar)
   printf 'version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
     "$work/serve-tree" "$port_registry" > registry.yml
   docker-registry serve registry.yml 2> registry.log & pids+=($!)
+  local registry_serve_pid=$!
   for i in $(seq 100); do
     grep -q 'listening on' serve-store.log && grep -q 'listening on' serve-archive.log \
       && curl -sf "http://127.0.0.1:$port_registry/v2/" > /dev/null && break
     sleep 0.2
   done
+  # The servers' own CPU (user+sys) over the three pulls each: steadier than wall on shared cores.
+  local server_cpu_before=("$(server_cpu "$serve_pid")" "$(server_cpu "$archive_pid")" "$(server_cpu "$registry_serve_pid")")
   for i in 1 2 3; do
     rm -rf serve-out && measure "skopeo ← bale serve (store) (run $i)" skopeo copy -q --src-tls-verify=false \
       "docker://127.0.0.1:$port_store/$image" dir:serve-out || status=1
@@ -243,9 +249,17 @@ serve_bench() { # [IMAGE] (default multi:1; it must be in store3 and bale.tar)
       "docker://127.0.0.1:$port_archive/$image" dir:serve-out || status=1
     rm -rf serve-out && measure "skopeo ← docker-registry (run $i)" skopeo copy -q --src-tls-verify=false \
       "docker://127.0.0.1:$port_registry/$image" dir:serve-out || status=1
+    # No server at all: skopeo reading the store as the OCI layout it is. What skopeo itself costs
+    # (hashing and writing every byte) bounds how far any server can go below docker-registry.
+    rm -rf serve-out && measure "skopeo ← oci: (no server) (run $i)" skopeo copy -q \
+      "oci:store3:docker.io/library/$image" dir:serve-out || status=1
   done
+  local server_cpu_after=("$(server_cpu "$serve_pid")" "$(server_cpu "$archive_pid")" "$(server_cpu "$registry_serve_pid")")
   [ $status = 0 ] && medians "skopeo ← bale serve (store)" "skopeo ← docker-registry" \
-    && medians "skopeo ← bale serve (archive)" "skopeo ← docker-registry"
+    && medians "skopeo ← bale serve (archive)" "skopeo ← docker-registry" && medians "skopeo ← oci: (no server)"
+  printf '%-34s %8s   store %.2f s, archive %.2f s, docker-registry %.2f s (3 pulls each)\n' "server CPU (user+sys)" "" \
+    "$(echo "${server_cpu_after[0]} - ${server_cpu_before[0]}" | bc)" "$(echo "${server_cpu_after[1]} - ${server_cpu_before[1]}" | bc)" \
+    "$(echo "${server_cpu_after[2]} - ${server_cpu_before[2]}" | bc)"
   local start ok=0 t
   start=$(date +%s.%N)
   for i in $(seq 16); do
@@ -264,6 +278,7 @@ serve_bench() { # [IMAGE] (default multi:1; it must be in store3 and bale.tar)
   if [ $status = 0 ]; then
     echo "  serve (store) wall vs docker-registry:   $(echo "scale=2; ${wall[skopeo ← bale serve (store)]} / ${wall[skopeo ← docker-registry]}" | bc)   (target ≤ 0.8)"
     echo "  serve (archive) wall vs docker-registry: $(echo "scale=2; ${wall[skopeo ← bale serve (archive)]} / ${wall[skopeo ← docker-registry]}" | bc)"
+    echo "  no server (skopeo ← oci:) vs docker-registry: $(echo "scale=2; ${wall[skopeo ← oci: (no server)]} / ${wall[skopeo ← docker-registry]}" | bc)   (the floor of the serve ratios)"
   fi
   echo "  bale serve peak RSS: store ${hwm} MiB (after the 16 concurrent pulls), archive ${hwm_archive} MiB   (target ≤ 128)"
   [ $status = 0 ] && [ $ok = 16 ]
@@ -305,6 +320,41 @@ measure "bale inspect (1 of 10000)" "$bale" --root store-many inspect bench/many
 rm -rf store-many
 # <<< many names <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
 
+# >>> sync (issue #12) >>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>>
+# 20 images sharing bases (4 bases of 16 MiB × 5 apps of 2 MiB each, incompressible, one layer each
+# on top of its base: 104 MiB of distinct layers), pushed by bale to a docker-registry on 127.0.0.1,
+# then copied from one skopeo-sync YAML list by `bale sync` (into an OCI layout, and into a docker
+# archive) and by `skopeo sync --src yaml --dest dir`, each into an empty destination. bale moves each
+# shared base once; skopeo's dir: destination is a folder per image, so it writes each base five times
+# (skopeo sync 1.9 has no oci: destination).
+sync_bench() {
+  local b a
+  rm -rf sync-in store-sync sync-oci sync-dir sync.tar && mkdir -p sync-in || return 1
+  for b in 1 2 3 4; do
+    head -c 16M /dev/urandom > sync-in/base && tar -C sync-in -cf "sync-in/base$b.tar" base || return 1
+    "$bale" --root store-sync --no-progress import "sync-in/base$b.tar" "base$b:1" > /dev/null || return 1
+    for a in 1 2 3 4 5; do
+      head -c 2M /dev/urandom > sync-in/app && tar -C sync-in -cf sync-in/app.tar app || return 1
+      "$bale" --root store-sync --no-progress commit --base "base$b:1" sync-in/app.tar "app$b$a:1" > /dev/null || return 1
+    done
+  done
+  start_registry registry-sync || return 1
+  for b in 1 2 3 4; do for a in 1 2 3 4 5; do
+    "$bale" --root store-sync --no-progress push "app$b$a:1" "docker://$registry_host/bench/app$b$a:1" > /dev/null 2>&1 || return 1
+  done; done
+  { echo "$registry_host:"; echo "  tls-verify: false"; echo "  images:"
+    for b in 1 2 3 4; do for a in 1 2 3 4 5; do echo "    bench/app$b$a: [\"1\"]"; done; done; } > sync.yml
+  measure "bale sync (20 images) → oci:" "$bale" --root store-sync --no-progress sync sync.yml oci:sync-oci || return 1
+  measure "bale sync (20 images) → archive" "$bale" --root store-sync --no-progress sync sync.yml docker-archive:sync.tar || return 1
+  measure "skopeo sync (20 images) → dir" skopeo sync --src yaml --dest dir sync.yml sync-dir || return 1
+  printf '(20 images, %d MiB of layers in the archive; the OCI layout holds %d blobs)\n' \
+    $(( $(stat -c %s sync.tar) / 1048576 )) "$(ls sync-oci/blobs/sha256 | wc -l)"
+}
+sync_bench || echo "(sync: failed, its rows are missing)" >&2
+stop_registry
+rm -rf sync-in store-sync sync-oci sync-dir sync.tar sync.yml registry-sync registry-sync.*
+# <<< sync <<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<<
+
 ratio() { echo "scale=2; $1 / $2" | bc; }
 echo
 echo "ratios (bale ÷ peer):"
@@ -329,4 +379,7 @@ if [ -n "${wall[curl upload (registry floor)]:-}" ] && [ -n "${wall[skopeo copy 
 fi
 if [ -n "${wall[bale pull]:-}" ]; then
   echo "  pull wall vs skopeo (registry):       $(ratio "${wall[bale pull]}" "${wall[skopeo copy docker:// → oci:]}")   (target ≤ 0.5; peak RSS ${rss[bale pull]} MiB, target ≤ 64; skopeo ${rss[skopeo copy docker:// → oci:]} MiB)"
+fi
+if [ -n "${wall[skopeo sync (20 images) → dir]:-}" ]; then
+  echo "  sync wall vs skopeo sync (20 images): oci: $(ratio "${wall[bale sync (20 images) → oci:]}" "${wall[skopeo sync (20 images) → dir]}"), archive $(ratio "${wall[bale sync (20 images) → archive]}" "${wall[skopeo sync (20 images) → dir]}")   (peak RSS ${rss[bale sync (20 images) → oci:]} / ${rss[bale sync (20 images) → archive]} MiB; skopeo ${rss[skopeo sync (20 images) → dir]} MiB)"
 fi

@@ -142,4 +142,85 @@ import TestSupport
             #expect(!FileManager.default.fileExists(atPath: dir.path + "/out"))
         }
     }
+
+    // MARK: Side by side
+
+    /// A source registry holding these generated images (mkimage.py specs), behind a proxy that holds
+    /// each layer GET for half a second and logs how many were in flight.
+    static func withSlowSource<T>(_ images: [String], _ body: (FaultProxy, URL) throws -> T) throws -> T {
+        try Registry.with { registry in
+            try Harness.withTemporaryDirectory { dir in
+                let layout = try Harness.makeLayout(in: dir, images: images)
+                for spec in images {
+                    let name = String(spec.prefix { $0 != "=" })
+                    try must(["copy", "oci:\(layout.path):\(name)", "docker://\(registry.host)/\(name)"])
+                }
+                return try FaultProxy.with(upstream: registry.host, mode: "slow") { proxy in try body(proxy, dir) }
+            }
+        }
+    }
+
+    /// The most layer GETs the proxy saw in flight at once.
+    static func peak(_ proxy: FaultProxy) -> Int {
+        proxy.requests.compactMap { line in line.split(separator: " ").last.flatMap { Int($0.dropFirst("inflight=".count)) } }
+            .max() ?? 0
+    }
+
+    @Test func imagesMoveSideBySideWithinJobsAndTheLinesKeepTheListOrder() throws {
+        let images = ["one:1", "two:1", "three:1", "four:1"]
+        try Self.withSlowSource(images.map { "\($0)=layers=1,size=200000" }) { proxy, dir in
+            let list = dir.appendingPathComponent("images.txt")
+            try images.map { "\(proxy.host)/\($0)" }.joined(separator: "\n").write(to: list, atomically: true, encoding: .utf8)
+            let layout = dir.appendingPathComponent("layout")
+            let dry = try Self.must(["sync", "--jobs", "3", "--dry-run", list.path, "oci:\(layout.path)"])
+            let r = try Self.must(["sync", "--jobs", "3", list.path, "oci:\(layout.path)"])
+            // One layer each: a copy one image after another never has two layers in flight.
+            #expect(Self.peak(proxy) >= 2, "\(proxy.requests)")
+            #expect(Self.peak(proxy) <= 3, "\(proxy.requests)")
+            #expect(Self.summary(r).moved == images.map { "\(proxy.host)/\($0)" }, "\(r)")
+            #expect(r.lines.filter { $0.hasPrefix("Copied ") } == dry.lines.filter { $0.hasPrefix("Would copy ") }
+                .map { "Copied " + $0.dropFirst("Would copy ".count) }, "\(dry)\n\(r)")
+            #expect(Self.summary(dry).total == Self.summary(r).total, "\(dry)\n\(r)")
+            // Commits one at a time: no image's index.json entry lost to another's; every blob whole.
+            func json(_ path: String) throws -> [String: Any] {
+                try JSONSerialization.jsonObject(with: Data(contentsOf: layout.appendingPathComponent(path))) as? [String: Any] ?? [:]
+            }
+            let entries = try json("index.json")["manifests"] as? [[String: Any]] ?? []
+            #expect(entries.count == images.count, "\(entries)")
+            for entry in entries {
+                let manifest = try json("blobs/sha256/" + String((entry["digest"] as? String ?? "").dropFirst(7)))
+                let layers = manifest["layers"] as? [[String: Any]] ?? []
+                let files = layers.map { "blobs/sha256/" + String(($0["digest"] as? String ?? "").dropFirst(7)) }
+                let sums = try Harness.peer("sha256sum", files.map { layout.appendingPathComponent($0).path })
+                #expect(layers.count == 1 && sums.succeeded, "\(manifest) \(sums)")
+                for line in sums.lines {
+                    let parts = line.split(separator: " ")
+                    #expect(parts.count == 2 && parts[1].hasSuffix(parts[0]), "\(line)")
+                }
+            }
+        }
+    }
+
+    @Test func twoImagesNeedingOneBaseAtOnceFetchItOnceAndTheStoreHoldsBoth() throws {
+        let images = ["solo:1=layers=1,size=200000", "base:1=layers=2,size=200000",
+                      "app:1=base=base:1,layers=1,size=200000", "app:2=base=base:1,layers=1,size=200000"]
+        try Self.withSlowSource(images) { proxy, dir in
+            // solo goes first, alone (nothing is in yet); then both apps at once, each lacking the base.
+            let list = dir.appendingPathComponent("images.txt")
+            try ["solo:1", "app:1", "app:2"].map { "\(proxy.host)/\($0)" }.joined(separator: "\n")
+                .write(to: list, atomically: true, encoding: .utf8)
+            let store = dir.appendingPathComponent("store")
+            let dry = try Self.must(["sync", "--jobs", "4", "--dry-run", list.path, "store:"], root: store)
+            let r = try Self.must(["sync", "--jobs", "4", list.path, "store:"], root: store)
+            let layerGets = proxy.requests.filter { $0.contains("inflight=") }.map { $0.split(separator: " ")[1] }
+            // 1 (solo) + 2 (base) + 1 + 1 (apps): each once.
+            #expect(layerGets.count == 5 && Set(layerGets).count == 5, "\(proxy.requests)")
+            #expect(Self.peak(proxy) >= 2, "\(proxy.requests)")
+            #expect(Self.summary(dry).total == Self.summary(r).total, "\(dry)\n\(r)")
+            let verify = try Harness.bale(["verify"], root: store)
+            #expect(verify.succeeded, "\(verify)")
+            let listed = try Self.must(["images"], root: store)
+            #expect(listed.lines.filter { $0.contains("/app ") || $0.contains("/solo ") }.count == 3, "\(listed)")
+        }
+    }
 }

@@ -21,6 +21,9 @@ MODE says what goes wrong:
     unauthorized  every API request is answered 401 with a Bearer challenge whose realm is this proxy's
                   /token, which hands out a token that the next request refuses again (a 401 after
                   the token).
+    slow          nothing goes wrong, but each layer GET is answered only after 0.5 s, and its log
+                  line ends with how many layer GETs were in flight when it began (inflight=N): a
+                  client that fetches side by side shows N > 1.
     pass          nothing goes wrong.
 
 Every method is forwarded with the client's Host header, so the registry's Location URLs point back
@@ -38,6 +41,7 @@ UPSTREAM, PORTFILE, LOGFILE, MODE = sys.argv[1:5]
 upstream_host = UPSTREAM.split("//", 1)[1]
 cut_done = set()
 lock = threading.Lock()
+inflight = 0
 
 
 def log(line):
@@ -59,6 +63,39 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
+    def slow(self, rng):
+        # Configs are small: the count is of layers (asked of the registry first, by HEAD).
+        conn = http.client.HTTPConnection(upstream_host, timeout=60)
+        conn.request("HEAD", self.path, headers={"Host": self.headers.get("Host", upstream_host)})
+        layer = int(conn.getresponse().getheader("Content-Length") or "0") > 65536
+        conn.close()
+        global inflight
+        with lock:
+            inflight += layer
+            now = inflight
+        log(f"{self.command} {self.path} {rng or '-'}" + (f" inflight={now}" if layer else ""))
+        try:
+            if layer:
+                threading.Event().wait(0.5)
+            self.forward_plain()
+        finally:
+            with lock:
+                inflight -= layer
+
+    def forward_plain(self):
+        conn = http.client.HTTPConnection(upstream_host, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+        conn.request(self.command, self.path, headers=headers)
+        resp = conn.getresponse()
+        body = resp.read()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def reply(self, status, body, headers):
         self.send_response(status)
         for k, v in headers:
@@ -69,6 +106,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def forward(self, head):
         rng = self.headers.get("Range")
+        if MODE == "slow" and self.command == "GET" and "/blobs/sha256:" in self.path:
+            self.slow(rng)
+            return
         log(f"{self.command} {self.path} {rng or '-'}")
         length = int(self.headers.get("Content-Length") or "0")
         sent = self.rfile.read(length) if length else None

@@ -28,6 +28,10 @@ public struct CopyOptions: Sendable {
     public var onBlob: (@Sendable (BlobEvent) -> Void)?
     /// Bring what refers to the copied images along (`--no-referrers` clears it): see `Copier+Referrers`.
     public var referrers = true
+    /// The other copies running at the same time into the same location, if any: they share the
+    /// blob budget (`jobs` is then that budget), fetch a blob they all lack once, and commit one at a
+    /// time.
+    public var concurrent: ConcurrentCopies?
 
     /// Names of the copied images at the destination.
     public enum Naming: Sendable {
@@ -91,6 +95,8 @@ public struct Copier: Sendable {
     /// aborted (left as it was), whatever happens.
     public func copy(from source: any ImageSource, to destination: any ImageDestination) throws -> CopyReport {
         defer { source.close() }
+        let member = options.concurrent?.join()
+        defer { member.map { $0.group.leave($0) } }
         do {
             let staging = try stage(source, for: destination)
             var images = try source.images()
@@ -104,15 +110,20 @@ public struct Copier: Sendable {
                 images[0].names = [name]
             }
             var report = try (destination as? any FlatteningDestination).map { try flatten(images, source, $0) }
-                ?? run(source, destination, images)
-            try destination.commit()
+                ?? run(source, destination, images, member: member)
+            try finishing(member) { try destination.commit() }
             report.warnings = source.warnings + report.warnings
             withExtendedLifetime(staging) {}
             return report
         } catch {
-            destination.abort()
+            finishing(member) { destination.abort() }
             throw error
         }
+    }
+
+    private func finishing<T>(_ member: ConcurrentCopies.Member?, _ body: () throws -> T) rethrows -> T {
+        guard let member else { return try body() }
+        return try member.group.finishing(body)
     }
 
     /// Reads a streaming source through once, putting its blobs into `destination` when that is a sink,
@@ -189,7 +200,7 @@ public struct Copier: Sendable {
     }
 
     private func run(_ source: any ImageSource, _ destination: any ImageDestination,
-                     _ selected: [SourceImage]) throws -> CopyReport {
+                     _ selected: [SourceImage], member: ConcurrentCopies.Member?) throws -> CopyReport {
         var plan = Plan()
         for image in selected {
             let root = try walk(image.descriptor, source: source, destination: destination, plan: &plan, depth: 0)
@@ -203,12 +214,31 @@ public struct Copier: Sendable {
             try destination.expect(Dictionary(uniqueKeysWithValues: omitted.map { ($0.digest, options.omit[$0.digest]!) }))
         }
         let wanted = plan.blobs.filter { options.omit[$0.digest] == nil }
-        let missing = wanted.filter { blob in
-            guard destination.contains(blob.digest, size: blob.size) else { return true }
+        let held = wanted.map { destination.contains($0.digest, size: $0.size) }
+        func noteHeld(_ blob: Descriptor) {
             options.onBlob?(.held(blob, mountedFrom: destination.origin(of: blob.digest)))
-            return false
         }
-        try copyBlobs(missing, source: source, destination: destination, report: &report)
+        if let member {
+            let (own, borrowed, kept) = member.group.claim(wanted, held: held, by: member)
+            kept.forEach(noteHeld)
+            try copyBlobs(own, source: source, destination: destination, member: member, report: &report)
+            // What other copies brought: asked again once they are done, copied if still missing.
+            member.group.wait(for: Set(borrowed.map(\.1)))
+            var missing: [Descriptor] = []
+            for (blob, _) in borrowed {
+                if destination.contains(blob.digest, size: blob.size) { noteHeld(blob) } else { missing.append(blob) }
+            }
+            var more = CopyReport()
+            try copyBlobs(missing, source: source, destination: destination, member: member, report: &more)
+            report.blobsWritten += more.blobsWritten
+            report.bytesWritten += more.bytesWritten
+        } else {
+            var missing: [Descriptor] = []
+            for (blob, isHeld) in zip(wanted, held) {
+                if isHeld { noteHeld(blob) } else { missing.append(blob) }
+            }
+            try copyBlobs(missing, source: source, destination: destination, member: nil, report: &report)
+        }
         report.blobsSkipped = plan.blobs.count - report.blobsWritten
         // Documents always go through: destinations that write manifest.json need to see them.
         for doc in plan.documents { try destination.putDocument(doc.bytes, descriptor: doc.descriptor) }
@@ -328,17 +358,17 @@ public struct Copier: Sendable {
     // MARK: Blobs
 
     private func copyBlobs(_ blobs: [Descriptor], source: any ImageSource, destination: any ImageDestination,
-                           report: inout CopyReport) throws {
+                           member: ConcurrentCopies.Member?, report: inout CopyReport) throws {
         let jobs = destination.properties.concurrentPuts ? min(options.jobs, blobs.count) : 1
         let state = CopyState()
         if jobs <= 1 {
-            for blob in blobs { try copyBlob(blob, source: source, destination: destination, state: state) }
+            for blob in blobs { try copyBlob(blob, source: source, destination: destination, member: member, state: state) }
         } else {
             // Each worker takes the next blob; the first error stops the others from starting new ones.
             DispatchQueue.concurrentPerform(iterations: jobs) { _ in
                 while let blob = state.next(blobs) {
                     do {
-                        try copyBlob(blob, source: source, destination: destination, state: state)
+                        try copyBlob(blob, source: source, destination: destination, member: member, state: state)
                     } catch {
                         state.fail(error)
                     }
@@ -348,6 +378,13 @@ public struct Copier: Sendable {
         }
         report.blobsWritten = state.written
         report.bytesWritten = state.bytes
+    }
+
+    /// One blob: within the shared budget when other copies run beside this one.
+    private func copyBlob(_ blob: Descriptor, source: any ImageSource, destination: any ImageDestination,
+                          member: ConcurrentCopies.Member?, state: CopyState) throws {
+        guard let member else { return try copyBlob(blob, source: source, destination: destination, state: state) }
+        try member.group.moving { try copyBlob(blob, source: source, destination: destination, state: state) }
     }
 
     private func copyBlob(_ blob: Descriptor, source: any ImageSource, destination: any ImageDestination,

@@ -222,6 +222,12 @@ final class StoreLock: @unchecked Sendable {
         self.exclusive = exclusive
     }
 
+    /// Runs `body` when this is the process's only writer hold, and no other is taken meanwhile.
+    func whileSoleWriter(_ body: () throws -> Void) rethrows {
+        guard exclusive else { return }
+        try state.whileSoleWriter(body)
+    }
+
     func release() {
         guard held else { return }
         held = false
@@ -277,6 +283,15 @@ final class StoreLockState: @unchecked Sendable {
             held = needed
         }
         if wantsExclusive { exclusive += 1 } else { shared += 1 }
+    }
+
+    /// Runs `body` only when a single exclusive hold is taken in this process, and keeps others from
+    /// being taken while it runs.
+    func whileSoleWriter(_ body: () throws -> Void) rethrows {
+        mutex.lock()
+        defer { mutex.unlock() }
+        guard exclusive == 1 else { return }
+        try body()
     }
 
     func release(exclusive wasExclusive: Bool) {

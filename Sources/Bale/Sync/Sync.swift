@@ -45,27 +45,33 @@ public struct Sync: Sendable {
     }
 
     /// One image to move.
-    struct Item {
+    struct Item: Sendable {
         var reference: Reference
         var options: RegistryOptions
     }
 
-    /// Runs the sync of `list` into `destination`, telling `onLine` one line per image.
+    /// Runs the sync of `list` into `destination`, telling `onLine` one line per image, in the list's
+    /// order.
     public func run(_ list: SyncList, to destination: Location, onLine: (String) -> Void) throws -> SyncReport {
         var report = SyncReport()
-        let announced = Announced()
         // Links for the list's cert-dir entries (see registryOptions).
         let certificates = (context.temporaryDirectory as NSString).appendingPathComponent("bale-sync-certs-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(atPath: certificates) }
         let items = try resolve(list, certificates: certificates, report: &report)
         if destination.format == RegistryFormat.self {
             let (host, prefix) = try registryTarget(destination)
-            try each(items, report: &report) { item, report in
-                let target = try registryName(item.reference, host: host, prefix: prefix)
-                try copyOne(item, to: "docker://\(target)", announced: announced, report: &report, onLine: onLine,
-                            heldDigest: { self.registryDigest(target) },
-                            open: { try RegistryDestination(image: target, options: self.context.registry) })
-            }
+            let context = context
+            try copyEach(items, report: &report, onLine: onLine, target: { item in
+                let target = try self.registryName(item.reference, host: host, prefix: prefix)
+                let open: @Sendable () throws -> any ImageDestination = {
+                    try RegistryDestination(image: target, options: context.registry)
+                }
+                return Target(shown: "docker://\(target)", held: { self.registryDigest(target) }, lacking: { layers in
+                    let destination = try open()
+                    defer { destination.abort() }
+                    return layers.filter { !destination.contains($0.digest, size: $0.size) }
+                }, open: open)
+            })
         } else if try isArchive(destination) {
             try copyAll(items, into: destination, report: &report, onLine: onLine)
         } else {
@@ -73,11 +79,16 @@ public struct Sync: Sendable {
                 throw BaleError(.usage, "--since: only an archive destination can leave out layers")
             }
             let held = heldImages(destination)
-            try each(items, report: &report) { item, report in
-                try copyOne(item, to: destination.description, announced: announced, report: &report, onLine: onLine,
-                            heldDigest: { held[Self.key(item.reference)] },
-                            open: { try destination.destination(self.context) })
-            }
+            let context = context
+            // One destination answers what is held while the images are planned: several opened side
+            // by side could each create, and on abort remove, a layout's folder under the others.
+            // It goes before the copies (a store has one writer hold fewer, a folder it made is removed).
+            let probe = try destination.destination(context)
+            try copyEach(items, report: &report, onLine: onLine, target: { item in
+                Target(shown: destination.description, held: { held[Self.key(item.reference)] },
+                       lacking: { $0.filter { !probe.contains($0.digest, size: $0.size) } },
+                       open: { try destination.destination(context) })
+            }, planned: { probe.abort() })
         }
         return report
     }
@@ -154,71 +165,148 @@ public struct Sync: Sendable {
 
     // MARK: Copies
 
-    /// Runs `body` for each item; an error ends the sync, or with `keepGoing` is noted and passed.
-    private func each(_ items: [Item], report: inout SyncReport, _ body: (Item, inout SyncReport) throws -> Void) throws {
-        for item in items {
-            do {
-                try body(item, &report)
-            } catch {
-                let message = (error as? BaleError)?.message ?? "\(error)"
-                guard options.keepGoing else {
-                    throw BaleError((error as? BaleError)?.code ?? .io, "\(item.reference): \(message)", cause: error)
-                }
-                report.failures.append((item.reference.string, message))
+    /// Where one image goes when each image is its own copy.
+    struct Target: Sendable {
+        /// The destination as the lines show it.
+        var shown: String
+        /// What the destination holds under the image's name: the digest of its top manifest or index
+        /// and, for a destination that converts, its config's.
+        var held: @Sendable () -> Held?
+        /// Of these layers, those the destination lacks now.
+        var lacking: @Sendable ([Descriptor]) throws -> [Descriptor]
+        var open: @Sendable () throws -> any ImageDestination
+    }
+
+    /// One image, planned before anything moves.
+    struct Prepared: @unchecked Sendable {
+        // @unchecked Sendable: handed from the thread that plans to the one that copies, never shared.
+        var source: RegistrySource
+        var plan: Planned
+        /// The layers each image is the first of the list to bring that the destination lacked at the
+        /// start: what a dry run announces and, summed, what the copy moves.
+        var layers: [Descriptor]
+        /// The destination already holds the image under its name.
+        var upToDate: Bool
+    }
+
+    /// Each image its own copy, committed as it completes, so a failure loses only that image. The
+    /// images are planned side by side, then the bytes each is the first of the list to bring are
+    /// counted in list order (the same in a dry run as in the copy, whatever finishes first), then the
+    /// copies run side by side: `--jobs` blobs at once across all of them, a blob two of them lack
+    /// fetched once, commits one at a time (ConcurrentCopies). Until one image is in, they go one at a
+    /// time: a copy that fails takes back a destination it created (a layout's folder) whole.
+    private func copyEach(_ items: [Item], report: inout SyncReport, onLine: (String) -> Void,
+                          target: @escaping @Sendable (Item) throws -> Target, planned done: () -> Void = {}) throws {
+        let width = options.copy.jobs
+        let planned: [Result<(Prepared, Target), any Error>] = Self.ordered(items.count, width: width) { i in
+            Result { try self.prepare(items[i], target(items[i])) }
+        }
+        done()
+        var announced = Set<Digest>()
+        let prepared = planned.map { result in
+            result.map { item, target in
+                var item = item
+                if !item.upToDate { item.layers = item.layers.filter { announced.insert($0.digest).inserted } }
+                return (item, target)
             }
         }
+        var shared = options.copy
+        shared.concurrent = ConcurrentCopies(limit: width)
+        let copy = shared
+        let dryRun = options.dryRun
+        var failure: (any Error)?
+        Self.ordered(prepared.count, width: dryRun ? 1 : width, oneFirst: true, stopOnFailure: !options.keepGoing,
+                     run: { i -> Result<(line: String, copied: Bool, bytes: Int64), any Error> in
+            Result {
+                let (item, target) = try prepared[i].get()
+                let line = "\(items[i].reference) -> \(target.shown)"
+                let bytes = item.layers.reduce(0) { $0 + $1.size }
+                if item.upToDate { return ("Up to date: \(line)", false, 0) }
+                if dryRun { return ("Would copy \(line): \(bytes) bytes", true, bytes) }
+                let copied = try Copier(options: copy).copy(from: item.source, to: try target.open())
+                return ("Copied \(line): \(bytes) bytes", true, copied.bytesWritten)
+            }
+        }, succeeded: { (try? $0.get()) != nil }, each: { i, result in
+            switch result {
+            case .success(let (line, copied, bytes)):
+                if copied { report.copied += 1 } else { report.upToDate += 1 }
+                report.bytes += bytes
+                onLine(line)
+            case .failure(let error):
+                let message = (error as? BaleError)?.message ?? "\(error)"
+                if options.keepGoing {
+                    report.failures.append((items[i].reference.string, message))
+                } else if failure == nil {
+                    failure = BaleError((error as? BaleError)?.code ?? .io, "\(items[i].reference): \(message)", cause: error)
+                }
+            }
+        })
+        // Every source, copied or not (a registry source holds nothing open, so the copier's close
+        // before this one is harmless).
+        for case .success(let (item, _)) in prepared { item.source.close() }
+        if let failure { throw failure }
     }
 
-    /// One image into a destination that commits each copy. `heldDigest` is what the destination
-    /// holds under the image's name (the digest of its top manifest or index, and, for a destination
-    /// that converts, its config's).
-    private func copyOne(_ item: Item, to shown: String, announced: Announced, report: inout SyncReport, onLine: (String) -> Void,
-                         heldDigest: () -> Held?, open: () throws -> any ImageDestination) throws {
+    /// Plans one image: its graph, whether the destination holds it, and which of its layers the
+    /// destination lacks.
+    private func prepare(_ item: Item, _ target: Target) throws -> (Prepared, Target) {
         let source = try RegistrySource(host: item.reference.domain, image: item.reference, options: item.options)
-        defer { source.close() }
-        let plan = try Planned(source, options.copy)
-        let line = "\(item.reference) -> \(shown)"
-        if let held = heldDigest(), held.matches(plan) {
-            report.upToDate += 1
-            onLine("Up to date: \(line)")
-            return
+        do {
+            let plan = try Planned(source, options.copy)
+            if let held = target.held(), held.matches(plan) {
+                return (Prepared(source: source, plan: plan, layers: [], upToDate: true), target)
+            }
+            return (Prepared(source: source, plan: plan, layers: try target.lacking(plan.layers), upToDate: false), target)
+        } catch {
+            source.close()
+            throw error
         }
-        if options.dryRun {
-            let destination = try open()
-            defer { destination.abort() }
-            // A layer an earlier image of this run brings is at the destination by the time this one goes.
-            let bytes = plan.layers.filter { !destination.contains($0.digest, size: $0.size) && announced.first($0.digest) }
-                .reduce(0) { $0 + $1.size }
-            report.copied += 1
-            report.bytes += bytes
-            onLine("Would copy \(line): \(bytes) bytes")
-            return
-        }
-        let copied = try Copier(options: options.copy).copy(from: source, to: try open())
-        report.copied += 1
-        report.bytes += copied.bytesWritten
-        onLine("Copied \(line): \(copied.bytesWritten) bytes")
     }
 
-    /// Every image into one archive, one after another; the per-image figures are the layers each is
-    /// the first to bring.
+    /// Every image into one archive, one copy (the archive has one writer; the copier moves the blobs
+    /// of all the images `--jobs` at a time); the images are planned side by side first. The per-image
+    /// figures are the layers each is the first to bring.
     private func copyAll(_ items: [Item], into destination: Location, report: inout SyncReport,
                          onLine: (String) -> Void) throws {
         var copy = options.copy
         for earlier in options.since {
             copy.omit.merge(try Incremental.carriedBlobs(inArchive: earlier)) { first, _ in first }
         }
+        let planOptions = copy
+        let planned: [Result<Prepared, any Error>] = Self.ordered(items.count, width: copy.jobs) { i in
+            Result {
+                let source = try RegistrySource(host: items[i].reference.domain, image: items[i].reference, options: items[i].options)
+                do {
+                    let plan = try Planned(source, planOptions)
+                    return Prepared(source: source, plan: plan, layers: plan.layers, upToDate: false)
+                } catch {
+                    source.close()
+                    throw error
+                }
+            }
+        }
         let combined = CombinedSource(name: "sync")
         var seen = Set<Digest>()
         var moved: [(String, Int64)] = []
-        try each(items, report: &report) { item, report in
-            let source = try RegistrySource(host: item.reference.domain, image: item.reference, options: item.options)
-            let plan = try Planned(source, copy)
-            combined.add(source, plan)
-            let bytes = plan.layers.filter { copy.omit[$0.digest] == nil && seen.insert($0.digest).inserted }
-                .reduce(0) { $0 + $1.size }
-            moved.append(("\(item.reference) -> \(destination.description)", bytes))
+        var failure: (any Error)?
+        for (item, result) in zip(items, planned) {
+            switch result {
+            case .success(let prepared):
+                guard failure == nil else { prepared.source.close(); continue }
+                combined.add(prepared.source, prepared.plan)
+                let bytes = prepared.layers.filter { copy.omit[$0.digest] == nil && seen.insert($0.digest).inserted }
+                    .reduce(0) { $0 + $1.size }
+                moved.append(("\(item.reference) -> \(destination.description)", bytes))
+            case .failure(let error):
+                let message = (error as? BaleError)?.message ?? "\(error)"
+                if options.keepGoing {
+                    report.failures.append((item.reference.string, message))
+                } else if failure == nil {
+                    failure = BaleError((error as? BaleError)?.code ?? .io, "\(item.reference): \(message)", cause: error)
+                }
+            }
         }
+        if let failure { combined.close(); throw failure }
         if options.dryRun {
             for (line, bytes) in moved {
                 onLine("Would copy \(line): \(bytes) bytes")
@@ -292,12 +380,77 @@ public struct Sync: Sendable {
     }
 }
 
-/// The layers a dry run has counted already.
-final class Announced: @unchecked Sendable {
-    // @unchecked Sendable: used from the one thread that runs the sync.
-    private var seen = Set<Digest>()
-    /// Whether this is the first time `digest` is asked about.
-    func first(_ digest: Digest) -> Bool { seen.insert(digest).inserted }
+extension Sync {
+    /// Runs `run` for each index below `count` on up to `width` threads, and hands each result to
+    /// `each` on the calling thread, in index order, as soon as it and those before it are in.
+    /// `oneFirst`: one run at a time until one has `succeeded`. `stopOnFailure`: no run starts after
+    /// one that did not succeed (those left out are not handed over). Returns once every run started
+    /// has ended.
+    static func ordered<T>(_ count: Int, width: Int, oneFirst: Bool = false, stopOnFailure: Bool = false,
+                           run: @escaping @Sendable (Int) -> T,
+                           succeeded: @escaping @Sendable (T) -> Bool = { _ in true },
+                           each: (Int, T) -> Void) {
+        let runs = OrderedRuns<T>(count: count, widened: !oneFirst)
+        for _ in 0..<min(max(1, width), count) {
+            Thread.detachNewThread {
+                runs.work(run: run, succeeded: succeeded, stopOnFailure: stopOnFailure)
+            }
+        }
+        for index in 0..<count {
+            guard let result = runs.result(index) else { break }
+            each(index, result)
+        }
+    }
+
+    /// `ordered`, collecting the results.
+    static func ordered<T>(_ count: Int, width: Int, _ run: @escaping @Sendable (Int) -> T) -> [T] {
+        var results: [T] = []
+        ordered(count, width: width, run: run, each: { results.append($1) })
+        return results
+    }
+}
+
+/// The shared state of `Sync.ordered`'s threads.
+private final class OrderedRuns<T>: @unchecked Sendable {
+    // @unchecked Sendable: every field is guarded by `condition`.
+    private let condition = NSCondition()
+    private var results: [T?]
+    private var next = 0
+    private var running = 0
+    private var stopped = false
+    private var widened: Bool
+
+    init(count: Int, widened: Bool) {
+        results = Array(repeating: nil, count: count)
+        self.widened = widened
+    }
+
+    func work(run: (Int) -> T, succeeded: (T) -> Bool, stopOnFailure: Bool) {
+        while true {
+            condition.lock()
+            while !stopped && next < results.count && !widened && running > 0 { condition.wait() }
+            guard !stopped && next < results.count else { condition.unlock(); return }
+            let index = next
+            next += 1
+            running += 1
+            condition.unlock()
+            let result = run(index)
+            condition.withLock {
+                results[index] = result
+                running -= 1
+                if succeeded(result) { widened = true } else if stopOnFailure { stopped = true }
+                condition.broadcast()
+            }
+        }
+    }
+
+    /// The result of run `index`, once in; nil when that run will never start.
+    func result(_ index: Int) -> T? {
+        condition.withLock {
+            while results[index] == nil && (index < next || !stopped) { condition.wait() }
+            return results[index]
+        }
+    }
 }
 
 /// What a destination holds under a name.

@@ -21,8 +21,10 @@ struct SyncCommand: ParsableCommand {
             an OCI layout, a registry tree, the store, or docker://HOST[/PREFIX]: each image goes to \
             PREFIX/NAME:TAG, NAME the last component of its repository, as skopeo sync does (--scoped: \
             PREFIX/SOURCEHOST/REPOSITORY:TAG). An image the destination holds under its name is up to \
-            date and not copied; blobs the destination holds are not fetched. One line per image, then \
-            the totals; the bytes are the layer bytes moved (not already at the destination).
+            date and not copied; blobs the destination holds are not fetched. The images move side by \
+            side, --jobs blobs at once across them, a layer several images lack fetched once. One line \
+            per image, in the list's order, then the totals; the bytes are the layer bytes moved (not \
+            already at the destination), each on the line of the first image in the list to bring it.
             """)
 
     @OptionGroup var global: GlobalOptions

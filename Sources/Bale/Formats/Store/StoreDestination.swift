@@ -96,7 +96,9 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
                 if names.isEmpty { index.addUnnamed(referrer.descriptor) }
             }
             try store.saveIndex(index)
-            try store.removeLeftovers()
+            // Copies beside this one in the process (`bale sync`) have ingests and blobs in flight
+            // that index.json does not name yet: the last writer left collects the garbage.
+            try lock.whileSoleWriter { try store.removeLeftovers() }
         } catch {
             try? store.removeUnreachable(written)
             throw error
