@@ -220,6 +220,25 @@ import TestSupport
         }
     }
 
+    @Test func theStoreStaysWritableWhileServed() throws {
+        try Self.withFixture { f in
+            try BaleServer.with(["store:"], root: f.store, directory: f.directory) { server in
+                // Writers of the store do not wait for the server (it holds no lock once started).
+                let start = Date()
+                let copy = try ProcessRunner.bale(["--root", f.store.path, "copy", "oci:\(f.layout.path):app:1", "second:1"], timeout: 60)
+                #expect(copy.succeeded, "\(copy)")
+                let rmi = try ProcessRunner.bale(["--root", f.store.path, "rmi", "fromstore:1", "second:1"], timeout: 60)
+                #expect(rmi.succeeded, "\(rmi)")
+                let prune = try ProcessRunner.bale(["--root", f.store.path, "prune"], timeout: 60)
+                #expect(prune.succeeded, "\(prune)")
+                #expect(Date().timeIntervalSince(start) < 50)
+                // A blob removed since start is unknown to the server, as after a registry's GC.
+                let gone = try Self.curl(["-w", "\n%{http_code}", "http://\(server.host)/v2/fromstore/blobs/\(f.layer.digest)"])
+                #expect(gone.out.contains("BLOB_UNKNOWN") && gone.out.hasSuffix("404"), "\(gone)")
+            }
+        }
+    }
+
     @Test func sigtermLetsTheRequestInFlightFinish() throws {
         try Self.withFixture { f in
             let server = try BaleServer.start([f.locations[3].location], root: nil, directory: f.directory)

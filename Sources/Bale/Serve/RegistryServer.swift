@@ -208,6 +208,9 @@ final class RegistryHandler: ChannelInboundHandler {
         if case .file(let region) = answer.body {
             do {
                 handle = try NIOFileHandle(_deprecatedPath: region.path)
+            } catch let error as IOError where error.errnoCode == ENOENT {
+                // Removed from the store since start (rmi, prune): unknown now, as after a registry's GC.
+                answer = routes.failure(404, "BLOB_UNKNOWN", "blob unknown to registry", detail: region.path)
             } catch {
                 answer = routes.failure(500, "UNKNOWN", "cannot read the blob: \(error)", detail: region.path)
             }

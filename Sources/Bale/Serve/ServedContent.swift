@@ -38,7 +38,12 @@ public final class ServedContent: Sendable {
     private let sources: [any ImageSource]
 
     /// Opens each location, indexes what it holds, and closes nothing until `close()`: blob regions point
-    /// into the locations. A repository name found in two locations is an error.
+    /// into the locations. The store is the exception: it is closed once indexed, which lets go of its
+    /// shared lock. Its blobs are files named by their digests and never rewritten, so serving them
+    /// needs no lock, and holding one for the server's life would make every `pull`, `sync`, `load`
+    /// and `rmi` into the store wait until the server stops. A blob removed meanwhile (`rmi`, `prune`)
+    /// is then unknown, as in a registry after garbage collection. A repository name found in two
+    /// locations is an error.
     public init(locations: [Location], context: LocationContext, say: (String) -> Void) throws {
         var repositories: [String: Repository] = [:]
         var owner: [String: String] = [:]
@@ -49,6 +54,7 @@ public final class ServedContent: Sendable {
                 let opened = try Self.open(location, context: context, say: say)
                 sources.append(opened.source)
                 let found = try Self.index(opened.source, region: opened.region)
+                if location.format.prefix == StoreFormat.prefix { sources.removeLast().close() }
                 for (name, repository) in found {
                     if let other = owner[name] {
                         throw BaleError(.usage, "repository \"\(name)\" is in both \(other) and \(location); serve them separately or rename one")

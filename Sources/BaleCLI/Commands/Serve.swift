@@ -13,7 +13,9 @@ struct Serve: ParsableCommand {
             docker pull, podman, skopeo and containerd: GET /v2/, manifests by tag and digest, blobs (with \
             Range), tags/list, _catalog (n/last pagination) and the OCI 1.1 referrers API. Several locations \
             are served at once; a repository name found in two of them is an error. docker.io names are \
-            served by their short path (busybox, team/app), others with their host (quay.io/team/app).
+            served by their short path (busybox, team/app), others with their host (quay.io/team/app). \
+            What is served is read at start; the store is not locked meanwhile, so pull, load and rmi go \
+            on while it is served (a blob removed since start answers 404).
 
             Archives are not unpacked: each is read once at start, its members checked against their \
             digests and remembered by offset, and blobs are then served from the file itself. A compressed \
