@@ -98,6 +98,8 @@ struct DockerEngine: Sendable {
             throw BaleError(.usage, "\(location): the socket path \(socket) cannot be used")
         }
         var request = try HTTPClient.Request(url: url, method: method)
+        // The engine requires a Host header; over a socket any name does (the docker CLI sends this one).
+        request.headers.replaceOrAdd(name: "Host", value: "docker")
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         let response: HTTPResponse
         do {
@@ -108,6 +110,13 @@ struct DockerEngine: Sendable {
             throw BaleError(.io, "\(location): cannot talk to the Docker engine at unix://\(socket): \(error) (is it running, and may this user use its socket?)", cause: error)
         }
         guard (200..<300).contains(response.status) else {
+            // An answer that came before the request body was all sent cannot be read to its end (the
+            // exchange is not over until the body is): the status alone then. The engine reads a whole
+            // load before it answers, and reports a refused load in the answer's stream (`load`).
+            guard body == nil else {
+                response.discard()
+                throw BaleError(.invalidInput, "\(location): the engine answered \(response.status) before it took the archive")
+            }
             let data = (try? response.body(limit: 1 << 20)) ?? Data()
             struct Message: Decodable { let message: String }
             let message = (try? JSONDecoder().decode(Message.self, from: data).message)
