@@ -72,6 +72,10 @@ public struct BaleCommand: ParsableCommand {
             if error.isOutputClosed { return exitStatus(for: .outputClosed) }
             printError("Error: \(error)")
             return exitStatus(for: error.code)
+        } catch let error as ImagesNotCopied {
+            // The other images were copied: one line for each image left out.
+            error.failures.forEach { printError("Error: \($0)") }
+            return exitStatus(for: error.failures[0].code)
         } catch let error as ExitCode {
             return error.rawValue
         } catch {

@@ -61,6 +61,16 @@ public enum BlobEvent: Sendable {
     case copied(Descriptor)
 }
 
+/// A copy of several images in which some could not be copied: the others were, and are committed.
+/// Each failure names its image, in one line (`bale` prints one `Error:` line each).
+public struct ImagesNotCopied: Error, CustomStringConvertible {
+    /// One error per image left out, in the source's order.
+    public let failures: [BaleError]
+    /// What was copied.
+    public let report: CopyReport
+    public var description: String { failures.map(\.description).joined(separator: "\n") }
+}
+
 /// What a copy did.
 public struct CopyReport: Sendable {
     /// The images as written (descriptors changed only where a conversion rewrote them).
@@ -76,12 +86,19 @@ public struct CopyReport: Sendable {
     public var warnings: [String] = []
     /// The referrers copied along with the images.
     public var referrers: [Referrer] = []
+    /// The images of a several-image copy that could not be copied, one error each (see `Copier`).
+    var failures: [BaleError] = []
 }
 
 /// The one copy engine: plans each image's graph (platform filter, dedup by digest, deterministic
 /// order), copies the blobs the destination lacks (concurrently when it allows), converts manifests only
 /// when the destination asks, puts documents children first, records the images, and commits. Any error
 /// aborts the destination, which is then as it was. It names no concrete format.
+///
+/// When the source selects several images and its images fail alone (`ImageSource.imagesFailAlone`:
+/// docker-root), one that cannot be read (its documents, or one of its layers) does not stop the others: they are copied and committed, and then the copy throws
+/// `ImagesNotCopied`, one error per image left out. A left-out image is never recorded at the destination
+/// (at most some of its layers are there, unreferenced, as after an interrupted copy).
 public struct Copier: Sendable {
     public let options: CopyOptions
 
@@ -111,9 +128,13 @@ public struct Copier: Sendable {
             }
             var report = try (destination as? any FlatteningDestination).map { try flatten(images, source, $0) }
                 ?? run(source, destination, images, member: member)
+            // Some images left out: none copied, nothing to commit; else the others are committed first.
+            let failed = report.failures.isEmpty ? nil : ImagesNotCopied(failures: report.failures, report: report)
+            if report.images.isEmpty, let failed { throw failed }
             try finishing(member) { try destination.commit() }
             report.warnings = source.warnings + report.warnings
             withExtendedLifetime(staging) {}
+            if let failed { throw failed }   // the others are in
             return report
         } catch {
             finishing(member) { destination.abort() }
@@ -197,16 +218,38 @@ public struct Copier: Sendable {
         var roots: [SourceImage] = []
         var converted: [Digest: Digest] = [:]
         var referrers: [PlannedReferrer] = []   // after the images' documents, as they were found
+        /// Every blob and document the image being walked uses (shared ones included), so that an
+        /// image whose layer fails can be left out with only what it alone needed.
+        var uses = Set<Digest>()
+        /// `uses` of each root, in `roots` order.
+        var rootUses: [Set<Digest>] = []
+        /// How long `blobs` and `documents` were before the image being walked, to drop its part of
+        /// the plan when it fails (the walk only appends).
+        var mark = (blobs: 0, documents: 0)
     }
 
     private func run(_ source: any ImageSource, _ destination: any ImageDestination,
                      _ selected: [SourceImage], member: ConcurrentCopies.Member?) throws -> CopyReport {
+        // Several images from a source whose images stand alone (a rescue): each one that fails is
+        // left out and named, the others go on. Elsewhere a copy is whole or nothing.
+        let isolate = selected.count > 1 && source.imagesFailAlone
+        var report = CopyReport()
         var plan = Plan()
         for image in selected {
-            let root = try walk(image.descriptor, source: source, destination: destination, plan: &plan, depth: 0)
-            plan.roots.append(SourceImage(descriptor: root, names: image.names))
+            plan.mark = (plan.blobs.count, plan.documents.count)
+            plan.uses = []
+            do {
+                let root = try walk(image.descriptor, source: source, destination: destination, plan: &plan, depth: 0)
+                plan.roots.append(SourceImage(descriptor: root, names: image.names))
+                plan.rootUses.append(plan.uses)
+            } catch let error as BaleError where isolate && Self.isImageFault(error) {
+                let dropped = plan.blobs[plan.mark.blobs...].map(\.digest) + plan.documents[plan.mark.documents...].map(\.descriptor.digest)
+                plan.blobs.removeSubrange(plan.mark.blobs...)
+                plan.documents.removeSubrange(plan.mark.documents...)
+                plan.seen.subtract(dropped)
+                report.failures.append(Self.failure(error, image: image, source: source))
+            }
         }
-        var report = CopyReport()
         if options.referrers { report.warnings = try planReferrers(source, destination, plan: &plan) }
         report.converted = plan.converted
         let omitted = plan.blobs.filter { options.omit[$0.digest] != nil }
@@ -218,10 +261,11 @@ public struct Copier: Sendable {
         func noteHeld(_ blob: Descriptor) {
             options.onBlob?(.held(blob, mountedFrom: destination.origin(of: blob.digest)))
         }
+        var failed: [Digest: BaleError] = [:]
         if let member {
             let (own, borrowed, kept) = member.group.claim(wanted, held: held, by: member)
             kept.forEach(noteHeld)
-            try copyBlobs(own, source: source, destination: destination, member: member, report: &report)
+            failed = try copyBlobs(own, source: source, destination: destination, member: member, isolate: isolate, report: &report)
             // What other copies brought: asked again once they are done, copied if still missing.
             member.group.wait(for: Set(borrowed.map(\.1)))
             var missing: [Descriptor] = []
@@ -229,7 +273,7 @@ public struct Copier: Sendable {
                 if destination.contains(blob.digest, size: blob.size) { noteHeld(blob) } else { missing.append(blob) }
             }
             var more = CopyReport()
-            try copyBlobs(missing, source: source, destination: destination, member: member, report: &more)
+            failed.merge(try copyBlobs(missing, source: source, destination: destination, member: member, isolate: isolate, report: &more)) { first, _ in first }
             report.blobsWritten += more.blobsWritten
             report.bytesWritten += more.bytesWritten
         } else {
@@ -237,16 +281,49 @@ public struct Copier: Sendable {
             for (blob, isHeld) in zip(wanted, held) {
                 if isHeld { noteHeld(blob) } else { missing.append(blob) }
             }
-            try copyBlobs(missing, source: source, destination: destination, member: nil, report: &report)
+            failed = try copyBlobs(missing, source: source, destination: destination, member: nil, isolate: isolate, report: &report)
         }
         report.blobsSkipped = plan.blobs.count - report.blobsWritten
-        // Documents always go through: destinations that write manifest.json need to see them.
-        for doc in plan.documents { try destination.putDocument(doc.bytes, descriptor: doc.descriptor) }
-        for root in plan.roots { try destination.addImage(root) }
-        for planned in plan.referrers { try destination.addReferrer(planned.referrer, of: plan.roots[planned.image]) }
-        report.images = plan.roots
-        report.referrers = plan.referrers.map(\.referrer)
+        // An image that needs a layer that failed is left out, and so are the documents only it used.
+        var roots: [SourceImage] = []
+        var needed = Set<Digest>()
+        var leftOut = Set<Digest>()
+        for (root, uses) in zip(plan.roots, plan.rootUses) {
+            if let hit = failed.first(where: { uses.contains($0.key) }) {
+                report.failures.append(Self.failure(hit.value, image: root, source: source))
+                leftOut.formUnion(uses)
+            } else {
+                roots.append(root)
+                needed.formUnion(uses)
+            }
+        }
+        leftOut.subtract(needed)
+        // Documents always go through (destinations that write manifest.json need to see them), but
+        // those only a left-out image used.
+        for doc in plan.documents where !leftOut.contains(doc.descriptor.digest) {
+            try destination.putDocument(doc.bytes, descriptor: doc.descriptor)
+        }
+        for root in roots { try destination.addImage(root) }
+        // A referrer goes with its image; none of an image left out.
+        for planned in plan.referrers where roots.contains(plan.roots[planned.image]) {
+            try destination.addReferrer(planned.referrer, of: plan.roots[planned.image])
+        }
+        report.images = roots
+        report.referrers = plan.referrers.filter { roots.contains(plan.roots[$0.image]) }.map(\.referrer)
         return report
+    }
+
+    /// Whether an error is the image's own (bad or missing input), which leaves out only that image;
+    /// a failing disk, network or destination, an interruption or a bug stops the whole copy.
+    private static func isImageFault(_ error: BaleError) -> Bool {
+        ![.io, .interrupted, .outputClosed, .internal].contains(error.code)
+    }
+
+    /// The one line that names an image left out of a several-image copy, and why.
+    private static func failure(_ error: BaleError, image: SourceImage, source: any ImageSource) -> BaleError {
+        let label = image.names.first?.familiar ?? image.descriptor.digest.string
+        guard !error.message.contains(label) else { return error }
+        return BaleError(error.code, "\(source.name): image \(label) not copied: \(error.message)", cause: error.cause)
     }
 
     /// Adds a document and what it references to the plan; returns its descriptor as written.
@@ -302,6 +379,7 @@ public struct Copier: Sendable {
         var manifest = try JSON.decode(Manifest.self, from: bytes, what: "manifest \(descriptor.digest) in \(source.name)")
         let configBytes = try source.document(manifest.config)
         _ = try JSON.decode(ImageConfig.self, from: configBytes, what: "config \(manifest.config.digest) in \(source.name)")
+        plan.uses.formUnion(manifest.layers.map(\.digest))
         for layer in manifest.layers where plan.seen.insert(layer.digest).inserted {
             plan.blobs.append(layer)
         }
@@ -326,6 +404,7 @@ public struct Copier: Sendable {
     }
 
     func addDocument(_ doc: Document, to plan: inout Plan) {
+        plan.uses.insert(doc.descriptor.digest)
         guard plan.seen.insert(doc.descriptor.digest).inserted else { return }
         plan.documents.append(doc)
     }
@@ -357,18 +436,28 @@ public struct Copier: Sendable {
 
     // MARK: Blobs
 
+    /// Copies `blobs`; the first error stops the copy, except that with `isolate` a blob whose source
+    /// fails it (a `BaleError`: bad input, not a broken destination) is only noted, and the others go
+    /// on. Returns the blobs noted, each with its error.
     private func copyBlobs(_ blobs: [Descriptor], source: any ImageSource, destination: any ImageDestination,
-                           member: ConcurrentCopies.Member?, report: inout CopyReport) throws {
+                           member: ConcurrentCopies.Member?, isolate: Bool, report: inout CopyReport) throws -> [Digest: BaleError] {
         let jobs = destination.properties.concurrentPuts ? min(options.jobs, blobs.count) : 1
         let state = CopyState()
+        @Sendable func one(_ blob: Descriptor) throws {
+            do {
+                try copyBlob(blob, source: source, destination: destination, member: member, state: state)
+            } catch let error as BaleError where isolate && Self.isImageFault(error) {
+                state.skip(blob.digest, error)
+            }
+        }
         if jobs <= 1 {
-            for blob in blobs { try copyBlob(blob, source: source, destination: destination, member: member, state: state) }
+            for blob in blobs { try one(blob) }
         } else {
             // Each worker takes the next blob; the first error stops the others from starting new ones.
             DispatchQueue.concurrentPerform(iterations: jobs) { _ in
                 while let blob = state.next(blobs) {
                     do {
-                        try copyBlob(blob, source: source, destination: destination, member: member, state: state)
+                        try one(blob)
                     } catch {
                         state.fail(error)
                     }
@@ -378,6 +467,7 @@ public struct Copier: Sendable {
         }
         report.blobsWritten = state.written
         report.bytesWritten = state.bytes
+        return state.skipped
     }
 
     /// One blob: within the shared budget when other copies run beside this one.
@@ -481,6 +571,13 @@ private final class CopyState: @unchecked Sendable {
 
     func fail(_ e: any Error) {
         lock.withLock { if error == nil { error = e } }
+    }
+
+    /// Blobs left out of a several-image copy, with why (see `Copier.copyBlobs`).
+    private(set) var skipped: [Digest: BaleError] = [:]
+
+    func skip(_ digest: Digest, _ e: BaleError) {
+        lock.withLock { skipped[digest] = e }
     }
 }
 

@@ -51,6 +51,10 @@ public protocol ImageSource: AnyObject, Sendable {
     /// `Referrer`), each a document `document` gives: the one place a copy learns of them. Locations
     /// that cannot hold any answer none.
     func referrers(of digest: Digest) throws -> [Referrer]
+    /// Whether one image that cannot be read leaves the others to be copied (a stopped engine's data
+    /// root, where a rescue takes what it can), rather than failing the whole copy and leaving the
+    /// destination as it was (every other location: bad input loses nothing and changes nothing).
+    var imagesFailAlone: Bool { get }
     func close()
 }
 
@@ -59,6 +63,7 @@ extension ImageSource {
     public func blobFile(_ descriptor: Descriptor) -> String? { nil }
     public var warnings: [String] { [] }
     public func referrers(of digest: Digest) throws -> [Referrer] { [] }
+    public var imagesFailAlone: Bool { false }
 }
 
 /// What a destination wants, so the copier can adapt.

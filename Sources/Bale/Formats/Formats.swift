@@ -7,7 +7,7 @@ public enum Formats {
         StoreFormat.self, OCILayoutFormat.self, DockerArchiveFormat.self, OCIArchiveFormat.self, RootfsFormat.self,
         RegistryTreeFormat.self,
         RegistryFormat.self,
-        DockerRootFormat.self,
+        DockerRootFormat.self, DockerDaemonFormat.self,
     ]
 
     /// The format of bare names.

@@ -19,6 +19,9 @@ public struct LocationContext: Sendable {
                                                                      jobs: ProcessInfo.processInfo.activeProcessorCount))
     /// How registry locations (`docker://`) connect, authenticate and pick mirrors.
     public var registry = RegistryOptions()
+    /// The Docker engine `docker-daemon:` talks to (`unix:///PATH`); nil: `$DOCKER_HOST`, else
+    /// unix:///var/run/docker.sock.
+    public var dockerHost: String?
     public init(store: @escaping @Sendable () throws -> Store, temporaryDirectory: String = NSTemporaryDirectory(),
                 compression: ArchiveCompression = .none) {
         let opened = OpenedOnce(store)
@@ -62,11 +65,35 @@ public protocol LocationFormat: Sendable {
     static var referenceIsName: Bool { get }
     static func source(path: String, reference: String?, context: LocationContext) throws -> any ImageSource
     static func destination(path: String, reference: String?, context: LocationContext) throws -> any ImageDestination
+    /// The images a location holds, as a listing (`bale images --source`), for a location that can say
+    /// without reading them (an engine's own list); the default refuses.
+    static func list(path: String, reference: String?, context: LocationContext) throws -> [ListedImage]
 }
 
 extension LocationFormat {
     public static var hasPath: Bool { true }
     public static var referenceIsName: Bool { false }
+    public static func list(path: String, reference: String?, context: LocationContext) throws -> [ListedImage] {
+        throw BaleError(.unsupported, "\(prefix): images --source lists only docker-daemon: locations; copy the images into a store and list that")
+    }
+}
+
+/// One image of a listing (`LocationFormat.list`): what `bale images` shows of it.
+public struct ListedImage: Sendable {
+    /// The image ID (the config's digest).
+    public var id: Digest
+    /// Its tags; empty for an untagged image.
+    public var names: [Reference]
+    /// When it was made, where the location says.
+    public var created: Date?
+    /// As the location counts it (an engine: the unpacked size).
+    public var size: Int64
+    public init(id: Digest, names: [Reference], created: Date?, size: Int64) {
+        self.id = id
+        self.names = names
+        self.created = created
+        self.size = size
+    }
 }
 
 /// A parsed location (`docker-archive:FILE[:NAME[:TAG]]`, `oci:DIR[:REF]`, a bare store name…), written
@@ -113,6 +140,14 @@ public struct Location: Sendable, CustomStringConvertible {
 
     public func destination(_ context: LocationContext) throws -> any ImageDestination {
         try format.destination(path: path, reference: reference, context: context)
+    }
+
+    /// Whether this is the local store (a bare name or `store:`).
+    public var isStore: Bool { format.prefix == Formats.fallback.prefix }
+
+    /// The images the location holds, where it can list them (`LocationFormat.list`).
+    public func list(_ context: LocationContext) throws -> [ListedImage] {
+        try format.list(path: path, reference: reference, context: context)
     }
 
     /// The name a destination location gives the copied image (`docker-archive:F:NAME:TAG`, a store

@@ -21,7 +21,11 @@ struct CopyCommand: ParsableCommand {
             registry; docker://HOST alone, as a source: every repository and tag of its catalog), \
             docker-root:DIR[:NAME[:TAG]|:ID] (a Docker \
             engine's data root such as /var/lib/docker, read without the daemon and never written: every image, \
-            or one by name or image ID; needs read access to the whole data root, usually root). A blob the destination already holds is not \
+            or one by name or image ID; needs read access to the whole data root, usually root), \
+            docker-daemon:NAME[:TAG]|ID (a running Docker engine over its API socket, --docker-host, \
+            $DOCKER_HOST or /var/run/docker.sock, which needs permission to use it; read as docker save \
+            gives it, written as docker load takes it; as a source, docker-daemon: alone is every image \
+            of the engine). A blob the destination already holds is not \
             copied again; every blob is checked against its digest on the way in. A name in the \
             destination location renames the (single) image copied. --split-size writes an archive \
             destination as parts FILE.000, FILE.001, … plus FILE.sha256 (see save); an archive source \
@@ -34,6 +38,7 @@ struct CopyCommand: ParsableCommand {
     @OptionGroup var referrers: ReferrerOptions
     @OptionGroup var registry: RegistryFlags
     @OptionGroup var split: SplitOptions
+    @OptionGroup var docker: DockerHostFlag
 
     @Argument(help: ArgumentHelp("Where to read.", valueName: "source"))
     var source: String
@@ -48,7 +53,7 @@ struct CopyCommand: ParsableCommand {
         let progress = ProgressBar(label: "Copying", disabled: global.noProgress)
         defer { progress.finish() }
         let report = try Copier(options: referrers.applied(to: platforms.copyOptions(global, progress: progress)))
-            .copy(from: from, to: to, context: split.applied(to: context))
+            .copy(from: from, to: to, context: docker.applied(to: split.applied(to: context)))
         progress.finish()
         report.warnings.forEach { printError("Warning: \($0)") }
         report.refused.forEach { printError("Refused: \($0)") }

@@ -28,6 +28,10 @@ struct Images: ParsableCommand {
             multi-platform image (as docker image ls --tree; those not in the store marked) and what refers \
             to it: OCI 1.1 referrers and cosign attachments (artifact type, digest, and the tag of a cosign \
             attachment).
+
+            --source docker-daemon: lists a running Docker engine's images instead of the store's (its own \
+            list, as docker images shows it, SIZE the engine's; --docker-host picks the engine), with the \
+            same columns, -q and --format; filters and REPOSITORY[:TAG] apply to the store only.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -56,10 +60,25 @@ struct Images: ParsableCommand {
     @Flag(name: .long, help: "Show each image with its platforms and what refers to it (signatures, SBOMs, attestations) underneath.")
     var tree = false
 
+    @Option(name: .long, help: ArgumentHelp("List this location instead of the store (docker-daemon:).", valueName: "location"))
+    var source: String?
+
+    @OptionGroup var docker: DockerHostFlag
+
     static let fields = ["Repository", "Tag", "Digest", "ID", "CreatedAt", "CreatedSince", "Size",
                          "Containers", "SharedSize", "UniqueSize", "VirtualSize"]
 
+    func validate() throws {
+        if source != nil, repository != nil || !filter.isEmpty {
+            throw ValidationError("--source lists every image of the location: REPOSITORY[:TAG] and --filter apply to the store only")
+        }
+        if source != nil, tree {
+            throw ValidationError("--tree shows the store's images; it does not go with --source")
+        }
+    }
+
     func run() throws {
+        if let source { return try list(source) }
         var filters = filter
         if let repository {
             // A positional REPO[:TAG] is a reference filter, glob patterns and all (docker does the same).
@@ -126,5 +145,34 @@ struct Images: ParsableCommand {
         return table.render().split(separator: "\n").map { line in
             String(line.reversed().drop { $0 == " " }.reversed()) + "\n"
         }.joined()
+    }
+
+    /// `--source LOCATION`: the location's own listing, one row per name (an untagged image: one row).
+    private func list(_ text: String) throws {
+        let output = try OutputFormat(format, fields: Self.fields)
+        let listed = try Location(parsing: text).list(docker.applied(to: global.context()))
+            .sorted { ($0.created ?? .distantPast) > ($1.created ?? .distantPast) }
+        if quiet {
+            try write(.lines(listed.map { noTrunc ? $0.id.string : $0.id.shortHex }))
+            return
+        }
+        let now = Date()
+        let records = listed.flatMap { image -> [[String: String]] in
+            let names: [Reference?] = image.names.isEmpty ? [nil] : image.names
+            return names.map { name in [
+                "Repository": name?.familiarName ?? "<none>",
+                "Tag": name?.tag ?? "<none>",
+                "Digest": "<none>",
+                "ID": noTrunc ? image.id.string : image.id.shortHex,
+                "CreatedAt": image.created.map(Humanize.timestamp) ?? "",
+                "CreatedSince": image.created.map { Humanize.ago($0, now: now) } ?? "",
+                "Size": Humanize.size(image.size),
+                "Containers": "N/A", "SharedSize": "N/A", "UniqueSize": "N/A", "VirtualSize": Humanize.size(image.size),
+            ] }
+        }
+        var columns: [(field: String, header: String)] = [("Repository", "REPOSITORY"), ("Tag", "TAG")]
+        if digests { columns.append(("Digest", "DIGEST")) }
+        columns += [("ID", "IMAGE ID"), ("CreatedSince", "CREATED"), ("Size", "SIZE")]
+        try write(TerminalText(escaped: output.render(records, columns: columns)))
     }
 }

@@ -23,6 +23,10 @@ struct Save: ParsableCommand {
             SIZE each as it is written, for removable media, with FILE.sha256 holding each part's sum \
             (sha256sum -c FILE.sha256 checks them). The set replaces an older one of the same FILE whole. \
             bale load -i FILE.000 checks every part before it reads any; cat FILE.0* | docker load works too.
+
+            Instead of store images, one location may be saved: docker-daemon:NAME[:TAG]|ID (a running \
+            Docker engine, --docker-host; docker-daemon: alone is all its images), or any location bale \
+            copy reads.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -39,6 +43,7 @@ struct Save: ParsableCommand {
     var compress: ArchiveCompression = .none
 
     @OptionGroup var split: SplitOptions
+    @OptionGroup var docker: DockerHostFlag
 
     @Option(name: .long, help: ArgumentHelp("Leave out the layers this earlier archive carries (repeatable): an incremental archive, for bale load on a host that loaded the earlier ones.", valueName: "archive"))
     var since: [String] = []
@@ -46,7 +51,7 @@ struct Save: ParsableCommand {
     @Flag(name: .long, help: "Write the images without names.")
     var noTags = false
 
-    @Argument(help: ArgumentHelp("Images to save: names, NAME@DIGEST, IDs or ID prefixes.", valueName: "image"))
+    @Argument(help: ArgumentHelp("Images to save: names, NAME@DIGEST, IDs or ID prefixes; or one location (docker-daemon:NAME[:TAG]).", valueName: "image"))
     var images: [String]
 
     func validate() throws {
@@ -64,6 +69,16 @@ struct Save: ParsableCommand {
         defer { progress.finish() }
         var options = try referrers.applied(to: platforms.copyOptions(global, progress: progress))
         if noTags { options.names = .none }
+        let locations = try images.map { try Location(parsing: $0) }
+        if locations.contains(where: { !$0.isStore }) {
+            guard locations.count == 1, since.isEmpty else {
+                throw ValidationError("save takes store images, or one location alone (without --since)")
+            }
+            let context = docker.applied(to: global.context())
+            _ = try locations[0].save(to: output ?? "-", format: format, compression: compress, splitSize: split.bytes,
+                                      context: context, options: options)
+            return
+        }
         let report = try global.readStore().save(images, to: output ?? "-", format: format, compression: compress,
                                     since: since, splitSize: split.bytes, options: options)
         report.warnings.forEach { printError("Warning: \($0)") }

@@ -18,6 +18,9 @@ public final class DockerRootSource: ImageSource, @unchecked Sendable {
         let images: [SourceImage]
         let documents: [Digest: Data]
         let layers: [Digest: LayerRecord]
+        /// Images that could not be read, by image ID: their error, thrown when their manifest is asked
+        /// for, so the copier leaves out only them (see `scan`).
+        let broken: [Digest: BaleError]
     }
 
     /// `reference`: `NAME[:TAG]`, an image ID (full, or a unique prefix of at least 12 hex digits, with
@@ -32,10 +35,15 @@ public final class DockerRootSource: ImageSource, @unchecked Sendable {
         }
     }
 
+    /// A rescue takes what it can: a damaged image is named, the others still copy.
+    public var imagesFailAlone: Bool { true }
+
     public func images() throws -> [SourceImage] { try state().images }
 
     public func document(_ descriptor: Descriptor) throws -> Data {
-        guard let data = try state().documents[descriptor.digest] else {
+        let s = try state()
+        if let error = s.broken[descriptor.digest] { throw error }
+        guard let data = s.documents[descriptor.digest] else {
             throw BaleError(.notFound, "\(name): no document \(descriptor.digest)")
         }
         try descriptor.verify(data, in: name)
@@ -81,11 +89,21 @@ public final class DockerRootSource: ImageSource, @unchecked Sendable {
         var documents: [Digest: Data] = [:]
         var layers: [Digest: LayerRecord] = [:]
         var images: [SourceImage] = []
-        for image in try select(all) {
-            let descriptor = try manifest(of: image, documents: &documents, layers: &layers)
-            images.append(SourceImage(descriptor: descriptor, names: image.names))
+        var broken: [Digest: BaleError] = [:]
+        let selected = try select(all)
+        for image in selected {
+            do {
+                let descriptor = try manifest(of: image, documents: &documents, layers: &layers)
+                images.append(SourceImage(descriptor: descriptor, names: image.names))
+            } catch let error as BaleError where selected.count > 1 {
+                // One damaged image must not hide the others: it is listed under its ID, and reading
+                // it gives this error, which the copier reports for it alone.
+                broken[image.id] = error
+                images.append(SourceImage(descriptor: Descriptor(mediaType: .ociManifest, digest: image.id, size: 0),
+                                          names: image.names))
+            }
         }
-        return Scanned(images: images, documents: documents, layers: layers)
+        return Scanned(images: images, documents: documents, layers: layers, broken: broken)
     }
 
     /// Every image of a driver, tagged ones first (by name), then untagged ones (by ID).

@@ -88,6 +88,14 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
                       compression: compression, form: form, temporaryDirectory: temporaryDirectory, name: name)
     }
 
+    /// Writes the archive into `sink` (an upload to an engine: `docker-daemon:`), whose `commit` is
+    /// called last, when the archive is complete, and `discard` on abort.
+    public convenience init(sink: any CommittableSink, temporaryDirectory: String = NSTemporaryDirectory(),
+                            name: String) throws {
+        try self.init(sink: sink, file: sink, compression: .none, form: .docker,
+                      temporaryDirectory: temporaryDirectory, name: name)
+    }
+
     private init(sink: any ByteSink, file: (any CommittableSink)?, compression: ArchiveCompression,
                  form: Form, temporaryDirectory: String, name: String) throws {
         self.name = name
@@ -210,7 +218,7 @@ public final class ArchiveDestination: ImageDestination, @unchecked Sendable {
                 if let file {
                     do {
                         try file.commit()
-                    } catch let error as BaleError {
+                    } catch let error as BaleError where !error.message.hasPrefix(name) {
                         throw BaleError(error.code, "\(name): \(error.message)", cause: error.cause)
                     }
                 }

@@ -40,6 +40,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         /// A split archive (NAME.000 …, NAME.sha256): every part is checked against its sum before the
         /// first byte is read, then the parts are read as one stream.
         case parts(SplitArchive)
+        /// A stream read once as it arrives (an engine's `GET /images/get` response).
+        case stream(any ByteSource)
     }
 
     /// What the pass left behind: where blobs are, the documents in memory and the images.
@@ -74,6 +76,15 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
     public init(fileDescriptor: Int32, reference: String?, name: String) throws {
         self.name = name
         self.input = .fileDescriptor(fileDescriptor)
+        self.reference = reference
+        try Self.checkSelector(reference, location: name)
+    }
+
+    /// Reads `source` front to back, once (a response body): nothing is staged but the blobs put into
+    /// the sink, exactly as for a pipe.
+    public init(source: any ByteSource, reference: String?, name: String) throws {
+        self.name = name
+        self.input = .stream(source)
         self.reference = reference
         try Self.checkSelector(reference, location: name)
     }
@@ -217,6 +228,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                 throw BaleError(error.code, "\(name): \(error.message)", cause: error.cause)
             }
             tar = try TarReader(source: parts.reader(), name: name)
+        case .stream(let source):
+            tar = try TarReader(source: source, name: name)
         }
         defer { if ownedFD >= 0 { Foundation.close(ownedFD) } }
 
