@@ -295,6 +295,27 @@ import TestSupport
         }
     }
 
+    @Test func anUploadRefusedMidBodyIsReportedNotWaitedFor() throws {
+        try Registry.with { registry in
+            try Harness.withTemporaryDirectory { dir in
+                let layout = try Harness.makeLayout(in: dir, images: ["app:1=layers=1,files=3,size=4000000"])
+                try FaultProxy.with(upstream: registry.host, mode: "refuse-upload") { proxy in
+                    // The proxy answers the PATCH at once and then holds the connection open for 20 s,
+                    // reading nothing: bale stops sending and says what the registry said.
+                    let start = Date()
+                    let push = try Harness.bale(["copy", "oci:\(layout.path):app:1", "docker://\(proxy.host)/app:1"],
+                                                root: dir.appendingPathComponent("store"))
+                    #expect(!push.succeeded)
+                    #expect(Date().timeIntervalSince(start) < 15, "\(push)")
+                    #expect(push.err.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count == 1, "\(push.err)")
+                    #expect(push.err.contains("413") || push.err.contains("quota"), "\(push.err)")
+                    // A refusal is the registry's answer, not a dropped connection: not sent again.
+                    #expect(proxy.requests.filter { $0.hasPrefix("PATCH ") }.count == 1, "\(proxy.requests)")
+                }
+            }
+        }
+    }
+
     @Test func aDamagedSourceBlobIsRefusedOnceNotUploadedOrRetried() throws {
         try Registry.with { registry in
             try Harness.withTemporaryDirectory { dir in

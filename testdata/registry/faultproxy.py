@@ -17,6 +17,8 @@ MODE says what goes wrong:
     cut-upload    the first PATCH of an upload reaches the registry with only half of its body
                   (then both connections close): the registry cannot resume that session, so
                   bale must send the blob again, from its source, in a new one.
+    refuse-upload every PATCH is answered 413 with the registry's JSON error at once, its body unread,
+                  and the connection is then held open: bale must stop sending and report the answer.
     redirect-loop blob GETs are answered 307 to the same URL, again and again.
     unauthorized  every API request is answered 401 with a Bearer challenge whose realm is this proxy's
                   /token, which hands out a token that the next request refuses again (a 401 after
@@ -110,6 +112,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.slow(rng)
             return
         log(f"{self.command} {self.path} {rng or '-'}")
+        if MODE == "refuse-upload" and self.command == "PATCH":
+            # Answered at once, the body unread; the connection then stays open, silent, for a while
+            # (a client that waits to send its whole body before it reads the answer would hang).
+            self.reply(413, b'{"errors":[{"code":"SIZE_INVALID","message":"blob over the quota of this registry"}]}',
+                       [("Content-Type", "application/json")])
+            threading.Event().wait(20)
+            self.close_connection = True
+            return
         length = int(self.headers.get("Content-Length") or "0")
         sent = self.rfile.read(length) if length else None
         if MODE == "unauthorized":

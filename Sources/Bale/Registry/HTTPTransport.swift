@@ -39,6 +39,9 @@ enum HTTPTransport {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
+    /// Ends a request body the server answered (with an error) before it was all sent.
+    struct AnsweredEarly: Error {}
+
     /// Bytes of a response body queued between the event loop and the reader before the socket waits.
     static let queueCapacity = 4 << 20
 
@@ -127,9 +130,22 @@ private final class ResponseStream: @unchecked Sendable {
     }
     private var _task: HTTPClient.Task<Void>?
 
+    /// Whether the request body is being sent (by an `UploadBridge`).
+    private var uploading = false
+
     func receiveHead(_ head: HTTPResponseHead) {
-        condition.withLock { self.head = head; condition.broadcast() }
+        let refused = condition.withLock { () -> HTTPClient.Task<Void>? in
+            self.head = head
+            condition.broadcast()
+            return uploading && head.status.code >= 300 ? _task : nil
+        }
+        // An error answer while the body is still going up (a registry refusing an upload): the
+        // request is cancelled, which ends the write the sender may be waiting on behind a server that
+        // reads no more. The head is kept, so the sender reports the answer.
+        refused?.cancel()
     }
+
+    func setUploading(_ value: Bool) { condition.withLock { uploading = value } }
 
     /// Queues a body part; the returned future completes when the queue has room again.
     func receive(_ buffer: ByteBuffer, on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
@@ -262,6 +278,12 @@ private final class UploadBridge: @unchecked Sendable {
         writer = w
         done = d
         condition.unlock()
+        response.setUploading(true)
+        defer { response.setUploading(false) }
+        if response.refusedEarly {
+            done.fail(HTTPTransport.AnsweredEarly())
+            return
+        }
         do {
             // One write in flight while the next chunk is read: the source and the socket overlap,
             // and at most two chunks are in memory.
@@ -269,8 +291,18 @@ private final class UploadBridge: @unchecked Sendable {
             var inFlight: EventLoopFuture<Void>?
             while true {
                 let n = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
-                try inFlight?.wait()
+                do { try inFlight?.wait() } catch where response.refusedEarly {
+                    done.fail(error)  // the write failed because the server answered: read that
+                    return
+                }
                 if n == 0 { break }
+                // An error answered before the body is all sent (a registry refusing an upload): the
+                // rest is not sent, so the answer can be read rather than waited behind a server that
+                // stopped reading.
+                if response.refusedEarly {
+                    done.fail(HTTPTransport.AnsweredEarly())
+                    return
+                }
                 inFlight = writer.write(.byteBuffer(ByteBuffer(bytes: chunk[0..<n])))
             }
             done.succeed(())
@@ -284,6 +316,8 @@ private final class UploadBridge: @unchecked Sendable {
 extension ResponseStream {
     /// Whether the response has ended (finished or failed) before the body was asked for.
     fileprivate var isOver: Bool { condition.withLock { finished || failure != nil || head != nil } }
+    /// Whether an error status has come in (while the request body is still being sent).
+    fileprivate var refusedEarly: Bool { condition.withLock { (head?.status.code ?? 0) >= 300 } }
 }
 
 /// A reader whose length is known, so a request can send `Content-Length` instead of chunks.
