@@ -68,7 +68,14 @@ extension Store {
         for earlier in since {
             options.omit.merge(try Incremental.carriedBlobs(inArchive: earlier)) { first, _ in first }
         }
-        let source = try StoreSource(store: self, selecting: images)
+        return try Self.save(StoreSource(store: self, selecting: images), to: path, format: format,
+                             compression: compression, splitSize: splitSize, options: options)
+    }
+
+    /// What every `save` does with its source: one archive at `path` (`-`: stdout), split when asked.
+    /// The source is closed whatever happens.
+    static func save(_ source: any ImageSource, to path: String, format: SaveFormat, compression: ArchiveCompression,
+                     splitSize: Int64?, options: CopyOptions) throws -> CopyReport {
         let destination: ArchiveDestination
         do {
             destination = try ArchiveDestination(path: path, compression: compression,
