@@ -103,10 +103,24 @@ public final class ByteChannel: @unchecked Sendable {
     private var failure: (any Error)?
     /// Queued bytes above which `write` and `send` wait.
     public let capacity: Int
+    /// Work for a side that would wait (the producer on a full channel, the consumer on an empty one):
+    /// called without the lock; true when it did some, and then the wait condition is checked again.
+    private let whileWaiting: (@Sendable () -> Bool)?
 
-    /// An empty channel holding at most about `capacity` bytes.
-    public init(capacity: Int = 4 << 20) {
+    /// An empty channel holding at most about `capacity` bytes. `whileWaiting`, when given, is called
+    /// instead of waiting as long as it finds work (a `SharedHasher`'s `hashOne`).
+    public init(capacity: Int = 4 << 20, whileWaiting: (@Sendable () -> Bool)? = nil) {
         self.capacity = capacity
+        self.whileWaiting = whileWaiting
+    }
+
+    /// Runs `whileWaiting` without the lock; false when there is none or it found nothing to do. Holds
+    /// the lock before and after.
+    private func helpInsteadOfWaiting() -> Bool {
+        guard let whileWaiting else { return false }
+        condition.unlock()
+        defer { condition.lock() }
+        return whileWaiting()
     }
 
     /// Queues a copy of `bytes`, waiting while the queue is full. Throws once the channel is cancelled
@@ -122,7 +136,10 @@ public final class ByteChannel: @unchecked Sendable {
         guard block.count > 0 else { return }
         condition.lock()
         defer { condition.unlock() }
-        while queued >= capacity && !cancelled && failure == nil { condition.wait() }
+        while queued >= capacity && !cancelled && failure == nil {
+            if helpInsteadOfWaiting() { continue }
+            condition.wait()
+        }
         if let failure { throw failure }
         if cancelled { throw BaleError(.interrupted, "the reading side stopped") }
         blocks.append(block)
@@ -183,7 +200,10 @@ public final class ByteChannel: @unchecked Sendable {
 
     /// The oldest queued block once there is one, nil at the end; throws the failure. Holds the lock.
     private func waitForBlock() throws -> ByteBlock? {
-        while blocks.isEmpty && !finished && failure == nil { condition.wait() }
+        while blocks.isEmpty && !finished && failure == nil {
+            if helpInsteadOfWaiting() { continue }
+            condition.wait()
+        }
         if let failure { throw failure }
         return blocks.first
     }

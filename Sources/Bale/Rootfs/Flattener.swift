@@ -471,7 +471,11 @@ final class LayerTarStream {
             return
         }
         digesting = nil
-        let channel = ByteChannel()
+        // The DiffID is hashed by whichever thread would wait on the channel (see `SharedHasher`).
+        let hasher = checksDiffID ? SharedHasher() : nil
+        var hashWhileWaiting: (@Sendable () -> Bool)?
+        if let hasher { hashWhileWaiting = { hasher.hashOne() } }
+        let channel = ByteChannel(whileWaiting: hashWhileWaiting)
         inflater = BackgroundTask {
             do {
                 let input = try FileBlobReader(path: path)
@@ -479,20 +483,19 @@ final class LayerTarStream {
                 let compressed = checksDiffID ? nil : digest.map { _ in DigestingSource(input) }
                 // ISA-L inflates straight into blocks that libarchive then reads in place: no copies.
                 let gunzip: GunzipSource = compressed.map { GunzipSource(source: $0) } ?? GunzipSource(source: input)
-                var hasher = checksDiffID ? SHA256Hasher() : nil
                 var atEnd = false
                 while !atEnd {
                     let block = ByteBlock(capacity: 1 << 20)
                     atEnd = try block.fill(from: { try gunzip.read(into: $0) })
-                    hasher?.update(block.bytes)
                     try channel.send(block)
+                    hasher?.add(block)
                 }
                 if let compressed, let digest {
                     try compressed.drain()
                     try Self.check(compressed.digest, against: digest)
                 }
                 channel.finish()
-                return hasher?.finalize()
+                return hasher?.finish()
             } catch {
                 channel.fail(error)    // the reader names the layer and the member it was in
                 throw error

@@ -778,28 +778,32 @@ private final class MemberReader: BlobReader {
 /// Decompresses and hashes a copy of a compressed member on a second thread while the member streams
 /// into the sink, so a load learns each layer's DiffID without reading the layer again. It never
 /// stops the copy: when the bytes do not decompress, `finish` gives nil and the check that follows
-/// decompresses the stored blob and reports what is wrong.
+/// decompresses the stored blob and reports what is wrong. The inflater sets the pace; the DiffID's
+/// SHA-256 is done by whichever side would wait on the channel between them (`SharedHasher`), mostly
+/// the writer, which has the lighter load.
 private final class UnpackingTee {
-    private let channel = ByteChannel()
+    private let channel: ByteChannel
     private let task: BackgroundTask<(diffID: Digest, size: Int64)>
     private var broken = false
 
     init(name: String) {
-        let channel = self.channel
+        let hasher = SharedHasher()
+        let channel = ByteChannel(whileWaiting: { hasher.hashOne() })
+        self.channel = channel
         task = BackgroundTask {
             do {
                 let source = try DecompressingSource(source: ChannelSource(channel: channel), name: name)
-                var hasher = SHA256Hasher()
                 var size: Int64 = 0
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-                defer { buffer.deallocate() }
-                while case let n = try source.read(into: buffer), n > 0 {
-                    hasher.update(UnsafeRawBufferPointer(rebasing: buffer[0 ..< n]))
-                    size += Int64(n)
+                var atEnd = false
+                while !atEnd {
+                    let block = ByteBlock(capacity: 1 << 20)
+                    atEnd = try block.fill { try source.read(into: $0) }
+                    size += Int64(block.count)
+                    if block.count > 0 { hasher.add(block) }
                 }
                 // Whatever follows the compressed stream is read too, so the writer never waits.
                 while try !channel.nextChunk().isEmpty {}
-                return (hasher.finalize(), size)
+                return (hasher.finish(), size)
             } catch {
                 channel.cancel()
                 throw error
