@@ -425,14 +425,14 @@ public final class FlatTree: @unchecked Sendable {
 /// and parsed by libarchive on this one, so a flatten uses both cores; any other compression goes
 /// through libarchive's own filters.
 ///
-/// The blob's bytes are hashed as they are read (on the inflater's thread for gzip, which waits on
-/// libarchive most of the time) and, when the layer is read to its end, compared with its digest: the
-/// store's file may have been damaged since it was verified on the way in, and `export` must not turn a
-/// damaged layer into a rootfs with exit 0. `finish` throws the mismatch naming the layer. When the
-/// caller checks a gzip layer's DiffID (`checksDiffID`), its inflated bytes are hashed instead of the
-/// compressed ones: content that hashes to the DiffID the config names is exactly the layer, whatever
-/// happened to its compressed bytes, and one SHA-256 on the inflater thread instead of two is what
-/// keeps that thread from setting the pace. A plain tar's DiffID is its digest. A stream opened without
+/// The blob's bytes are hashed as they are read (on the inflater's thread for gzip) and, when the layer
+/// is read to its end, compared with its digest: the store's file may have been damaged since it was
+/// verified on the way in, and `export` must not turn a damaged layer into a rootfs with exit 0.
+/// `finish` throws the mismatch naming the layer. When the caller checks a gzip layer's DiffID
+/// (`checksDiffID`), its inflated bytes are hashed instead of the compressed ones: content that hashes
+/// to the DiffID the config names is exactly the layer, whatever happened to its compressed bytes. That
+/// hash is shared between the two threads (`SharedHasher`): whichever would wait on the channel between
+/// them hashes, so neither inflate plus SHA-256 on one thread nor a third thread sets the pace. A plain tar's DiffID is its digest. A stream opened without
 /// a digest (the second, data pass of a tar export: the first pass checked) hashes nothing, and neither
 /// does a read that stops early.
 final class LayerTarStream {
