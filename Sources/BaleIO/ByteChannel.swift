@@ -114,13 +114,21 @@ public final class ByteChannel: @unchecked Sendable {
         self.whileWaiting = whileWaiting
     }
 
-    /// Runs `whileWaiting` without the lock; false when there is none or it found nothing to do. Holds
-    /// the lock before and after.
-    private func helpInsteadOfWaiting() -> Bool {
-        guard let whileWaiting else { return false }
-        condition.unlock()
-        defer { condition.lock() }
-        return whileWaiting()
+    /// Waits while `blocked()` holds, running `whileWaiting` instead as long as it finds work. Holds the
+    /// lock before and after. The condition is checked again under the lock after every piece of work
+    /// and before every wait: the other side may have changed it, and signalled, while the lock was
+    /// free, and a wait that missed that signal would never end (both sides did, once, in a test).
+    private func wait(while blocked: () -> Bool) {
+        while blocked() {
+            if let whileWaiting {
+                condition.unlock()
+                let worked = whileWaiting()
+                condition.lock()
+                if worked { continue }
+                guard blocked() else { return }
+            }
+            condition.wait()
+        }
     }
 
     /// Queues a copy of `bytes`, waiting while the queue is full. Throws once the channel is cancelled
@@ -136,10 +144,7 @@ public final class ByteChannel: @unchecked Sendable {
         guard block.count > 0 else { return }
         condition.lock()
         defer { condition.unlock() }
-        while queued >= capacity && !cancelled && failure == nil {
-            if helpInsteadOfWaiting() { continue }
-            condition.wait()
-        }
+        wait { queued >= capacity && !cancelled && failure == nil }
         if let failure { throw failure }
         if cancelled { throw BaleError(.interrupted, "the reading side stopped") }
         blocks.append(block)
@@ -200,10 +205,7 @@ public final class ByteChannel: @unchecked Sendable {
 
     /// The oldest queued block once there is one, nil at the end; throws the failure. Holds the lock.
     private func waitForBlock() throws -> ByteBlock? {
-        while blocks.isEmpty && !finished && failure == nil {
-            if helpInsteadOfWaiting() { continue }
-            condition.wait()
-        }
+        wait { blocks.isEmpty && !finished && failure == nil }
         if let failure { throw failure }
         return blocks.first
     }
