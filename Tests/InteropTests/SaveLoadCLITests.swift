@@ -66,6 +66,29 @@ struct SaveLoadCLITests {
         }
     }
 
+    /// A name that moves to another manifest of the same image ID (the store had web:3 from a layout;
+    /// skopeo's docker-archive of it has no manifest, so another one is made) stays on the same image:
+    /// docker, loading the same two archives, prints no `renaming the old one` line, and neither does bale.
+    @Test func aNameKeptOnTheSameImageIDIsNotAnnouncedAsMoved() throws {
+        try withStore { directory, store, ids in
+            let first = directory.appendingPathComponent("bale.tar")
+            #expect(try Harness.bale(["save", "-o", first.path, "web:3"], root: store).succeeded)
+            let layout = directory.appendingPathComponent("generated")
+            let second = directory.appendingPathComponent("skopeo.tar")
+            let copy = try Harness.peer("skopeo", ["copy", "--quiet", "oci:\(layout.path):web:3", "docker-archive:\(second.path):web:3"])
+            try #require(copy.succeeded, "\(copy)")
+            let expected = try DockerDaemon.with { docker in
+                try docker.must(["load", "-i", first.path])
+                return try docker.must(["load", "-i", second.path]).lines
+            }
+            #expect(expected == ["Loaded image: web:3"])
+            let load = try Harness.bale(["load", "-i", second.path], root: store)
+            #expect(load.succeeded && load.lines == expected, "\(load)")
+            let images = try Harness.bale(["images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"], root: store)
+            #expect(images.lines.contains("web:3 \(ids["web:3"]!)"), "\(images)")
+        }
+    }
+
     @Test func multiImageArchivesSelectByNameAndPosition() throws {
         try withStore { directory, store, ids in
             let archive = directory.appendingPathComponent("both.tar")
