@@ -85,4 +85,39 @@ struct DockerHabitsInteropTests {
             }
         }
     }
+
+    /// An image docker made (its `created` times have fractions of a second), saved by docker and
+    /// loaded into bale: history's and images' times and the other columns read as docker prints them
+    /// (SIZE aside: bale's is the stored layer's, see README "Sizes").
+    @Test func aDockerImageReadsTheSameInBothHistories() throws {
+        try Harness.withTemporaryDirectory { d in
+            let sh = try Harness.run(URL(fileURLWithPath: "/bin/sh"), ["-c", """
+                cd '\(d.path)' && mkdir -p r/etc && printf 'hi\\n' > r/etc/a && tar -C r -cf r.tar .
+                """])
+            try #require(sh.succeeded, "\(sh)")
+            let store = d.appendingPathComponent("store")
+            let saved = d.appendingPathComponent("docker.tar")
+            try DockerDaemon.with { docker in
+                try docker.must(["import", "-c", "CMD [\"/bin/sh\"]", "-m", "from docker", d.appendingPathComponent("r.tar").path, "made:1"])
+                let created = try docker.must(["inspect", "-f", "{{.Created}}", "made:1"]).out
+                #expect(created.contains("."), "docker import records fractions of a second: \(created)")
+                try docker.must(["save", "-o", saved.path, "made:1"])
+                let load = try Harness.bale(["load", "-i", saved.path], root: store)
+                try #require(load.succeeded, "\(load)")
+                for arguments in [["history", "--format", "{{.ID}}|{{.CreatedAt}}|{{.CreatedSince}}|{{.CreatedBy}}|{{.Comment}}", "made:1"],
+                                  ["history", "--no-trunc", "--format", "{{.ID}} {{.CreatedAt}}", "made:1"],
+                                  ["images", "--format", "{{.ID}} {{.CreatedAt}} {{.CreatedSince}}", "made"],
+                                  ["inspect", "-f", "{{.Created}} {{.Comment}}", "made:1"]] {
+                    let expected = try docker.must(arguments).out
+                    let got = try Harness.bale(arguments, root: store)
+                    #expect(got.succeeded && got.out == expected, "\(arguments): docker \(expected) bale \(got)")
+                }
+                // -H=false: CREATED AT where CREATED was; its column as docker's.
+                let plain = ["history", "-H=false", "made:1"]
+                let theirs = try docker.must(plain).lines.map { $0.prefix(36) }
+                let ours = try Harness.bale(plain, root: store).lines.map { $0.prefix(36) }
+                #expect(ours == theirs, "\(theirs) vs \(ours)")
+            }
+        }
+    }
 }
