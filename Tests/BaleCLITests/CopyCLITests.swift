@@ -58,6 +58,20 @@ extension CopyCLITests {
         return (index.digest.string, children[1].digest.string)
     }
 
+    /// A --platform the index does not hold is refused with the platforms it does hold, so that the
+    /// next try can name one (before, it only said to use the --platform just given).
+    @Test func aPlatformTheIndexLacksIsRefusedWithThoseItHolds() throws {
+        try CLIRunner.withTemporaryDirectory { dir in
+            let env: [String: String?] = ["BALE_ROOT": dir.path + "/store"]
+            _ = try Self.multiPlatformLayout(at: dir.path + "/layout")
+            let refused = try CLIRunner.bale(["copy", "--platform", "linux/arm/v7", "oci:\(dir.path)/layout:multi", "multi:1"], environment: env)
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.err.contains("has no image for linux/arm/v7 (it holds linux/amd64, linux/arm64)"), "\(refused)")
+            let listed = try CLIRunner.bale(["images", "-a", "-q"], environment: env)
+            #expect(listed.status == 0 && listed.out.isEmpty, "nothing stored: \(listed)")
+        }
+    }
+
     /// `save` of an image the store holds as a multi-platform index writes the whole index (its digest
     /// unchanged) unless `--platform` narrows it; before, it wrote the host's platform only.
     @Test func saveKeepsAStoredIndexWholeFromTheCommandLine() throws {

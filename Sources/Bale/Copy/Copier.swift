@@ -342,7 +342,7 @@ public struct Copier: Sendable {
             if !options.allPlatforms && (options.platform != nil || !source.holdsWholeIndexes) {
                 let platform = options.platform ?? .host
                 guard let match = ImageGraph.entry(of: index, for: platform) else {
-                    throw BaleError(.notFound, "index \(descriptor.digest) in \(source.name) has no image for \(platform); use --platform or --all-platforms")
+                    throw ImageGraph.noImage(in: index, descriptor.digest, location: source.name, for: platform)
                 }
                 // One platform: the image is that platform's manifest, as `docker pull` keeps it. Keeping
                 // the index would leave it naming manifests the destination does not hold, which layout
