@@ -88,7 +88,8 @@ struct DockerHabitsInteropTests {
 
     /// An image docker made (its `created` times have fractions of a second), saved by docker and
     /// loaded into bale: history's and images' times and the other columns read as docker prints them
-    /// (SIZE aside: bale's is the stored layer's, see README "Sizes").
+    /// (SIZE aside: bale's is the stored layer's, see README "Sizes"), and inspect's templates print
+    /// what the image leaves out as docker does.
     @Test func aDockerImageReadsTheSameInBothHistories() throws {
         try Harness.withTemporaryDirectory { d in
             let sh = try Harness.run(URL(fileURLWithPath: "/bin/sh"), ["-c", """
@@ -107,7 +108,11 @@ struct DockerHabitsInteropTests {
                 for arguments in [["history", "--format", "{{.ID}}|{{.CreatedAt}}|{{.CreatedSince}}|{{.CreatedBy}}|{{.Comment}}", "made:1"],
                                   ["history", "--no-trunc", "--format", "{{.ID}} {{.CreatedAt}}", "made:1"],
                                   ["images", "--format", "{{.ID}} {{.CreatedAt}} {{.CreatedSince}}", "made"],
-                                  ["inspect", "-f", "{{.Created}} {{.Comment}}", "made:1"]] {
+                                  ["inspect", "-f", "{{.Created}} {{.Comment}}", "made:1"],
+                                  // Members the image leaves out print as docker's Go types' zero values.
+                                  ["inspect", "-f", "{{.Config.Cmd}}|{{.Config.Entrypoint}}|{{.Config.Labels}}|{{.Config.OnBuild}}|"
+                                      + "{{.Config.Shell}}|{{.Config.Healthcheck}}|{{.Config.StopSignal}}|{{.Config.ArgsEscaped}}|"
+                                      + "{{json .Config.Entrypoint}}|{{.RepoTags}}", "made:1"]] {
                     let expected = try docker.must(arguments).out
                     let got = try Harness.bale(arguments, root: store)
                     #expect(got.succeeded && got.out == expected, "\(arguments): docker \(expected) bale \(got)")

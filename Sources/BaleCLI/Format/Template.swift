@@ -87,6 +87,10 @@ struct Template {
 
     let nodes: [Node]
     let source: String
+    /// What docker prints for a field its Go type leaves nil, by the field's name: `[]` for a list,
+    /// `map[]` for a map (docker runs templates over typed structs; a JSON null alone would print
+    /// `<nil>`). Applies to an action that is just that field, `{{.Config.Cmd}}`; `json` still says null.
+    var zeroes: [String: String] = [:]
 
     init(_ text: String) throws {
         source = text
@@ -351,7 +355,13 @@ struct Template {
             case .text(let t): out += t
             case .action(let p):
                 let v = try evaluate(p, dot: dot, scope: &scope)
-                if p.declared.isEmpty { out += Self.printed(v) }
+                guard p.declared.isEmpty else { break }
+                if v == nil || v == .null, p.commands.count == 1, p.commands[0].count == 1,
+                   case .field(_, let path) = p.commands[0][0], let zero = path.last.flatMap({ zeroes[$0] }) {
+                    out += zero
+                } else {
+                    out += Self.printed(v)
+                }
             case .block(let kind, let p, let body, let otherwise):
                 let v = try evaluate(kind == "range" ? Pipeline(commands: p.commands) : p, dot: dot, scope: &scope)
                 var inner = scope
