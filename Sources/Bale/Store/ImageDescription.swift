@@ -122,6 +122,9 @@ public struct ImageDescription: Codable, Sendable, Equatable {
         "Healthcheck": "<nil>", "StopSignal": "", "ArgsEscaped": "false",
     ]
 
+    /// The members docker's Go types hold as sets (`map[string]struct{}`): their members print as `{}`.
+    public static let goSets: Set<String> = ["ExposedPorts", "Volumes"]
+
     /// Every object's member order, by the object's key in its parent (nested objects not named here,
     /// such as `Labels`, are maps, which Go writes with sorted keys).
     public static let memberOrder: [String: [String]] = [

@@ -37,6 +37,7 @@ struct Inspect: ParsableCommand {
     func run() throws {
         var template = try format.map { try Template($0) }
         template?.zeroes = ImageDescription.goZeroes
+        template?.sets = ImageDescription.goSets
         let store = try global.readStore()
         var values: [JSONValue] = []
         var failed: [BaleError] = []

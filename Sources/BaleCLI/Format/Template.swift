@@ -91,6 +91,9 @@ struct Template {
     /// `map[]` for a map (docker runs templates over typed structs; a JSON null alone would print
     /// `<nil>`). Applies to an action that is just that field, `{{.Config.Cmd}}`; `json` still says null.
     var zeroes: [String: String] = [:]
+    /// Fields docker holds as sets (Go's `map[string]struct{}`), whose members print as `{}`:
+    /// `{{.Config.ExposedPorts}}` is `map[80/tcp:{}]`. Likewise for an action that is just the field.
+    var sets: Set<String> = []
 
     init(_ text: String) throws {
         source = text
@@ -356,9 +359,12 @@ struct Template {
             case .action(let p):
                 let v = try evaluate(p, dot: dot, scope: &scope)
                 guard p.declared.isEmpty else { break }
-                if v == nil || v == .null, p.commands.count == 1, p.commands[0].count == 1,
-                   case .field(_, let path) = p.commands[0][0], let zero = path.last.flatMap({ zeroes[$0] }) {
+                var field: String?
+                if p.commands.count == 1, p.commands[0].count == 1, case .field(_, let path) = p.commands[0][0] { field = path.last }
+                if v == nil || v == .null, let zero = field.flatMap({ zeroes[$0] }) {
                     out += zero
+                } else if let field, sets.contains(field), case .object(let members)? = v {
+                    out += "map[" + members.keys.sorted().map { "\($0):{}" }.joined(separator: " ") + "]"
                 } else {
                     out += Self.printed(v)
                 }
