@@ -112,7 +112,9 @@ struct DockerHabitsInteropTests {
                                   // Members the image leaves out print as docker's Go types' zero values.
                                   ["inspect", "-f", "{{.Config.Cmd}}|{{.Config.Entrypoint}}|{{.Config.Labels}}|{{.Config.OnBuild}}|"
                                       + "{{.Config.Shell}}|{{.Config.Healthcheck}}|{{.Config.StopSignal}}|{{.Config.ArgsEscaped}}|"
-                                      + "{{json .Config.Entrypoint}}|{{.RepoTags}}|{{.Config.ExposedPorts}}|{{.Config.Volumes}}", "made:1"]] {
+                                      + "{{json .Config.Entrypoint}}|{{.RepoTags}}|{{.Config.ExposedPorts}}|{{.Config.Volumes}}", "made:1"],
+                                  // A struct's members in its order, as Go marshals it.
+                                  ["inspect", "-f", "{{json .RootFS}}", "made:1"]] {
                     let expected = try docker.must(arguments).out
                     let got = try Harness.bale(arguments, root: store)
                     #expect(got.succeeded && got.out == expected, "\(arguments): docker \(expected) bale \(got)")

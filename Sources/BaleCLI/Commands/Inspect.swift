@@ -38,6 +38,7 @@ struct Inspect: ParsableCommand {
         var template = try format.map { try Template($0) }
         template?.zeroes = ImageDescription.goZeroes
         template?.sets = ImageDescription.goSets
+        template?.order = ImageDescription.memberOrder
         let store = try global.readStore()
         var values: [JSONValue] = []
         var failed: [BaleError] = []

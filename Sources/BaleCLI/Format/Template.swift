@@ -94,6 +94,9 @@ struct Template {
     /// Fields docker holds as sets (Go's `map[string]struct{}`), whose members print as `{}`:
     /// `{{.Config.ExposedPorts}}` is `map[80/tcp:{}]`. Likewise for an action that is just the field.
     var sets: Set<String> = []
+    /// Member order of the objects docker's types are structs for, by their field name (`inspect`'s
+    /// table): `{{json .RootFS}}` is `{"Type":…,"Layers":…}` as Go marshals the struct, not sorted.
+    var order: [String: [String]] = [:]
 
     init(_ text: String) throws {
         source = text
@@ -419,6 +422,11 @@ struct Template {
         }
         var args = try command.dropFirst().map { try operand($0, dot: dot, scope: &scope) }
         if case .some(let value) = piped { args.append(value) }
+        if name == "json", command.count == 2, case .field(let base, let path) = command[1] {
+            // `{{json .X}}`: X's name picks its member order (`.` alone: the top object's).
+            let key = path.last ?? (base == nil ? "" : nil)
+            return .string(GoJSON.compact(args[0] ?? .null, key: key, order: order))
+        }
         return try Self.apply(name, args)
     }
 
