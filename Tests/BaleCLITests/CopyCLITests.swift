@@ -58,6 +58,41 @@ extension CopyCLITests {
         return (index.digest.string, children[1].digest.string)
     }
 
+    /// A --platform the index does not hold is refused with the platforms it does hold, so that the
+    /// next try can name one (before, it only said to use the --platform just given).
+    @Test func aPlatformTheIndexLacksIsRefusedWithThoseItHolds() throws {
+        try CLIRunner.withTemporaryDirectory { dir in
+            let env: [String: String?] = ["BALE_ROOT": dir.path + "/store"]
+            _ = try Self.multiPlatformLayout(at: dir.path + "/layout")
+            let refused = try CLIRunner.bale(["copy", "--platform", "linux/arm/v7", "oci:\(dir.path)/layout:multi", "multi:1"], environment: env)
+            #expect(refused.status == 1, "\(refused)")
+            #expect(refused.err.contains("has no image for linux/arm/v7 (it holds linux/amd64, linux/arm64)"), "\(refused)")
+            let listed = try CLIRunner.bale(["images", "-a", "-q"], environment: env)
+            #expect(listed.status == 0 && listed.out.isEmpty, "nothing stored: \(listed)")
+        }
+    }
+
+    /// A REF that names several images (ref.name is the tag alone in an OCI save, so `1` names both
+    /// app:1 and tools:1) cannot go to one destination name: the refusal names them and how to pick one.
+    @Test func aRefNamingSeveralImagesIsRefusedWithTheirNames() throws {
+        try CLIRunner.withTemporaryDirectory { dir in
+            let env: [String: String?] = ["BALE_ROOT": dir.path + "/store"]
+            for (file, name) in [("a", "app:1"), ("b", "tools:1")] {
+                try FileManager.default.createDirectory(atPath: dir.path + "/\(file)", withIntermediateDirectories: true)
+                try Data(file.utf8).write(to: dir.appendingPathComponent("\(file)/f"))
+                let imported = try CLIRunner.bale(["import", dir.path + "/\(file)", name], environment: env)
+                #expect(imported.status == 0, "\(imported)")
+            }
+            let archive = dir.path + "/oci.tar"
+            #expect(try CLIRunner.bale(["save", "--format", "oci", "-o", archive, "app:1", "tools:1"], environment: env).status == 0)
+            let refused = try CLIRunner.bale(["copy", "oci-archive:\(archive):1", "one:1"], environment: env)
+            #expect(refused.status == 2, "\(refused)")
+            #expect(refused.err.contains("holds 2 images (app:1, tools:1)") && refused.err.contains("by its full name or position"), "\(refused)")
+            let picked = try CLIRunner.bale(["copy", "oci-archive:\(archive):tools:1", "one:1"], environment: env)
+            #expect(picked.status == 0, "\(picked)")
+        }
+    }
+
     /// `save` of an image the store holds as a multi-platform index writes the whole index (its digest
     /// unchanged) unless `--platform` narrows it; before, it wrote the host's platform only.
     @Test func saveKeepsAStoredIndexWholeFromTheCommandLine() throws {

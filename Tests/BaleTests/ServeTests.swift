@@ -17,12 +17,13 @@ import Testing
         let config: Data
     }
 
-    static func archive(compression: TarCompression = .none) throws -> Archive {
+    static func archive(compression: TarCompression = .none, tags: [String] = ["app:1", "team/b:2", "team/b:3"]) throws -> Archive {
         let dir = try Kit.TempDir()
         let layer = try Kit.tar([.file("big.bin", Kit.noise(300_000)), .file("etc/hostname", Data("x\n".utf8))])
         let config = Kit.config(diffIDs: [Kit.sha(layer)])
+        let repoTags = tags.map { "\"\($0)\"" }.joined(separator: ",")
         let manifest = Data("""
-            [{"Config":"\(Kit.sha(config).encoded).json","RepoTags":["app:1","team/b:2","team/b:3"],"Layers":["l1/layer.tar"]}]
+            [{"Config":"\(Kit.sha(config).encoded).json","RepoTags":[\(repoTags)],"Layers":["l1/layer.tar"]}]
             """.utf8)
         let tar = try Kit.tar([
             .file("\(Kit.sha(config).encoded).json", config), .directory("l1"), .file("l1/layer.tar", layer),
@@ -96,6 +97,25 @@ import Testing
         #expect(head.status == 200)
         #expect(Self.header(head, "Content-Length") == String(archive.layer.count))
         if case .none = head.body {} else { Issue.record("HEAD has a body") }
+    }
+
+    /// A repository name cannot hold a registry's port (`HOST/localhost:5000/team/app` is no reference a
+    /// client can even parse): such an image is served under its host less the port, and two names
+    /// that come out as one repository stop serve at start instead of sharing its tags.
+    @Test func aRegistryPortIsLeftOutOfTheServedName() throws {
+        let archive = try Self.archive(tags: ["localhost:5000/team/app:1", "quay.io/team/app:2", "app:3"])
+        let content = try Self.content(archive)
+        defer { content.close() }
+        #expect(content.names == ["app", "localhost/team/app", "quay.io/team/app"])
+        let manifest = Self.get(RegistryRoutes(content: content), "/v2/localhost/team/app/manifests/1")
+        #expect(manifest.status == 200)
+
+        let clash = try Self.archive(tags: ["localhost:5000/team/app:1", "localhost:6000/team/app:2"])
+        #expect {
+            try Self.content(clash).close()
+        } throws: { error in
+            "\(error)".contains("\"localhost:5000/team/app\" and \"localhost:6000/team/app\" would both be served as repository \"localhost/team/app\"")
+        }
     }
 
     @Test func aCompressedArchiveIsDecompressedOnceAndSaysSo() throws {

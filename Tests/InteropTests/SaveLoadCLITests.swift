@@ -66,6 +66,37 @@ struct SaveLoadCLITests {
         }
     }
 
+    /// A name that moves to another manifest of the same image ID (web:3 from bale's save, then from
+    /// skopeo's docker-archive of it, which has no manifest, so another one is made) stays on the same
+    /// image: docker, loading the same two archives, prints no `renaming the old one` line and lists no
+    /// `<none>` image, and neither does bale, whose store keeps the first form unnamed.
+    @Test func aNameKeptOnTheSameImageIDIsNotAnnouncedAsMoved() throws {
+        try withStore { directory, store, ids in
+            let first = directory.appendingPathComponent("bale.tar")
+            #expect(try Harness.bale(["save", "-o", first.path, "web:3"], root: store).succeeded)
+            let layout = directory.appendingPathComponent("generated")
+            let second = directory.appendingPathComponent("skopeo.tar")
+            let copy = try Harness.peer("skopeo", ["copy", "--quiet", "oci:\(layout.path):web:3", "docker-archive:\(second.path):web:3"])
+            try #require(copy.succeeded, "\(copy)")
+            let listing = ["images", "-a", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]
+            let fresh = directory.appendingPathComponent("fresh")
+            let (expected, images) = try DockerDaemon.with { docker in
+                try docker.must(["load", "-i", first.path])
+                return (try docker.must(["load", "-i", second.path]).lines, try docker.must(listing).lines)
+            }
+            #expect(expected == ["Loaded image: web:3"])
+            #expect(images == ["web:3 \(ids["web:3"]!)"])
+            #expect(try Harness.bale(["load", "-i", first.path], root: fresh).succeeded)
+            let load = try Harness.bale(["load", "-i", second.path], root: fresh)
+            #expect(load.succeeded && load.lines == expected, "\(load)")
+            #expect(try Harness.bale(listing, root: fresh).lines == images)
+            for dangling in [["images", "-q", "--filter", "dangling=true"], ["images", "-a", "-q"]] {
+                let listed = try Harness.bale(dangling, root: fresh)
+                #expect(listed.lines == (dangling.contains("-a") ? [String(ids["web:3"]!.dropFirst(7).prefix(12))] : []), "\(listed)")
+            }
+        }
+    }
+
     @Test func multiImageArchivesSelectByNameAndPosition() throws {
         try withStore { directory, store, ids in
             let archive = directory.appendingPathComponent("both.tar")

@@ -134,6 +134,36 @@ import TestSupport
         }
     }
 
+    /// An image named for a registry with a port (`localhost:5000/team/app`, as saved from a private
+    /// registry) is served under its host less the port: `_catalog` lists only names a client can ask
+    /// for, and docker and skopeo pull it by them with its ID and manifest digest.
+    @Test func aNameWithARegistryPortIsServedUnderItsHost() throws {
+        try Harness.withTemporaryDirectory { directory in
+            let name = "localhost:5000/team/app:1"
+            let layout = try Harness.makeLayout(in: directory, images: ["\(name)=layers=1"])
+            let image = try LayoutReader.image(name, in: layout)
+            let store = directory.appendingPathComponent("store")
+            try Self.mustBale(["copy", "oci:\(layout.path):\(name)", name], root: store)
+            try Self.mustBale(["tag", name, "localhost:5000/team/app:latest"], root: store)
+            let archive = directory.appendingPathComponent("saved.tar").path
+            try Self.mustBale(["save", "-o", archive, name, "localhost:5000/team/app:latest"], root: store)
+            try BaleServer.with(["docker-archive:\(archive)"], root: nil, directory: directory) { server in
+                let catalog = try Self.curl(["http://\(server.host)/v2/_catalog"])
+                #expect(catalog.out == #"{"repositories":["localhost/team/app"]}"#, "\(catalog)")
+                let tags = try Self.curl(["http://\(server.host)/v2/localhost/team/app/tags/list"])
+                #expect(tags.out == #"{"name":"localhost/team/app","tags":["1","latest"]}"#, "\(tags)")
+                let served = "\(server.host)/localhost/team/app"
+                let inspect = try Harness.peer("skopeo", ["inspect", "--tls-verify=false", "--format", "{{.Digest}}", "docker://\(served):1"])
+                #expect(inspect.out.trimmingCharacters(in: .whitespacesAndNewlines) == image.manifestDigest, "\(inspect)")
+                try DockerDaemon.with { docker in
+                    try docker.must(["pull", served])
+                    let id = try docker.must(["image", "inspect", "--format", "{{.Id}}", served]).out
+                    #expect(id.trimmingCharacters(in: .whitespacesAndNewlines) == image.configDigest)
+                }
+            }
+        }
+    }
+
     @Test func podmanAndContainerdPull() throws {
         let podman = try Harness.requirePeer("podman")
         let containerd = try Harness.requirePeer("containerd")

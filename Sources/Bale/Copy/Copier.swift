@@ -122,7 +122,11 @@ public struct Copier: Sendable {
             case .none: images = images.map { SourceImage(descriptor: $0.descriptor, names: []) }
             case .only(let name):
                 guard images.count == 1 else {
-                    throw BaleError(.usage, "\(source.name) holds \(images.count) images; a destination name fits only one (select one in the source location)")
+                    // Which ones, so the user can pick: a REF may name several (`1` for both `app:1` and
+                    // `tools:1` in a `docker save`'s OCI index, whose ref.name is the tag alone).
+                    let which = images.prefix(5).map { $0.names.first?.familiar ?? $0.descriptor.digest.string }
+                        + (images.count > 5 ? ["…"] : [])
+                    throw BaleError(.usage, "\(source.name) holds \(images.count) images (\(which.joined(separator: ", "))); a destination name fits only one: select one in the source location by its full name or position (@0, @1, …)")
                 }
                 images[0].names = [name]
             }
@@ -342,7 +346,7 @@ public struct Copier: Sendable {
             if !options.allPlatforms && (options.platform != nil || !source.holdsWholeIndexes) {
                 let platform = options.platform ?? .host
                 guard let match = ImageGraph.entry(of: index, for: platform) else {
-                    throw BaleError(.notFound, "index \(descriptor.digest) in \(source.name) has no image for \(platform); use --platform or --all-platforms")
+                    throw ImageGraph.noImage(in: index, descriptor.digest, location: source.name, for: platform)
                 }
                 // One platform: the image is that platform's manifest, as `docker pull` keeps it. Keeping
                 // the index would leave it naming manifests the destination does not hold, which layout

@@ -95,6 +95,13 @@ extension ImageGraph {
         return images.first { $0.platform.map { $0.matches(platform) } ?? false } ?? (images.count == 1 ? images.first : nil)
     }
 
+    /// The error for an index without an entry for `platform`: it names the platforms the index does
+    /// hold, so that the next `--platform` (the one refused may be the user's own) can name one.
+    static func noImage(in index: Index, _ digest: Digest, location: String, for platform: Platform) -> BaleError {
+        let held = index.manifests.filter { !Index.isAttestation($0) }.compactMap { $0.platform.map { "\($0)" } }
+        return BaleError(.notFound, "index \(digest) in \(location) has no image for \(platform) (it holds \(held.isEmpty ? "no platform" : held.joined(separator: ", "))); name one with --platform, or copy them all with --all-platforms")
+    }
+
     /// The manifest `descriptor` stands for: itself, or through indexes the entry for `platform`
     /// (among the entries `read` gives). `location` names where, for messages.
     public static func manifest(of descriptor: Descriptor, platform: Platform, location: String,
@@ -109,7 +116,7 @@ extension ImageGraph {
             }
             let index = try JSON.decode(Index.self, from: bytes, what: "index \(current.digest) in \(location)")
             guard let chosen = entry(of: index, for: platform, present: { (try? read($0)) != nil }) else {
-                throw BaleError(.notFound, "index \(current.digest) in \(location) has no image for \(platform); use --platform")
+                throw noImage(in: index, current.digest, location: location, for: platform)
             }
             current = chosen
         }

@@ -6,7 +6,7 @@ import Foundation
 
 /// What `bale load` did, and docker's lines for it.
 public struct LoadReport: Sendable {
-    /// Names that moved off another image, with the ID of the image they left.
+    /// Names that moved off another image (another image ID), with the ID of the image they left.
     public var moved: [(name: Reference, oldID: Digest)] = []
     /// The images loaded: their IDs and names.
     public var loaded: [(id: Digest, names: [Reference])] = []
@@ -52,8 +52,13 @@ extension Store {
         // Only the IDs printed are looked up (a top digest's ID is its config digest): listing the whole
         // store here was quadratic in a load of thousands of images.
         let ids = try imageIDs(of: Array(destination.moved.values) + copy.images.map(\.descriptor.digest))
-        report.moved = destination.moved.sorted { $0.key < $1.key }.map { ($0.key, ids[$0.value] ?? $0.value) }
         report.loaded = copy.images.map { (ids[$0.descriptor.digest] ?? $0.descriptor.digest, $0.names) }
+        let loadedID = Dictionary(report.loaded.flatMap { image in image.names.map { ($0.withDefaultTag(), image.id) } }) { first, _ in first }
+        // docker announces a name only when it leaves another image ID (moby's setLoadedTag: prevID !=
+        // imgID); a name moving to another manifest of the same config (a `docker save` of an image
+        // pulled before) still names the same image.
+        report.moved = destination.moved.sorted { $0.key < $1.key }.map { ($0.key, ids[$0.value] ?? $0.value) }
+            .filter { loadedID[$0.0] != $0.1 }
         return report
     }
 

@@ -6,7 +6,7 @@ import Foundation
 ///
 /// ```
 /// repository name (the image name without registry host for docker.io: "busybox", "team/app";
-///                  with it elsewhere: "quay.io/team/app")
+///                  with it, less any port, elsewhere: "quay.io/team/app", "localhost/team/app")
 ///   tags        tag → manifest or index digest
 ///   manifests   digest → original bytes and media type (every manifest and index of the tagged images,
 ///               and the untagged manifests of the same location that refer to one of them)
@@ -163,10 +163,17 @@ public final class ServedContent: Sendable {
             }
         }
         var untagged: [Descriptor] = []
+        // The image name each repository is served for: two names that come out as one repository
+        // (`reg:5000/app` and `reg:6000/app`) would otherwise share, and overwrite, its tags.
+        var servedFor: [String: String] = [:]
         for image in images {
             guard !image.names.isEmpty else { untagged.append(image.descriptor); continue }
             for name in image.names {
                 let repo = Self.repositoryName(name)
+                if let other = servedFor[repo], other != name.familiarName {
+                    throw BaleError(.usage, "\"\(other)\" and \"\(name.familiarName)\" would both be served as repository \"\(repo)\"; rename one (bale tag) and serve again")
+                }
+                servedFor[repo] = name.familiarName
                 try collect(image.descriptor, into: &repositories[repo, default: Repository()])
                 if let tag = name.tag { repositories[repo]?.tags[tag] = image.descriptor.digest }
             }
@@ -211,10 +218,18 @@ public final class ServedContent: Sendable {
     }
 
     /// The name a repository is served under: docker.io's images by their familiar path, others with
-    /// their registry host, as `docker pull 127.0.0.1:5000/<that>` asks for them.
+    /// their registry host, as `docker pull 127.0.0.1:5000/<that>` asks for them. The host becomes the
+    /// first path component, so it loses what a path component cannot hold (distribution/reference's
+    /// `path-component := [a-z0-9]+ ...`): its port and capitals. `localhost:5000/team/app` is served as
+    /// `localhost/team/app`; served as it is, no client could even parse a name asking for it.
     static func repositoryName(_ reference: Reference) -> String {
-        reference.domain == "docker.io" ? (reference.path.hasPrefix("library/") ? String(reference.path.dropFirst(8)) : reference.path)
-            : reference.domain + "/" + reference.path
+        guard reference.domain != "docker.io" else {
+            return reference.path.hasPrefix("library/") ? String(reference.path.dropFirst(8)) : reference.path
+        }
+        // The port follows the last colon after an IPv6 address's closing bracket, if any.
+        var host = Substring(reference.domain)
+        if let colon = host.lastIndex(of: ":"), !host[colon...].contains("]") { host = host[..<colon] }
+        return host.lowercased() + "/" + reference.path
     }
 
     private static func referrer(_ d: Descriptor, artifactType: String?, annotations: [String: String]?,

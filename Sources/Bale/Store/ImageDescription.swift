@@ -112,6 +112,19 @@ public struct ImageDescription: Codable, Sendable, Equatable {
         }
     }
 
+    /// How docker's templates print members that the image leaves out (null or absent here), as the
+    /// zero values of its Go types: `{{.Config.Cmd}}` is `[]`, `{{.Config.Labels}}` `map[]`,
+    /// `{{.Config.Healthcheck}}` `<nil>`, `{{.Config.ArgsEscaped}}` `false`.
+    public static let goZeroes: [String: String] = [
+        "Cmd": "[]", "Entrypoint": "[]", "Env": "[]", "OnBuild": "[]", "Shell": "[]",
+        "RepoTags": "[]", "RepoDigests": "[]", "Layers": "[]",
+        "Labels": "map[]", "Volumes": "map[]", "ExposedPorts": "map[]",
+        "Healthcheck": "<nil>", "StopSignal": "", "ArgsEscaped": "false",
+    ]
+
+    /// The members docker's Go types hold as sets (`map[string]struct{}`): their members print as `{}`.
+    public static let goSets: Set<String> = ["ExposedPorts", "Volumes"]
+
     /// Every object's member order, by the object's key in its parent (nested objects not named here,
     /// such as `Labels`, are maps, which Go writes with sorted keys).
     public static let memberOrder: [String: [String]] = [

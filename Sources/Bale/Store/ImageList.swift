@@ -85,8 +85,13 @@ public struct ImageFilter: Sendable {
     public func rows(of images: [StoredImage], resolve: (String) throws -> StoredImage) throws -> [ImageRow] {
         let beforeDates = try before.map { try resolve($0).created }
         let sinceDates = try since.map { try resolve($0).created }
+        // docker keeps one image per ID: an unnamed manifest whose config a named image has (the form
+        // a load moved the name off, e.g. a registry's before a `docker save`'s) is that image, not a
+        // `<none>` one, so it is not listed; `prune -a` still removes it.
+        let namedIDs = Set(images.filter { !$0.names.isEmpty }.map(\.id))
         var rows: [ImageRow] = []
         for image in images {
+            if image.names.isEmpty, namedIDs.contains(image.id) { continue }
             if let dangling, dangling != image.names.isEmpty { continue }
             if let limit = beforeDates.min(), !(image.created < limit) { continue }
             if let limit = sinceDates.max(), !(image.created > limit) { continue }

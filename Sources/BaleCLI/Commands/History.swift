@@ -42,8 +42,9 @@ struct History: ParsableCommand {
             let created = entry.created.flatMap(RFC3339.parse)
             let by = (entry.createdBy ?? "").replacingOccurrences(of: "\t", with: " ")
             // As docker's history formatter: CreatedAt is always RFC 3339; -H=false shows it (and
-            // plain byte counts) where the human forms would be.
-            let at = created.map { RFC3339.format($0) } ?? ""
+            // plain byte counts) where the human forms would be. Whole seconds: docker's history API
+            // carries Unix seconds, so a build's `…:57.325412Z` prints as `…:57Z`.
+            let at = created.map { RFC3339.format(Date(timeIntervalSince1970: $0.timeIntervalSince1970.rounded(.down))) } ?? ""
             return [
                 "ID": id,
                 "CreatedAt": at,

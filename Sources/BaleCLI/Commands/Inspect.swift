@@ -35,7 +35,10 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
-        let template = try format.map { try Template($0) }
+        var template = try format.map { try Template($0) }
+        template?.zeroes = ImageDescription.goZeroes
+        template?.sets = ImageDescription.goSets
+        template?.order = ImageDescription.memberOrder
         let store = try global.readStore()
         var values: [JSONValue] = []
         var failed: [BaleError] = []

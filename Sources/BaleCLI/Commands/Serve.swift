@@ -13,7 +13,9 @@ struct Serve: ParsableCommand {
             docker pull, podman, skopeo and containerd: GET /v2/, manifests by tag and digest, blobs (with \
             Range), tags/list, _catalog (n/last pagination) and the OCI 1.1 referrers API. Several locations \
             are served at once; a repository name found in two of them is an error. docker.io names are \
-            served by their short path (busybox, team/app), others with their host (quay.io/team/app). \
+            served by their short path (busybox, team/app), others with their host less its port \
+            (quay.io/team/app; localhost:5000/team/app as localhost/team/app), and two names served as one \
+            repository are an error. \
             What is served is read at start; the store is not locked meanwhile, so pull, load and rmi go \
             on while it is served (a blob removed since start answers 404).
 

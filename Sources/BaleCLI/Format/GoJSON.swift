@@ -7,10 +7,11 @@ import Foundation
 /// `inspect`. Foundation's encoder can neither keep a struct's member order nor indent by four, so the
 /// text is written here; the values themselves come from `Codable`.
 enum GoJSON {
-    /// One line, keys sorted: what `{{json .X}}` prints.
-    static func compact(_ value: JSONValue) -> String {
+    /// One line, keys sorted: what `{{json .X}}` prints of a map. With `key` (the value's name in its
+    /// parent) and `order`: objects in their struct's member order, as Go marshals a struct.
+    static func compact(_ value: JSONValue, key: String? = nil, order: [String: [String]] = [:]) -> String {
         var out = ""
-        write(value, key: nil, order: [:], indent: nil, to: &out)
+        write(value, key: key, order: order, indent: nil, to: &out)
         return out
     }
 

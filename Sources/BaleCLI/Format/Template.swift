@@ -87,6 +87,16 @@ struct Template {
 
     let nodes: [Node]
     let source: String
+    /// What docker prints for a field its Go type leaves nil, by the field's name: `[]` for a list,
+    /// `map[]` for a map (docker runs templates over typed structs; a JSON null alone would print
+    /// `<nil>`). Applies to an action that is just that field, `{{.Config.Cmd}}`; `json` still says null.
+    var zeroes: [String: String] = [:]
+    /// Fields docker holds as sets (Go's `map[string]struct{}`), whose members print as `{}`:
+    /// `{{.Config.ExposedPorts}}` is `map[80/tcp:{}]`. Likewise for an action that is just the field.
+    var sets: Set<String> = []
+    /// Member order of the objects docker's types are structs for, by their field name (`inspect`'s
+    /// table): `{{json .RootFS}}` is `{"Type":…,"Layers":…}` as Go marshals the struct, not sorted.
+    var order: [String: [String]] = [:]
 
     init(_ text: String) throws {
         source = text
@@ -351,7 +361,16 @@ struct Template {
             case .text(let t): out += t
             case .action(let p):
                 let v = try evaluate(p, dot: dot, scope: &scope)
-                if p.declared.isEmpty { out += Self.printed(v) }
+                guard p.declared.isEmpty else { break }
+                var field: String?
+                if p.commands.count == 1, p.commands[0].count == 1, case .field(_, let path) = p.commands[0][0] { field = path.last }
+                if v == nil || v == .null, let zero = field.flatMap({ zeroes[$0] }) {
+                    out += zero
+                } else if let field, sets.contains(field), case .object(let members)? = v {
+                    out += "map[" + members.keys.sorted().map { "\($0):{}" }.joined(separator: " ") + "]"
+                } else {
+                    out += Self.printed(v)
+                }
             case .block(let kind, let p, let body, let otherwise):
                 let v = try evaluate(kind == "range" ? Pipeline(commands: p.commands) : p, dot: dot, scope: &scope)
                 var inner = scope
@@ -403,6 +422,11 @@ struct Template {
         }
         var args = try command.dropFirst().map { try operand($0, dot: dot, scope: &scope) }
         if case .some(let value) = piped { args.append(value) }
+        if name == "json", command.count == 2, case .field(let base, let path) = command[1] {
+            // `{{json .X}}`: X's name picks its member order (`.` alone: the top object's).
+            let key = path.last ?? (base == nil ? "" : nil)
+            return .string(GoJSON.compact(args[0] ?? .null, key: key, order: order))
+        }
         return try Self.apply(name, args)
     }
 
