@@ -286,4 +286,27 @@ import TestSupport
             #expect(blobs.allSatisfy { (try? FileManager.default.attributesOfItem(atPath: mount + "/store/blobs/sha256/" + $0)[.size] as? Int).map { $0 < 1 << 20 } ?? false })
         }
     }
+
+    // MARK: Media-type confusion
+
+    /// A manifest whose layer is labelled as a manifest: the layer is still a blob. Before, the store's
+    /// completeness walk read the layer as JSON and refused the load with a message naming no location.
+    @Test func aLayerLabelledAsAManifestIsStillALayer() throws {
+        let dir = try DAKit.TempDir()
+        let f = try StoreFixture()
+        let layer = try DAKit.layer(["etc/x": "x"], compression: .gzip)
+        let config = DAKit.config(diffIDs: [DAKit.sha(try DAKit.layer(["etc/x": "x"]))])
+        let manifest = Data("""
+            {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
+            "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(DAKit.sha(config))","size":\(config.count)},\
+            "layers":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\(DAKit.sha(layer))","size":\(layer.count)}]}
+            """.utf8)
+        let index = #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\#(DAKit.sha(manifest))","size":\#(manifest.count),"annotations":{"io.containerd.image.name":"docker.io/library/odd:1"}}]}"#
+        let members: [DAKit.Member] = [layer, config, manifest].map { .file("blobs/sha256/\(DAKit.sha($0).encoded)", $0) }
+            + [.file("index.json", Data(index.utf8)), .file("oci-layout", Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))]
+        try DAKit.tar(members).write(to: URL(fileURLWithPath: dir.file("odd.tar")))
+        try DAKit.load(path: dir.file("odd.tar"), into: f.store)
+        #expect(try DAKit.stored(f.store).map(\.id) == [DAKit.sha(config)])
+        #expect(try f.store.verify(deep: false).damage.isEmpty)
+    }
 }
