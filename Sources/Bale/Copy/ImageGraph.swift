@@ -93,7 +93,19 @@ extension ImageGraph {
     /// matches (attestations skipped, as image-index.md says), or the only image when there is one.
     public static func entry(of index: Index, for platform: Platform,
                              present: (Descriptor) -> Bool = { _ in true }) -> Descriptor? {
-        let images = index.manifests.filter { !Index.isAttestation($0) && present($0) }
+        // `present` is asked once per blob, not per entry: an index may name one manifest thousands of
+        // times (platforms and annotations are the entry's own), and reading and hashing it for every
+        // entry made listing such an image take minutes.
+        var known: [Descriptor: Bool] = [:]
+        func isPresent(_ entry: Descriptor) -> Bool {
+            var blob = entry
+            (blob.platform, blob.annotations) = (nil, nil)
+            if let answer = known[blob] { return answer }
+            let answer = present(entry)
+            known[blob] = answer
+            return answer
+        }
+        let images = index.manifests.filter { !Index.isAttestation($0) && isPresent($0) }
         return images.first { $0.platform.map { $0.matches(platform) } ?? false } ?? (images.count == 1 ? images.first : nil)
     }
 
