@@ -104,6 +104,14 @@ import Testing
             let manifest = #"[{"Config":"\#(config)","RepoTags":["x:1"],"Layers":["\#(v1[0])/layer.tar"]}]"#
             return try DAKit.tar(replacing(members, "manifest.json", with: .file("manifest.json", Data(manifest.utf8))))
         }, message: "invalid manifest, layers length mismatch"),
+        // manifest.json first, then an unnamed member, then a hard link to it that manifest.json names.
+        Case(name: "hard link after manifest.json to a member it passed over", archive: {
+            let layer = try DAKit.layer(["etc/x": "x"])
+            let config = DAKit.config(diffIDs: [DAKit.sha(layer)])
+            let items = #"[{"Config":"c.json","RepoTags":["x:1"],"Layers":["l1/layer.tar"]}]"#
+            return try DAKit.tar([.file("manifest.json", Data(items.utf8)), .file("c.json", config),
+                                  .file("l2/real.tar", layer), .hardlink("l1/layer.tar", "l2/real.tar")])
+        }, message: #"a link to member "l2/real.tar", which came after manifest.json without being named there and was passed over"#),
         // The first layer passes its check (its uncompressed size is learnt) before the second fails.
         Case(name: "second layer of a layout not matching the diffID", archive: {
             let (l1, l2) = (try DAKit.layer(["etc/one": "1"]), try DAKit.layer(["etc/two": "2"]))
