@@ -45,6 +45,14 @@ public struct BaleCommand: ParsableCommand {
         for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) < 0 {
             _ = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY)
         }
+        // Swift reads each argument as UTF-8 and puts U+FFFD where the bytes are not: a path with such
+        // bytes (a file named in Latin-1) would become another path, and an existing file would be
+        // reported missing. Such an argument is refused as what it is.
+        for i in 1 ..< Int(CommandLine.argc) {
+            guard let raw = CommandLine.unsafeArgv[i], String(validatingCString: raw) == nil else { continue }
+            printError("Error: argument \(i) (\(CommandLine.arguments[i].debugDescription)) is not UTF-8: bale takes paths and names in UTF-8 only")
+            Foundation.exit(2)
+        }
         Foundation.exit(run(Array(CommandLine.arguments.dropFirst())))
     }
 

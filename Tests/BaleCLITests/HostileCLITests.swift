@@ -63,6 +63,19 @@ import Testing
         }
     }
 
+    /// An argument that is not UTF-8 (a file named in Latin-1) is refused as such. Before, Swift's
+    /// decoding replaced its bytes and the existing file was reported missing.
+    @Test func aNonUTF8ArgumentIsRefusedAsSuch() throws {
+        try CLIRunner.withTemporaryDirectory { url in
+            let run = try Self.sh("""
+                cd '\(url.path)'; name="$(printf 'caf\\351.tar')"; : > "$name"
+                '\(Self.bale)' --root '\(url.path)/store' load -i "$name"
+                """)
+            #expect(run.status == 2, "\(run)")
+            #expect(run.err == "Error: argument 5 (\"caf\u{FFFD}.tar\") is not UTF-8: bale takes paths and names in UTF-8 only\n", "\(run.err)")
+        }
+    }
+
     @Test func aFullStderrIsAFailure() throws {
         try Self.withStore { dir, env in
             // copy succeeds and reports on stderr only.

@@ -104,6 +104,29 @@ import Testing
             let manifest = #"[{"Config":"\#(config)","RepoTags":["x:1"],"Layers":["\#(v1[0])/layer.tar"]}]"#
             return try DAKit.tar(replacing(members, "manifest.json", with: .file("manifest.json", Data(manifest.utf8))))
         }, message: "invalid manifest, layers length mismatch"),
+        // manifest.json first, then an unnamed member, then a hard link to it that manifest.json names.
+        Case(name: "hard link after manifest.json to a member it passed over", archive: {
+            let layer = try DAKit.layer(["etc/x": "x"])
+            let config = DAKit.config(diffIDs: [DAKit.sha(layer)])
+            let items = #"[{"Config":"c.json","RepoTags":["x:1"],"Layers":["l1/layer.tar"]}]"#
+            return try DAKit.tar([.file("manifest.json", Data(items.utf8)), .file("c.json", config),
+                                  .file("l2/real.tar", layer), .hardlink("l1/layer.tar", "l2/real.tar")])
+        }, message: #"a link to member "l2/real.tar", which came after manifest.json without being named there and was passed over"#),
+        // The first layer passes its check (its uncompressed size is learnt) before the second fails.
+        Case(name: "second layer of a layout not matching the diffID", archive: {
+            let (l1, l2) = (try DAKit.layer(["etc/one": "1"]), try DAKit.layer(["etc/two": "2"]))
+            let config = DAKit.config(diffIDs: [DAKit.sha(l1), DAKit.sha(l1)])
+            let manifest = Data("""
+                {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",
+                 "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(DAKit.sha(config))","size":\(config.count)},
+                 "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\(DAKit.sha(l1))","size":\(l1.count)},
+                           {"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\(DAKit.sha(l2))","size":\(l2.count)}]}
+                """.utf8)
+            let index = #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\#(DAKit.sha(manifest))","size":\#(manifest.count)}]}"#
+            return try DAKit.tar([.file("oci-layout", Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8)),
+                                  .file("index.json", Data(index.utf8))]
+                                 + [l1, l2, config, manifest].map { .file("blobs/sha256/\(DAKit.sha($0).encoded)", $0) })
+        }, message: "invalid diffID for layer 1 (sha256:"),
     ]
 
     @Test(arguments: cases)

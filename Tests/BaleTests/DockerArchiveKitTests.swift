@@ -82,13 +82,16 @@ enum DockerArchiveKit {
         var index: Data
         var blobs: [String]
         var ingest: [String]
+        /// The layers' uncompressed-size records (`unpacked/sha256/<hex>`), none when absent.
+        var unpacked: [String]
     }
 
     static func snapshot(_ store: Store) throws -> Snapshot {
         let fm = FileManager.default
         return Snapshot(index: fm.contents(atPath: store.root + "/index.json") ?? Data(),
                         blobs: try fm.contentsOfDirectory(atPath: store.root + "/blobs/sha256").sorted(),
-                        ingest: try fm.contentsOfDirectory(atPath: store.root + "/ingest").sorted())
+                        ingest: try fm.contentsOfDirectory(atPath: store.root + "/ingest").sorted(),
+                        unpacked: ((try? fm.contentsOfDirectory(atPath: store.root + "/unpacked/sha256")) ?? []).sorted())
     }
 
     /// Loads a docker-archive into `store` the way `bale load` does: stage into the store, copy, abort

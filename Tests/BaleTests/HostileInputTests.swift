@@ -286,4 +286,97 @@ import TestSupport
             #expect(blobs.allSatisfy { (try? FileManager.default.attributesOfItem(atPath: mount + "/store/blobs/sha256/" + $0)[.size] as? Int).map { $0 < 1 << 20 } ?? false })
         }
     }
+
+    // MARK: Media-type confusion
+
+    /// A manifest whose layer is labelled as a manifest: the layer is still a blob. Before, the store's
+    /// completeness walk read the layer as JSON and refused the load with a message naming no location.
+    @Test func aLayerLabelledAsAManifestIsStillALayer() throws {
+        let dir = try DAKit.TempDir()
+        let f = try StoreFixture()
+        let layer = try DAKit.layer(["etc/x": "x"], compression: .gzip)
+        let config = DAKit.config(diffIDs: [DAKit.sha(try DAKit.layer(["etc/x": "x"]))])
+        let manifest = Data("""
+            {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
+            "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(DAKit.sha(config))","size":\(config.count)},\
+            "layers":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\(DAKit.sha(layer))","size":\(layer.count)}]}
+            """.utf8)
+        let index = #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\#(DAKit.sha(manifest))","size":\#(manifest.count),"annotations":{"io.containerd.image.name":"docker.io/library/odd:1"}}]}"#
+        let members: [DAKit.Member] = [layer, config, manifest].map { .file("blobs/sha256/\(DAKit.sha($0).encoded)", $0) }
+            + [.file("index.json", Data(index.utf8)), .file("oci-layout", Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8))]
+        try DAKit.tar(members).write(to: URL(fileURLWithPath: dir.file("odd.tar")))
+        try DAKit.load(path: dir.file("odd.tar"), into: f.store)
+        #expect(try DAKit.stored(f.store).map(\.id) == [DAKit.sha(config)])
+        #expect(try f.store.verify(deep: false).damage.isEmpty)
+    }
+
+    // MARK: One manifest named thousands of times
+
+    /// An OCI layout whose one image is an index naming the same manifest `count` times, each entry
+    /// with a platform of its own (none the host's).
+    static func repetitiveIndex(count: Int) throws -> (dir: DAKit.TempDir, manifest: Digest, index: Descriptor) {
+        let dir = try DAKit.TempDir()
+        let layer = try DAKit.layer(["a": "a"])
+        let config = DAKit.config(diffIDs: [DAKit.sha(layer)])
+        let manifest = Data("""
+            {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
+            "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(DAKit.sha(config))","size":\(config.count)},\
+            "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\(DAKit.sha(layer))","size":\(layer.count)}]}
+            """.utf8)
+        let entries = (0 ..< count).map { i in
+            #"{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\#(DAKit.sha(manifest))","size":\#(manifest.count),"platform":{"architecture":"a\#(i)","os":"plan9"}}"#
+        }
+        let index = Data(#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[\#(entries.joined(separator: ","))]}"#.utf8)
+        let indexDescriptor = Descriptor(mediaType: .ociIndex, digest: DAKit.sha(index), size: Int64(index.count))
+        let top = #"{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"\#(DAKit.sha(index))","size":\#(index.count),"annotations":{"org.opencontainers.image.ref.name":"many"}}]}"#
+        try FileManager.default.createDirectory(atPath: dir.file("blobs/sha256"), withIntermediateDirectories: true)
+        for blob in [layer, config, manifest, index] {
+            try blob.write(to: URL(fileURLWithPath: dir.file("blobs/sha256/\(DAKit.sha(blob).encoded)")))
+        }
+        try Data(top.utf8).write(to: URL(fileURLWithPath: dir.file("index.json")))
+        try Data(#"{"imageLayoutVersion":"1.0.0"}"#.utf8).write(to: URL(fileURLWithPath: dir.file("oci-layout")))
+        return (dir, DAKit.sha(manifest), indexDescriptor)
+    }
+
+    /// A source that counts how often each document is read.
+    final class CountingSource: ImageSource, @unchecked Sendable {
+        // Sendable: `reads` is guarded by `lock`.
+        let base: any ImageSource
+        private let lock = NSLock()
+        private var reads: [Digest: Int] = [:]
+        init(_ base: any ImageSource) { self.base = base }
+        var name: String { base.name }
+        func reads(of digest: Digest) -> Int { lock.withLock { reads[digest] ?? 0 } }
+        func images() throws -> [SourceImage] { try base.images() }
+        func document(_ descriptor: Descriptor) throws -> Data {
+            lock.withLock { reads[descriptor.digest, default: 0] += 1 }
+            return try base.document(descriptor)
+        }
+        func openBlob(_ descriptor: Descriptor) throws -> any BlobReader { try base.openBlob(descriptor) }
+        func blobFile(_ descriptor: Descriptor) -> String? { base.blobFile(descriptor) }
+        func close() { base.close() }
+    }
+
+    /// Copying every platform of such an index reads the manifest once, not once per entry (before,
+    /// 14,000 entries naming a 3 MB manifest took 71 s to copy).
+    @Test func aManifestNamedThousandsOfTimesIsCopiedOnce() throws {
+        let (dir, manifest, _) = try Self.repetitiveIndex(count: 2000)
+        let f = try StoreFixture()
+        let source = CountingSource(try OCILayoutSource(root: dir.path, reference: nil))
+        _ = try Copier(options: CopyOptions(allPlatforms: true)).copy(from: source, to: try StoreDestination(store: f.store))
+        #expect(source.reads(of: manifest) == 1)
+        #expect(try f.store.verify(deep: false).damage.isEmpty)
+    }
+
+    /// Choosing a platform in such an index reads the manifest once (before, once per entry: listing a
+    /// store holding 14,000 entries naming a 3 MB manifest took 26 s).
+    @Test func aManifestNamedThousandsOfTimesIsCheckedOnceForAPlatform() throws {
+        let (dir, manifest, index) = try Self.repetitiveIndex(count: 2000)
+        let source = CountingSource(try OCILayoutSource(root: dir.path, reference: nil))
+        #expect(throws: BaleError.self) {
+            try ImageGraph.manifest(of: index, platform: Platform(os: "linux", architecture: "amd64"), source: source)
+        }
+        #expect(source.reads(of: manifest) == 1)
+    }
 }
+

@@ -342,7 +342,6 @@ public struct Copier: Sendable {
                 throw BaleError(.invalidInput, "index \(descriptor.digest) in \(source.name): indexes nested deeper than \(ImageGraph.maxIndexDepth)")
             }
             var index = try JSON.decode(Index.self, from: bytes, what: "index \(descriptor.digest) in \(source.name)")
-            let images = index.manifests.filter { !Index.isAttestation($0) }
             if !options.allPlatforms && (options.platform != nil || !source.holdsWholeIndexes) {
                 let platform = options.platform ?? .host
                 guard let match = ImageGraph.entry(of: index, for: platform) else {
@@ -355,12 +354,18 @@ public struct Copier: Sendable {
                 if top { chosen.annotations = descriptor.withoutNames.annotations }
                 return chosen
             }
-            let wanted = images
             var children: [Descriptor] = []
             var changed = false
+            // Each child read and checked once: an index may name one manifest thousands of times (with
+            // other platforms or annotations, which are the entry's own), and walking it again for every
+            // entry made such an index take minutes.
+            var walked: [Descriptor: Descriptor] = [:]
             for child in index.manifests {
-                guard wanted.contains(child) else { children.append(child); continue }
-                var written = try walk(child, source: source, destination: destination, plan: &plan, depth: depth + 1)
+                guard !Index.isAttestation(child) else { children.append(child); continue }
+                var key = child
+                (key.platform, key.annotations) = (nil, nil)
+                var written = try walked[key] ?? walk(child, source: source, destination: destination, plan: &plan, depth: depth + 1)
+                walked[key] = written
                 written.platform = child.platform
                 written.annotations = child.annotations
                 changed = changed || written.digest != child.digest

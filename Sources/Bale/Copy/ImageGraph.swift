@@ -36,27 +36,29 @@ extension ImageGraph {
     /// a queue rather than recursion, so an input that nests indexes deeply cannot deepen the stack; an
     /// index nested deeper than `maxIndexDepth` is refused. `read` returns a document's verified bytes,
     /// or nil to treat it as a leaf (absent, or not to be opened); layers and configs are never read.
-    /// A manifest's children are its config and layers; an index's, its entries. `visit` gets each
-    /// descriptor with what it is and may return false to stop below it.
+    /// A manifest's children are its config and layers, leaves whatever media type they claim (a blob
+    /// labelled as a manifest is still a blob: reading it as one would fail on a valid layer, or go down
+    /// a path the manifest does not describe); an index's, its entries. `visit` gets each descriptor with
+    /// what it is and may return false to stop below it.
     public static func walk(_ roots: [Descriptor], read: (Descriptor) throws -> Data?,
                             visit: (Descriptor, Node) throws -> Bool) throws {
-        var queue: [(descriptor: Descriptor, depth: Int)] = roots.map { ($0, 0) }
+        var queue: [(descriptor: Descriptor, depth: Int, blob: Bool)] = roots.map { ($0, 0, false) }
         var seen = Set<Digest>()
         var next = 0
         while next < queue.count {
-            let (descriptor, depth) = queue[next]
+            let (descriptor, depth, blob) = queue[next]
             next += 1
             guard seen.insert(descriptor.digest).inserted else { continue }
-            let node = try parse(descriptor, read: read)
+            let node = blob ? .leaf : try parse(descriptor, read: read)
             guard try visit(descriptor, node) else { continue }
             switch node {
             case .index(let index):
                 guard depth < maxIndexDepth else {
                     throw BaleError(.invalidInput, "index \(descriptor.digest): indexes nested deeper than \(maxIndexDepth)")
                 }
-                queue += index.manifests.map { ($0, depth + 1) }
+                queue += index.manifests.map { ($0, depth + 1, false) }
             case .manifest(let manifest):
-                queue += ([manifest.config] + manifest.layers).map { ($0, depth + 1) }
+                queue += ([manifest.config] + manifest.layers).map { ($0, depth + 1, true) }
             case .leaf:
                 break
             }
@@ -91,7 +93,19 @@ extension ImageGraph {
     /// matches (attestations skipped, as image-index.md says), or the only image when there is one.
     public static func entry(of index: Index, for platform: Platform,
                              present: (Descriptor) -> Bool = { _ in true }) -> Descriptor? {
-        let images = index.manifests.filter { !Index.isAttestation($0) && present($0) }
+        // `present` is asked once per blob, not per entry: an index may name one manifest thousands of
+        // times (platforms and annotations are the entry's own), and reading and hashing it for every
+        // entry made listing such an image take minutes.
+        var known: [Descriptor: Bool] = [:]
+        func isPresent(_ entry: Descriptor) -> Bool {
+            var blob = entry
+            (blob.platform, blob.annotations) = (nil, nil)
+            if let answer = known[blob] { return answer }
+            let answer = present(entry)
+            known[blob] = answer
+            return answer
+        }
+        let images = index.manifests.filter { !Index.isAttestation($0) && isPresent($0) }
         return images.first { $0.platform.map { $0.matches(platform) } ?? false } ?? (images.count == 1 ? images.first : nil)
     }
 

@@ -185,6 +185,8 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         var named: Set<String>?
         /// Where the links seen so far lead.
         var linkTargets = Set<String>()
+        /// The members passed over as unwanted, to say why a link that names one later leads nowhere.
+        var skipped = Set<String>()
         /// DiffID and uncompressed size of the compressed members, learnt as they streamed by.
         var unpacked: [Digest: (diffID: Digest, size: Int64)] = [:]
 
@@ -302,7 +304,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
                     scan.documentBytes += data.count
                 }
             } else {
-                guard scan.isWanted(path) else { return }
+                guard scan.isWanted(path) else { scan.skipped.insert(path); return }
                 let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
                 try put(placed(reader, tar, size: entry.size), expected: expected, member: path, tar: reader,
                         sink: sink, scan: &scan)
@@ -372,7 +374,7 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
         }
 
         // Layers (`<v1id>/layer.tar`, `<diffid>.tar`) and anything else: hashed while streaming.
-        guard scan.isWanted(path) else { return }
+        guard scan.isWanted(path) else { scan.skipped.insert(path); return }
         let reader = MemberReader(tar, unpacking: "\(name): member \"\(path)\"")
         let (digest, size) = try put(placed(reader, tar, size: entry.size), expected: nil, member: path, tar: reader,
                                      sink: sink, scan: &scan)
@@ -678,6 +680,11 @@ public final class ArchiveSource: StreamingImageSource, @unchecked Sendable {
             path = try step(path, link)
         }
         guard let found = scan.members[path] else {
+            if scan.skipped.contains(path) {
+                // A stream cannot go back: a link that comes after manifest.json, to a member before it
+                // that it does not name, finds that member passed over (docker save puts manifest.json last).
+                throw BaleError(.invalidInput, "\(name): manifest.json names \"\(rawPath)\" (\(what)), a link to member \"\(path)\", which came after manifest.json without being named there and was passed over; an archive with manifest.json last (as docker save writes it) loads")
+            }
             throw BaleError(.notFound, "\(name): manifest.json names \"\(rawPath)\" (\(what)), which the archive does not contain")
         }
         return found

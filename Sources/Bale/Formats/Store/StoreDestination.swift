@@ -6,12 +6,15 @@ import Foundation
 /// through `ingest/` into `blobs/` as they come (invisible until index.json names them), and index.json is
 /// written once, at commit, after checking every image is complete.
 public final class StoreDestination: ImageDestination, BlobSink, @unchecked Sendable {
-    // Sendable: `written` and `pending` are guarded by `mutex`; puts may run concurrently.
+    // Sendable: `written`, `pending` and `unpackedSizes` are guarded by `mutex`; puts may run concurrently.
     public let store: Store
     private let lock: StoreLock
     private let mutex = NSLock()
     private var written = Set<Digest>()
     private var pending: [SourceImage] = []
+    /// Layers' uncompressed sizes learnt on the way, written beside the blobs only once index.json is:
+    /// a copy that fails leaves the store exactly as it was, `unpacked/` included.
+    private var unpackedSizes: [Digest: Int64] = [:]
     private var referrers: [(referrer: Referrer, image: SourceImage)] = []
     /// After commit: for each name that moved from another image, the image ID it left.
     public private(set) var moved: [Reference: Digest] = [:]
@@ -56,7 +59,7 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
     }
 
     public func recordUnpackedSize(_ size: Int64, of digest: Digest) {
-        store.recordUnpackedSize(size, of: digest)
+        mutex.withLock { unpackedSizes[digest] = size }
     }
 
     public func file(_ digest: Digest) -> String? { store.hasBlob(digest) ? store.blobPath(digest) : nil }
@@ -99,6 +102,9 @@ public final class StoreDestination: ImageDestination, BlobSink, @unchecked Send
             // Copies beside this one in the process (`bale sync`) have ingests and blobs in flight
             // that index.json does not name yet: the last writer left collects the garbage.
             try lock.whileSoleWriter { try store.removeLeftovers() }
+            for (digest, size) in mutex.withLock({ unpackedSizes }) where store.hasBlob(digest) {
+                store.recordUnpackedSize(size, of: digest)
+            }
         } catch {
             try? store.removeUnreachable(written)
             throw error
