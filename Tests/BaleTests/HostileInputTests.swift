@@ -8,10 +8,8 @@ import TestSupport
 /// Issue #10, hostile input: deep nesting, damaged blobs in the store, names by the thousand, and
 /// inputs that expand without bound. Where the issue asks for it, through the real binary.
 @Suite struct HostileInputTests {
-    // MARK: Class 1: nesting
-
-    /// An OCI layout of one image under `depth` indexes, each naming the next, as tar members.
-    static func indexChain(depth: Int) throws -> [DAKit.Member] {
+    /// The blobs of a one-layer OCI image: its layer (one file), config and manifest.
+    static func oneLayerImage() throws -> (layer: Data, config: Data, manifest: Data) {
         let layer = try DAKit.layer(["a": "a"])
         let config = DAKit.config(diffIDs: [DAKit.sha(layer)])
         let manifest = Data("""
@@ -19,6 +17,14 @@ import TestSupport
             "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(DAKit.sha(config))","size":\(config.count)},\
             "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\(DAKit.sha(layer))","size":\(layer.count)}]}
             """.utf8)
+        return (layer, config, manifest)
+    }
+
+    // MARK: Class 1: nesting
+
+    /// An OCI layout of one image under `depth` indexes, each naming the next, as tar members.
+    static func indexChain(depth: Int) throws -> [DAKit.Member] {
+        let (layer, config, manifest) = try Self.oneLayerImage()
         var members: [DAKit.Member] = [layer, config, manifest].map { .file("blobs/sha256/\(DAKit.sha($0).encoded)", $0) }
         var current = #"{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\#(DAKit.sha(manifest))","size":\#(manifest.count),"platform":{"architecture":"amd64","os":"linux"}}"#
         for _ in 0 ..< depth {
@@ -316,13 +322,7 @@ import TestSupport
     /// with a platform of its own (none the host's).
     static func repetitiveIndex(count: Int) throws -> (dir: DAKit.TempDir, manifest: Digest, index: Descriptor) {
         let dir = try DAKit.TempDir()
-        let layer = try DAKit.layer(["a": "a"])
-        let config = DAKit.config(diffIDs: [DAKit.sha(layer)])
-        let manifest = Data("""
-            {"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",\
-            "config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"\(DAKit.sha(config))","size":\(config.count)},\
-            "layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"\(DAKit.sha(layer))","size":\(layer.count)}]}
-            """.utf8)
+        let (layer, config, manifest) = try Self.oneLayerImage()
         let entries = (0 ..< count).map { i in
             #"{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"\#(DAKit.sha(manifest))","size":\#(manifest.count),"platform":{"architecture":"a\#(i)","os":"plan9"}}"#
         }
