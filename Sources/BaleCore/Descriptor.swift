@@ -58,4 +58,12 @@ extension Descriptor {
         if d.annotations?.isEmpty == true { d.annotations = nil }
         return d
     }
+
+    /// The blob an index entry names, without what belongs to the entry (its platform and annotations):
+    /// the key under which entries naming one manifest are the same, however many an index holds.
+    public var blob: Descriptor {
+        var d = self
+        (d.platform, d.annotations) = (nil, nil)
+        return d
+    }
 }

@@ -362,10 +362,8 @@ public struct Copier: Sendable {
             var walked: [Descriptor: Descriptor] = [:]
             for child in index.manifests {
                 guard !Index.isAttestation(child) else { children.append(child); continue }
-                var key = child
-                (key.platform, key.annotations) = (nil, nil)
-                var written = try walked[key] ?? walk(child, source: source, destination: destination, plan: &plan, depth: depth + 1)
-                walked[key] = written
+                var written = try walked[child.blob] ?? walk(child, source: source, destination: destination, plan: &plan, depth: depth + 1)
+                walked[child.blob] = written
                 written.platform = child.platform
                 written.annotations = child.annotations
                 changed = changed || written.digest != child.digest

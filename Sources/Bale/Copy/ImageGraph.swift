@@ -98,11 +98,9 @@ extension ImageGraph {
         // entry made listing such an image take minutes.
         var known: [Descriptor: Bool] = [:]
         func isPresent(_ entry: Descriptor) -> Bool {
-            var blob = entry
-            (blob.platform, blob.annotations) = (nil, nil)
-            if let answer = known[blob] { return answer }
+            if let answer = known[entry.blob] { return answer }
             let answer = present(entry)
-            known[blob] = answer
+            known[entry.blob] = answer
             return answer
         }
         let images = index.manifests.filter { !Index.isAttestation($0) && isPresent($0) }
